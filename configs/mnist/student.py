@@ -1,0 +1,14 @@
+"""MNIST student baseline: MLP 784-800-800-10 on hard labels (1,276,810 params).
+
+Comparison study (seeds/004) Table 1, row "Student Normal". Run:
+  python -m kdjax.main --config=configs/mnist/student.py \
+      --config.dataset.data_dir=../shared/data/mnist --workdir=runs/mnist/student
+"""
+
+from kdjax import config as config_lib
+
+
+def get_config():
+  config = config_lib.get_base_config()
+  config.model = config_lib.mlp((800, 800))
+  return config

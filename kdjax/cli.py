@@ -1,0 +1,79 @@
+"""Command-line plumbing shared by kdjax's entry points.
+
+`run(main)` is `absl.app.run` with three changes: a bad flag or config
+override, and any `KdjaxError`, end the program with one line
+`kdjax: error: ...` and exit code 2 (`--verbose` shows the traceback); and
+the INFO chatter of Orbax and TFDS is dropped from the log.
+"""
+
+import ast
+import logging as std_logging
+import re
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from kdjax import errors
+
+flags.DEFINE_bool('verbose', False, 'Show full tracebacks of errors.')
+FLAGS = flags.FLAGS
+
+_NOISY_LOGGERS = ('/orbax/', '/tensorflow_datasets/', '/etils/', 'xla_bridge')
+
+
+def _quiet_libraries(record):
+  return record.levelno > std_logging.INFO or not any(
+      part in record.pathname for part in _NOISY_LOGGERS)
+
+
+def _one_line(error):
+  text = str(error.args[0] if error.args else error)
+  if text[:1] in '\'"':  # KeyError messages arrive as a repr() of the text.
+    try:
+      text = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      pass
+  return ' '.join(text.split())
+
+
+def _fail(message):
+  logging.flush()
+  print(f'kdjax: error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def parse_flags(argv):
+  """absl's flag parsing, with a bad flag or config override as one line."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    _fail(_one_line(e))
+  except (AttributeError, KeyError) as e:  # an override of an unknown key
+    detail = _one_line(e)
+    missing = re.match(r"'?(\w*)", detail).group(1)
+    overrides = [a.split('=')[0][2:] for a in argv[1:]
+                 if a.startswith('--config.')]
+    key = next((o for o in overrides if missing in o.split('.')), missing)
+    hint = detail[detail.find('Did you mean'):] if 'Did you mean' in detail else ''
+    _fail(f'unknown config key {key!r}' + (f' ({hint})' if hint else ''))
+  except (TypeError, ValueError) as e:
+    _fail(f'bad config override: {_one_line(e)}')
+
+
+def run(main):
+  """Runs `main(argv)` as an absl program with kdjax's error handling."""
+
+  def wrapped(argv):
+    if len(argv) > 1:
+      raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+    logging.get_absl_handler().addFilter(_quiet_libraries)
+    try:
+      main(argv)
+    except errors.KdjaxError as e:
+      if FLAGS.verbose:
+        raise
+      _fail(e)
+
+  app.run(wrapped, flags_parser=parse_flags)

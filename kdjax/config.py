@@ -1,0 +1,131 @@
+"""The shared base config and its validation.
+
+Every experiment file in `configs/` starts from `get_base_config()` and changes
+a few fields. The defaults are the MNIST study's (Adam 1e-3, L2 1e-4, batch
+256, 20 epochs, +-2 px translation). `validate()` turns a mistyped key or an
+out-of-range value into one `ConfigError` line before any work starts.
+"""
+
+import ml_collections
+
+from kdjax import errors
+
+METHODS = ('none', 'kd')
+OPTIMIZERS = ('adam', 'adamw', 'sgd')
+SCHEDULES = ('constant', 'cosine')
+DATA_SOURCES = ('auto', 'idx', 'tfds', 'sklearn')
+# Sub-dicts whose keys belong to the chosen model, checked by `kdjax.models`.
+_FREE_FORM = ('model', 'teacher.model')
+
+
+def mlp(hidden, dropout=0.0, bn_residual=False):
+  """Model config for `kdjax.models.MLP` (hidden widths, dropout rate)."""
+  return ml_collections.ConfigDict(dict(
+      name='mlp', hidden=tuple(hidden), dropout=dropout, activation='relu',
+      bn_residual=bn_residual))
+
+
+def get_base_config():
+  """All keys a run understands, with the MNIST study's defaults."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.dataset = ml_collections.ConfigDict(dict(
+      name='mnist',
+      # 'auto': IDX files in data_dir, else a prepared TFDS data_dir.
+      source='auto',
+      data_dir='',
+      # Let TFDS download and prepare (needs network and the `tf` extra).
+      download=False,
+      # Hold out this many training examples as a validation split (0 = none).
+      validation_size=0,
+      # Use only the first N training examples (0 = all); for quick runs.
+      train_subset=0,
+      # Random translation of up to this many pixels (MNIST study: 2).
+      translate=2,
+  ))
+
+  config.model = mlp((800, 800))
+
+  config.method = 'none'
+  config.distill = ml_collections.ConfigDict(dict(
+      temperature=20.0,  # T in eq. (2).
+      alpha=0.1,  # weight of the hard-label cross-entropy in eq. (1).
+  ))
+  config.teacher = ml_collections.ConfigDict(dict(
+      workdir='',  # a finished teacher run; its latest checkpoint is loaded.
+      model=mlp((1200, 1200), dropout=0.2),
+  ))
+
+  config.train = ml_collections.ConfigDict(dict(
+      epochs=20,
+      batch_size=256,
+      eval_batch_size=1000,
+  ))
+  config.optimizer = ml_collections.ConfigDict(dict(
+      name='adam',
+      learning_rate=1e-3,
+      # Coupled L2 (PyTorch's `weight_decay=` for Adam and SGD); 'adamw' decouples.
+      weight_decay=1e-4,
+      momentum=0.9,  # SGD only.
+      nesterov=False,
+      schedule='constant',
+  ))
+  config.checkpoint = ml_collections.ConfigDict(dict(
+      every_epochs=1,
+      keep=2,
+  ))
+  config.latency = ml_collections.ConfigDict(dict(
+      batch_size=1,
+      warmup=20,
+      repeats=200,
+  ))
+  return config
+
+
+def _check_keys(config, reference, prefix=''):
+  for key in config.keys():
+    path = f'{prefix}{key}'
+    if path in _FREE_FORM:
+      continue
+    if key not in reference:
+      raise errors.ConfigError(
+          f'unknown config key {path!r}; expected one of '
+          f'{sorted(prefix + k for k in reference.keys())}')
+    if isinstance(reference[key], ml_collections.ConfigDict):
+      _check_keys(config[key], reference[key], path + '.')
+
+
+def _check_range(name, value, ok, expected):
+  if not ok:
+    raise errors.ConfigError(f'{name}={value!r} is invalid; expected {expected}')
+
+
+def validate(config):
+  """Raises `ConfigError` naming the first bad key or value in `config`."""
+  _check_keys(config, get_base_config())
+  _check_range('method', config.method, config.method in METHODS,
+               f'one of {METHODS}')
+  t, a = config.distill.temperature, config.distill.alpha
+  _check_range('distill.temperature', t, t > 0, 'a number > 0')
+  _check_range('distill.alpha', a, 0 <= a <= 1, 'a number in [0, 1]')
+  opt = config.optimizer
+  _check_range('optimizer.name', opt.name, opt.name in OPTIMIZERS,
+               f'one of {OPTIMIZERS}')
+  _check_range('optimizer.schedule', opt.schedule, opt.schedule in SCHEDULES,
+               f'one of {SCHEDULES}')
+  _check_range('optimizer.learning_rate', opt.learning_rate,
+               opt.learning_rate > 0, 'a number > 0')
+  _check_range('optimizer.weight_decay', opt.weight_decay,
+               opt.weight_decay >= 0, 'a number >= 0')
+  _check_range('dataset.source', config.dataset.source,
+               config.dataset.source in DATA_SOURCES, f'one of {DATA_SOURCES}')
+  for key in ('epochs', 'batch_size', 'eval_batch_size'):
+    value = config.train[key]
+    _check_range(f'train.{key}', value, value >= 1, 'an integer >= 1')
+  _check_range('checkpoint.every_epochs', config.checkpoint.every_epochs,
+               config.checkpoint.every_epochs >= 1, 'an integer >= 1')
+  if config.method != 'none' and not config.teacher.workdir:
+    raise errors.ConfigError(
+        f'method={config.method!r} needs a teacher: set '
+        '--config.teacher.workdir to a finished teacher run')

@@ -1,0 +1,129 @@
+"""Data sets as whole splits in memory: uint8 images [N, H, W, C], int32 labels.
+
+Sources (`dataset.source`): 'idx' (the canonical IDX .gz files in
+`dataset.data_dir`), 'tfds' (a prepared TFDS data_dir, or a download),
+'sklearn' (scikit-learn's bundled 8x8 digits, no download), and 'auto' (IDX
+files if data_dir holds them, else TFDS).
+"""
+
+import dataclasses
+import os
+from typing import Optional
+
+import numpy as np
+
+from kdjax import errors
+from kdjax.data import idx
+from kdjax.data import tfds_source
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+  images: np.ndarray  # uint8 [N, H, W, C]
+  labels: np.ndarray  # int32 [N]
+
+  def __len__(self):
+    return len(self.labels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  name: str
+  source: str  # where the arrays came from, for the run's records.
+  train: Split
+  test: Split
+  validation: Optional[Split]
+  num_classes: int
+  mean: tuple  # per channel, in [0, 1] pixel units.
+  std: tuple
+
+  @property
+  def image_shape(self):
+    return self.train.images.shape[1:]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+  num_classes: int
+  mean: tuple
+  std: tuple
+  tfds_name: Optional[str] = None
+  idx_md5: Optional[dict] = None  # MD5 of each decompressed IDX file.
+
+
+SPECS = {
+    'mnist': _Spec(10, (0.1307,), (0.3081,), 'mnist', idx_md5={
+        'train-images-idx3-ubyte': '6bbc9ace898e44ae57da46a324031adb',
+        'train-labels-idx1-ubyte': 'a25bea736e30d166cdddb491f175f624',
+        't10k-images-idx3-ubyte': '2646ac647ad5339dbf082846283269ea',
+        't10k-labels-idx1-ubyte': '27ae3e4e09519cfbb04c329615203637',
+    }),
+    'fashion_mnist': _Spec(10, (0.2860,), (0.3530,), 'fashion_mnist'),
+    'digits': _Spec(10, (0.3053,), (0.3759,)),
+}
+
+
+def _digits():
+  """scikit-learn's 1,797 8x8 digits (values 0..16), a fixed 1437/360 split."""
+  from sklearn import datasets  # pylint: disable=g-import-not-at-top
+  digits = datasets.load_digits()
+  images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+  order = np.random.default_rng(0).permutation(len(images))
+  images, labels = images[order], digits.target[order].astype(np.int32)
+  return (images[:-360], labels[:-360]), (images[-360:], labels[-360:])
+
+
+def _load_arrays(config, spec):
+  name, source, data_dir = config.name, config.source, config.data_dir
+  if name == 'digits' or source == 'sklearn':
+    if name != 'digits':
+      raise errors.ConfigError(
+          f"dataset.source='sklearn' serves only dataset.name='digits', not {name!r}")
+    return _digits(), 'sklearn.datasets.load_digits'
+  if data_dir and not os.path.isdir(data_dir):
+    raise errors.DataError(
+        f'dataset.data_dir={data_dir!r} is not a directory; expected the '
+        f'folder holding {name} (IDX files or a TFDS data_dir)')
+  if source == 'idx' or (source == 'auto' and idx.has_idx_files(data_dir)):
+    if not data_dir:
+      raise errors.ConfigError(
+          "dataset.source='idx' needs dataset.data_dir: the folder with the IDX files")
+    splits = tuple(idx.load_split(data_dir, s, spec.idx_md5)
+                   for s in ('train', 'test'))
+    return splits, f'idx:{os.path.abspath(data_dir)}'
+  tfds_name = spec.tfds_name or name
+  splits = tuple(tfds_source.load_split(tfds_name, s, data_dir, config.download)
+                 for s in ('train', 'test'))
+  return splits, f'tfds:{tfds_name}:{data_dir or "default"}'
+
+
+def num_classes(name: str) -> int:
+  """Number of classes of the data set `name` (without loading it)."""
+  if name not in SPECS:
+    raise errors.ConfigError(
+        f'dataset.name={name!r} is unknown; expected one of {sorted(SPECS)}')
+  return SPECS[name].num_classes
+
+
+def load(config) -> Dataset:
+  """Loads the data set a `config.dataset` names, with its held-out split."""
+  num_classes(config.name)
+  spec = SPECS[config.name]
+  ((train_x, train_y), (test_x, test_y)), source = _load_arrays(config, spec)
+  validation = None
+  if config.validation_size:
+    if not 0 < config.validation_size < len(train_y):
+      raise errors.ConfigError(
+          f'dataset.validation_size={config.validation_size} is invalid; '
+          f'expected 0 or a number below the {len(train_y)} training examples')
+    # A fixed, seed-independent hold-out so every run validates on the same set.
+    order = np.random.default_rng(1234).permutation(len(train_y))
+    held, kept = order[:config.validation_size], np.sort(order[config.validation_size:])
+    validation = Split(train_x[held], train_y[held])
+    train_x, train_y = train_x[kept], train_y[kept]
+  if config.train_subset:
+    train_x, train_y = train_x[:config.train_subset], train_y[:config.train_subset]
+  return Dataset(
+      name=config.name, source=source, train=Split(train_x, train_y),
+      test=Split(test_x, test_y), validation=validation,
+      num_classes=spec.num_classes, mean=spec.mean, std=spec.std)

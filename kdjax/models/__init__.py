@@ -1,0 +1,44 @@
+"""Model registry: a config's `model.name` picks a Flax module here."""
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import numpy as np
+
+from kdjax import errors
+from kdjax.models.mlp import MLP
+
+MODELS = {'mlp': MLP}
+
+
+def create(model_config, num_classes: int) -> nn.Module:
+  """Builds the module that `model_config` ({'name': ..., **fields}) names."""
+  kwargs = dict(model_config)
+  name = kwargs.pop('name', None)
+  if name not in MODELS:
+    raise errors.ConfigError(
+        f'model.name={name!r} is unknown; expected one of {sorted(MODELS)}')
+  cls = MODELS[name]
+  fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
+  for key in kwargs:
+    if key not in fields:
+      raise errors.ConfigError(
+          f'unknown option {key!r} for model {name!r}; expected one of '
+          f'{sorted(fields - {"num_classes"})}')
+  if 'activation' in kwargs and not callable(getattr(nn, kwargs['activation'], None)):
+    raise errors.ConfigError(
+        f'model.activation={kwargs["activation"]!r} is not a flax.linen '
+        "activation; expected e.g. 'relu' or 'gelu'")
+  return cls(num_classes=num_classes, **kwargs)
+
+
+def init(model: nn.Module, rng, input_shape) -> dict:
+  """Initial variables ({'params', maybe 'batch_stats'}) for inputs [1, *input_shape]."""
+  dummy = jax.numpy.zeros((1, *input_shape), jax.numpy.float32)
+  return dict(jax.jit(lambda r: model.init(r, dummy, train=False))(rng))
+
+
+def param_count(params) -> int:
+  """Number of trainable parameters (BatchNorm statistics excluded)."""
+  return int(sum(np.prod(p.shape) for p in jax.tree.leaves(params)))

@@ -1,0 +1,52 @@
+"""Fully connected networks of the MNIST track (comparison study, sec. 3.2.1)."""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class MLP(nn.Module):
+  """Flatten -> hidden Dense layers -> logits.
+
+  With `bn_residual`, each hidden layer computes `act(BN(Wx + b)) + x` (study
+  eq. 7); the `+ x` is added only where the layer's input and output widths
+  agree, i.e. on every hidden layer but the first (784 -> width).
+
+  Attributes:
+    hidden: widths of the hidden layers, e.g. (1200, 1200).
+    num_classes: size of the logits.
+    dropout: rate applied after each hidden activation (training only).
+    activation: name of a `flax.linen` activation ('relu', 'gelu', ...).
+    bn_residual: the study's BatchNorm + residual variant (sec. 6).
+  """
+  hidden: Sequence[int]
+  num_classes: int = 10
+  dropout: float = 0.0
+  activation: str = 'relu'
+  bn_residual: bool = False
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
+    """Maps images [B, ...] to logits [B, num_classes].
+
+    With `return_features`, also returns {'hidden_i': [B, width_i],
+    'embedding': [B, width_last]} (activations before dropout); the parameter
+    tree is the same either way.
+    """
+    act = getattr(nn, self.activation)
+    x = jnp.reshape(x, (x.shape[0], -1))
+    features = {}
+    for i, width in enumerate(self.hidden):
+      h = nn.Dense(width, name=f'dense_{i}')(x)
+      if self.bn_residual:
+        h = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                         epsilon=1e-5, name=f'bn_{i}')(h)
+      h = act(h)
+      if self.bn_residual and x.shape[-1] == width:
+        h = h + x
+      features[f'hidden_{i}'] = h
+      x = nn.Dropout(self.dropout, deterministic=not train)(h)
+    features['embedding'] = features[f'hidden_{len(self.hidden) - 1}']
+    logits = nn.Dense(self.num_classes, name='head')(x)
+    return (logits, features) if return_features else logits

@@ -1,0 +1,142 @@
+"""Pure train and eval steps: state and batch in, new state and metrics out.
+
+Each step is written per shard with an optional `axis_name`, so the same code
+runs on one device, under `jax.pmap`, or under `jax.shard_map`: gradients,
+BatchNorm statistics and metrics are averaged (`lax.pmean`) across that axis.
+PRNG keys are functions of (seed, step) only, so a resumed run replays the
+same data order, augmentation and dropout as an uninterrupted one.
+"""
+
+from typing import Any
+
+import flax.linen as nn
+from flax import struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from kdjax import losses
+from kdjax.data import augment
+
+# Streams folded out of the run's root key.
+_DATA, _AUGMENT, _DROPOUT, _INIT = 0, 1, 2, 3
+
+
+@struct.dataclass
+class TrainState:
+  step: jax.Array  # int32 []: optimizer updates applied so far.
+  params: Any
+  batch_stats: Any  # {} for models without BatchNorm.
+  opt_state: Any
+  rng: jax.Array  # uint32 [2]: the run's root key (from the seed).
+
+
+def init_rng(seed: int):
+  """The key that initialises a run's parameters."""
+  return jax.random.fold_in(jax.random.PRNGKey(seed), _INIT)
+
+
+def create_state(variables, tx, seed: int) -> TrainState:
+  params = variables['params']
+  return TrainState(
+      step=jnp.zeros((), jnp.int32), params=params,
+      batch_stats=variables.get('batch_stats', {}), opt_state=tx.init(params),
+      rng=jax.random.PRNGKey(seed))
+
+
+def model_variables(params, batch_stats) -> dict:
+  """The `variables` dict `Module.apply` takes."""
+  return {'params': params, 'batch_stats': batch_stats} if batch_stats else {
+      'params': params}
+
+
+def objective(method, student_logits, teacher_logits, labels, hparams):
+  """The training loss of `method` ('none' | 'kd'); a scalar."""
+  if method == 'none':
+    return losses.cross_entropy(student_logits, labels)
+  if method == 'kd':
+    return losses.kd_loss(student_logits, teacher_logits, labels,
+                          temperature=hparams['temperature'],
+                          alpha=hparams['alpha'])
+  raise ValueError(f'unknown method {method!r}')
+
+
+def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
+               model: nn.Module, tx: optax.GradientTransformation,
+               teacher: nn.Module | None, method: str, translate: int,
+               mean, std, axis_name=None):
+  """One optimizer update on `batch` = (uint8 images [B, H, W, C], labels [B]).
+
+  The teacher (eval mode, no gradient) sees the same augmented batch as the
+  student. `hparams` holds the method's hyper-parameters as arrays (so a grid
+  of them can be vmapped). Returns (new state, metric sums over the batch).
+  """
+  images, labels = batch
+  aug_rng, dropout_rng = (jax.random.fold_in(rng, s) for s in (_AUGMENT, _DROPOUT))
+  x = augment.to_float(augment.random_translate(aug_rng, images, translate),
+                       mean, std)
+  teacher_logits = None
+  if teacher is not None:
+    teacher_logits = jax.lax.stop_gradient(
+        teacher.apply(teacher_variables, x, train=False))
+
+  def loss_fn(params):
+    variables = model_variables(params, state.batch_stats)
+    logits, updates = model.apply(
+        variables, x, train=True, rngs={'dropout': dropout_rng},
+        mutable=['batch_stats'])
+    loss = objective(method, logits, teacher_logits, labels, hparams)
+    return loss, (logits, updates.get('batch_stats', {}))
+
+  (loss, (logits, batch_stats)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(state.params)
+  if axis_name is not None:
+    grads, batch_stats = jax.lax.pmean((grads, batch_stats), axis_name)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  state = state.replace(
+      step=state.step + 1, params=optax.apply_updates(state.params, updates),
+      batch_stats=batch_stats, opt_state=opt_state)
+  metrics = {'loss': loss * labels.shape[0],
+             'correct': losses.correct(logits, labels).sum(),
+             'count': jnp.asarray(labels.shape[0], jnp.float32)}
+  if axis_name is not None:
+    metrics = jax.lax.psum(metrics, axis_name)
+  return state, metrics
+
+
+def epoch_order(root_rng, epoch, num_examples: int, steps: int, batch_size: int):
+  """Example indices [steps, batch_size] of one epoch (drops the remainder)."""
+  key = jax.random.fold_in(jax.random.fold_in(root_rng, _DATA), epoch)
+  order = jax.random.permutation(key, num_examples)
+  return order[:steps * batch_size].reshape(steps, batch_size)
+
+
+def train_epoch(state: TrainState, images, labels, teacher_variables, hparams, *,
+                steps: int, batch_size: int, step_fn):
+  """`steps` updates over one shuffled pass of on-device (images, labels).
+
+  The epoch index is derived from `state.step`, the per-step key from
+  (root key, step), so the function is pure. Returns (state, metric sums).
+  """
+  epoch = state.step // steps
+  order = epoch_order(state.rng, epoch, labels.shape[0], steps, batch_size)
+
+  def body(state, idx):
+    rng = jax.random.fold_in(state.rng, state.step)
+    return step_fn(state, (images[idx], labels[idx]), rng, teacher_variables,
+                   hparams)
+
+  state, metrics = jax.lax.scan(body, state, order)
+  return state, jax.tree.map(jnp.sum, metrics)
+
+
+def predict(variables, images, *, model: nn.Module, mean, std, batch_size: int):
+  """Eval-mode logits [N, C] for uint8 images [N, H, W, C], in fixed batches."""
+  n = images.shape[0]
+  padded = -(-n // batch_size) * batch_size
+  images = jnp.pad(images, ((0, padded - n),) + ((0, 0),) * (images.ndim - 1))
+  batches = images.reshape((-1, batch_size) + images.shape[1:])
+  logits = jax.lax.map(
+      lambda x: model.apply(variables, augment.to_float(x, mean, std),
+                            train=False), batches)
+  return logits.reshape((padded, -1))[:n]

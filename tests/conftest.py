@@ -1,0 +1,43 @@
+"""Shared fixtures: small IDX data sets written on the fly, the shared data dir."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_MNIST = os.environ.get(
+    'KDJAX_MNIST_DIR', os.path.join(REPO, '..', 'shared', 'data', 'mnist'))
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+  """The IDX encoding of a uint8 array (magic 0x08, big-endian sizes)."""
+  header = bytes([0, 0, 0x08, array.ndim]) + b''.join(
+      int(d).to_bytes(4, 'big') for d in array.shape)
+  return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx_dir(path, n_train=64, n_test=32, size=28, seed=0):
+  """Writes the four canonical MNIST IDX .gz files of random digits."""
+  rng = np.random.default_rng(seed)
+  os.makedirs(path, exist_ok=True)
+  for prefix, n in (('train', n_train), ('t10k', n_test)):
+    images = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+    labels = rng.integers(0, 10, (n,), dtype=np.uint8)
+    for kind, array in (('images-idx3', images), ('labels-idx1', labels)):
+      with gzip.open(os.path.join(path, f'{prefix}-{kind}-ubyte.gz'), 'wb') as f:
+        f.write(idx_bytes(array))
+  return path
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+  return write_idx_dir(str(tmp_path / 'idx'))
+
+
+@pytest.fixture
+def shared_mnist():
+  if not os.path.exists(os.path.join(SHARED_MNIST, 'train-images-idx3-ubyte.gz')):
+    pytest.skip(f'real MNIST not found at {SHARED_MNIST} (set KDJAX_MNIST_DIR)')
+  return SHARED_MNIST

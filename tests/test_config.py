@@ -1,0 +1,75 @@
+"""Every shipped config builds and validates; bad values are refused."""
+
+import glob
+import importlib.util
+import os
+
+import pytest
+
+from kdjax import config as config_lib
+from kdjax import errors
+from tests.conftest import REPO
+
+CONFIG_FILES = sorted(glob.glob(os.path.join(REPO, 'configs', '**', '*.py'),
+                                recursive=True))
+
+
+def load(path):
+  spec = importlib.util.spec_from_file_location('experiment_config', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+@pytest.mark.parametrize('path', CONFIG_FILES, ids=lambda p: os.path.relpath(p, REPO))
+def test_shipped_configs_validate(path):
+  config = load(path)
+  if config.method != 'none':
+    config.teacher.workdir = '/some/teacher'
+  config_lib.validate(config)
+  doc = open(path).read()
+  assert 'python -m kdjax.' in doc  # each config documents its run command
+
+
+def test_mnist_kd_config_is_the_study_setting():
+  config = load(os.path.join(REPO, 'configs', 'mnist', 'kd.py'))
+  assert (config.distill.temperature, config.distill.alpha) == (20.0, 0.1)
+  assert (config.train.epochs, config.train.batch_size) == (20, 256)
+  assert (config.optimizer.name, config.optimizer.learning_rate,
+          config.optimizer.weight_decay) == ('adam', 1e-3, 1e-4)
+  assert config.dataset.translate == 2
+
+
+def base(**updates):
+  config = config_lib.get_base_config()
+  for key, value in updates.items():
+    node = config
+    *parents, leaf = key.split('.')
+    for p in parents:
+      node = node[p]
+    node[leaf] = value
+  return config
+
+
+@pytest.mark.parametrize('updates,match', [
+    ({'distill.temperature': 0.0}, r'distill.temperature=0.0 is invalid; expected a number > 0'),
+    ({'distill.temperature': -2.0}, 'distill.temperature=-2.0'),
+    ({'distill.alpha': 1.5}, r'distill.alpha=1.5 is invalid; expected a number in \[0, 1\]'),
+    ({'distill.alpha': -0.1}, 'distill.alpha=-0.1'),
+    ({'method': 'dark_magic'}, "method='dark_magic' is invalid"),
+    ({'optimizer.name': 'lion'}, "optimizer.name='lion'"),
+    ({'optimizer.learning_rate': 0.0}, 'optimizer.learning_rate=0.0'),
+    ({'train.batch_size': 0}, 'train.batch_size=0'),
+    ({'dataset.source': 'ftp'}, "dataset.source='ftp'"),
+    ({'method': 'kd'}, 'needs a teacher'),
+])
+def test_bad_values(updates, match):
+  with pytest.raises(errors.ConfigError, match=match):
+    config_lib.validate(base(**updates))
+
+
+def test_unknown_key_added_by_a_config_file():
+  config = config_lib.get_base_config()
+  config.distill.temprature = 4.0  # a typo in an experiment file
+  with pytest.raises(errors.ConfigError, match="unknown config key 'distill.temprature'"):
+    config_lib.validate(config)

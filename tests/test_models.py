@@ -1,0 +1,72 @@
+"""Parameter counts against the papers, and the feature interface."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from kdjax import config as config_lib
+from kdjax import errors
+from kdjax import models
+
+MNIST = (28, 28, 1)
+
+
+def count(model_config, shape=MNIST):
+  model = models.create(model_config, num_classes=10)
+  variables = jax.eval_shape(
+      lambda: models.init(model, jax.random.PRNGKey(0), shape))
+  return models.param_count(variables['params'])
+
+
+@pytest.mark.parametrize('hidden,dropout,bn,expected', [
+    ((1200, 1200), 0.2, False, 2_395_210),  # comparison study, MNIST teacher
+    ((800, 800), 0.0, False, 1_276_810),  # student
+    ((300, 300, 300, 300), 0.0, False, 509_410),  # FitNet student
+    ((800, 800), 0.0, True, 1_280_010),  # sec. 6: BN + residual students
+    ((300, 300, 300, 300), 0.0, True, 511_810),
+])
+def test_mlp_parameter_counts(hidden, dropout, bn, expected):
+  assert count(config_lib.mlp(hidden, dropout=dropout, bn_residual=bn)) == expected
+
+
+def test_features_do_not_change_parameters():
+  model = models.create(config_lib.mlp((32, 16)), num_classes=10)
+  variables = models.init(model, jax.random.PRNGKey(0), MNIST)
+  x = jnp.ones((3, *MNIST))
+  logits = model.apply(variables, x)
+  logits2, features = model.apply(variables, x, return_features=True)
+  assert jnp.array_equal(logits, logits2)
+  assert set(features) == {'hidden_0', 'hidden_1', 'embedding'}
+  assert features['hidden_0'].shape == (3, 32)
+  assert features['embedding'].shape == (3, 16)
+  assert jnp.array_equal(features['embedding'], features['hidden_1'])
+
+
+def test_bn_residual_adds_input_where_widths_agree():
+  model = models.create(config_lib.mlp((8, 8), bn_residual=True), num_classes=10)
+  variables = models.init(model, jax.random.PRNGKey(0), (4,))
+  assert set(variables) == {'params', 'batch_stats'}
+  # Zero the second Dense and its BN shift: with ReLU(BN(0)) = 0 the layer
+  # must return its input unchanged (the residual).
+  params = jax.tree.map(lambda x: x, variables['params'])
+  params['dense_1'] = jax.tree.map(jnp.zeros_like, params['dense_1'])
+  params['bn_1'] = {'scale': params['bn_1']['scale'],
+                    'bias': jnp.zeros_like(params['bn_1']['bias'])}
+  _, feats = model.apply({**variables, 'params': params}, jnp.ones((2, 4)),
+                         return_features=True)
+  assert jnp.allclose(feats['hidden_1'], feats['hidden_0'])
+
+
+def test_unknown_model_name():
+  with pytest.raises(errors.ConfigError, match="model.name='resnet9000'"):
+    models.create({'name': 'resnet9000'}, 10)
+
+
+def test_unknown_model_option():
+  with pytest.raises(errors.ConfigError, match="unknown option 'widths'"):
+    models.create({'name': 'mlp', 'widths': (3,)}, 10)
+
+
+def test_unknown_activation():
+  with pytest.raises(errors.ConfigError, match="'relux'"):
+    models.create({'name': 'mlp', 'hidden': (3,), 'activation': 'relux'}, 10)
