@@ -10,7 +10,7 @@ import ml_collections
 
 from kdjax import errors
 
-METHODS = ('none', 'kd')
+METHODS = ('none', 'kd', 'fitnet', 'rkd')
 OPTIMIZERS = ('adam', 'adamw', 'sgd')
 SCHEDULES = ('constant', 'cosine')
 DATA_SOURCES = ('auto', 'idx', 'tfds', 'sklearn')
@@ -23,6 +23,20 @@ def mlp(hidden, dropout=0.0, bn_residual=False):
   return ml_collections.ConfigDict(dict(
       name='mlp', hidden=tuple(hidden), dropout=dropout, activation='relu',
       bn_residual=bn_residual))
+
+
+def optimizer(name='adam', learning_rate=1e-3, weight_decay=1e-4, momentum=0.9,
+              nesterov=False, schedule='constant'):
+  """Optimizer config for `kdjax.optim.create`.
+
+  name: 'adam', 'adamw' or 'sgd' (momentum, nesterov: SGD only).
+  weight_decay: coupled L2 for 'adam'/'sgd' (PyTorch's `weight_decay=`),
+    decoupled for 'adamw'.
+  schedule: 'constant' or 'cosine' (to 0 over the stage's steps).
+  """
+  return ml_collections.ConfigDict(dict(
+      name=name, learning_rate=learning_rate, weight_decay=weight_decay,
+      momentum=momentum, nesterov=nesterov, schedule=schedule))
 
 
 def get_base_config():
@@ -49,8 +63,19 @@ def get_base_config():
 
   config.method = 'none'
   config.distill = ml_collections.ConfigDict(dict(
-      temperature=20.0,  # T in eq. (2).
+      temperature=20.0,  # T in eq. (2); KD and FitNets stage 2.
       alpha=0.1,  # weight of the hard-label cross-entropy in eq. (1).
+      rkd_distance_weight=100.0,  # beta in eq. (6).
+      rkd_angle_weight=0.0,  # weight of Park et al.'s angle-wise loss.
+  ))
+  # FitNets (Romero et al.): stage 1 fits `regressor(student[guided_layer])`
+  # to `teacher[hint_layer]`; stage 2 is KD (distill.*, train.*, optimizer.*)
+  # from the stage-1 weights. Layer names are the models' feature names.
+  config.fitnet = ml_collections.ConfigDict(dict(
+      hint_layer='hidden_0',
+      guided_layer='hidden_1',
+      stage1_epochs=10,
+      stage1_optimizer=optimizer(),
   ))
   config.teacher = ml_collections.ConfigDict(dict(
       workdir='',  # a finished teacher run; its latest checkpoint is loaded.
@@ -62,15 +87,7 @@ def get_base_config():
       batch_size=256,
       eval_batch_size=1000,
   ))
-  config.optimizer = ml_collections.ConfigDict(dict(
-      name='adam',
-      learning_rate=1e-3,
-      # Coupled L2 (PyTorch's `weight_decay=` for Adam and SGD); 'adamw' decouples.
-      weight_decay=1e-4,
-      momentum=0.9,  # SGD only.
-      nesterov=False,
-      schedule='constant',
-  ))
+  config.optimizer = optimizer()
   config.checkpoint = ml_collections.ConfigDict(dict(
       every_epochs=1,
       keep=2,
@@ -109,15 +126,21 @@ def validate(config):
   t, a = config.distill.temperature, config.distill.alpha
   _check_range('distill.temperature', t, t > 0, 'a number > 0')
   _check_range('distill.alpha', a, 0 <= a <= 1, 'a number in [0, 1]')
-  opt = config.optimizer
-  _check_range('optimizer.name', opt.name, opt.name in OPTIMIZERS,
-               f'one of {OPTIMIZERS}')
-  _check_range('optimizer.schedule', opt.schedule, opt.schedule in SCHEDULES,
-               f'one of {SCHEDULES}')
-  _check_range('optimizer.learning_rate', opt.learning_rate,
-               opt.learning_rate > 0, 'a number > 0')
-  _check_range('optimizer.weight_decay', opt.weight_decay,
-               opt.weight_decay >= 0, 'a number >= 0')
+  for key in ('rkd_distance_weight', 'rkd_angle_weight'):
+    value = config.distill[key]
+    _check_range(f'distill.{key}', value, value >= 0, 'a number >= 0')
+  for prefix, opt in (('optimizer', config.optimizer),
+                      ('fitnet.stage1_optimizer', config.fitnet.stage1_optimizer)):
+    _check_range(f'{prefix}.name', opt.name, opt.name in OPTIMIZERS,
+                 f'one of {OPTIMIZERS}')
+    _check_range(f'{prefix}.schedule', opt.schedule, opt.schedule in SCHEDULES,
+                 f'one of {SCHEDULES}')
+    _check_range(f'{prefix}.learning_rate', opt.learning_rate,
+                 opt.learning_rate > 0, 'a number > 0')
+    _check_range(f'{prefix}.weight_decay', opt.weight_decay,
+                 opt.weight_decay >= 0, 'a number >= 0')
+  _check_range('fitnet.stage1_epochs', config.fitnet.stage1_epochs,
+               config.fitnet.stage1_epochs >= 0, 'an integer >= 0')
   _check_range('dataset.source', config.dataset.source,
                config.dataset.source in DATA_SOURCES, f'one of {DATA_SOURCES}')
   for key in ('epochs', 'batch_size', 'eval_batch_size'):

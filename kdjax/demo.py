@@ -1,13 +1,12 @@
 """The one-command demo: teacher -> baseline student -> KD student, offline.
 
-Runs on scikit-learn's bundled 8x8 digits (no download), about a minute on
-two CPU cores, and prints the results table. It shows the pipeline working;
-on 360 test digits, differences of a few points between the students are
-within seed-to-seed noise.
-
-
+Runs on scikit-learn's bundled 8x8 digits (no download) in under a minute on
+two CPU cores and prints the results table:
 
   python -m kdjax.demo --workdir=runs/demo
+
+It shows the pipeline working; on 360 test digits, differences of a few
+points between the students are within seed-to-seed noise.
 """
 
 import os

@@ -7,6 +7,7 @@ PRNG keys are functions of (seed, step) only, so a resumed run replays the
 same data order, augmentation and dropout as an uninterrupted one.
 """
 
+import dataclasses
 from typing import Any
 
 import flax.linen as nn
@@ -36,12 +37,18 @@ def init_rng(seed: int):
   return jax.random.fold_in(jax.random.PRNGKey(seed), _INIT)
 
 
-def create_state(variables, tx, seed: int) -> TrainState:
+def stage_rng(seed: int, stage: int = 0):
+  """Root key of a training stage (FitNets stage 1 is stage 1, else 0)."""
+  return jax.random.fold_in(jax.random.PRNGKey(seed), 100 + stage)
+
+
+def create_state(variables, tx, rng) -> TrainState:
+  """Step 0 of a stage: `rng` is its root key (see `stage_rng`)."""
   params = variables['params']
   return TrainState(
       step=jnp.zeros((), jnp.int32), params=params,
       batch_stats=variables.get('batch_stats', {}), opt_state=tx.init(params),
-      rng=jax.random.PRNGKey(seed))
+      rng=rng)
 
 
 def model_variables(params, batch_stats) -> dict:
@@ -50,42 +57,72 @@ def model_variables(params, batch_stats) -> dict:
       'params': params}
 
 
-def objective(method, student_logits, teacher_logits, labels, hparams):
-  """The training loss of `method` ('none' | 'kd'); a scalar."""
-  if method == 'none':
-    return losses.cross_entropy(student_logits, labels)
-  if method == 'kd':
-    return losses.kd_loss(student_logits, teacher_logits, labels,
+@dataclasses.dataclass(frozen=True)
+class Objective:
+  """What a training stage minimises (static: picks the code path).
+
+  name: 'none' (cross-entropy), 'kd' (Hinton), 'hint' (FitNets stage 1) or
+    'rkd' (CE + distance- and optionally angle-wise RKD).
+  hint_layer: the teacher feature that 'hint' regresses onto.
+  rkd_angle: include the angle-wise term (O(B^3); off unless weighted).
+  """
+  name: str
+  hint_layer: str = ''
+  rkd_angle: bool = False
+
+
+def objective_loss(objective: Objective, student, teacher, labels, hparams):
+  """Scalar loss; `student`/`teacher` are (logits [B, C], features dict).
+
+  `hparams` holds arrays: temperature, alpha (KD), rkd_distance and
+  rkd_angle (the weights beta and gamma of the RKD terms).
+  """
+  (s_logits, s_features), (t_logits, t_features) = student, teacher
+  if objective.name == 'none':
+    return losses.cross_entropy(s_logits, labels)
+  if objective.name == 'kd':
+    return losses.kd_loss(s_logits, t_logits, labels,
                           temperature=hparams['temperature'],
                           alpha=hparams['alpha'])
-  raise ValueError(f'unknown method {method!r}')
+  if objective.name == 'hint':
+    return losses.hint_loss(s_features['regressed'],
+                            t_features[objective.hint_layer])
+  if objective.name == 'rkd':
+    s_emb, t_emb = s_features['embedding'], t_features['embedding']
+    loss = losses.cross_entropy(s_logits, labels) + hparams['rkd_distance'] * (
+        losses.rkd_distance_loss(s_emb, t_emb))
+    if objective.rkd_angle:
+      loss += hparams['rkd_angle'] * losses.rkd_angle_loss(s_emb, t_emb)
+    return loss
+  raise ValueError(f'unknown objective {objective.name!r}')
 
 
 def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
                model: nn.Module, tx: optax.GradientTransformation,
-               teacher: nn.Module | None, method: str, translate: int,
+               teacher: nn.Module | None, objective: Objective, translate: int,
                mean, std, axis_name=None):
   """One optimizer update on `batch` = (uint8 images [B, H, W, C], labels [B]).
 
   The teacher (eval mode, no gradient) sees the same augmented batch as the
-  student. `hparams` holds the method's hyper-parameters as arrays (so a grid
-  of them can be vmapped). Returns (new state, metric sums over the batch).
+  student. `hparams` holds the objective's hyper-parameters as arrays (so a
+  grid of them can be vmapped). Returns (new state, metric sums over the batch).
   """
   images, labels = batch
   aug_rng, dropout_rng = (jax.random.fold_in(rng, s) for s in (_AUGMENT, _DROPOUT))
   x = augment.to_float(augment.random_translate(aug_rng, images, translate),
                        mean, std)
-  teacher_logits = None
+  teacher_out = (None, None)
   if teacher is not None:
-    teacher_logits = jax.lax.stop_gradient(
-        teacher.apply(teacher_variables, x, train=False))
+    teacher_out = jax.lax.stop_gradient(teacher.apply(
+        teacher_variables, x, train=False, return_features=True))
 
   def loss_fn(params):
     variables = model_variables(params, state.batch_stats)
-    logits, updates = model.apply(
-        variables, x, train=True, rngs={'dropout': dropout_rng},
-        mutable=['batch_stats'])
-    loss = objective(method, logits, teacher_logits, labels, hparams)
+    (logits, student_features), updates = model.apply(
+        variables, x, train=True, return_features=True,
+        rngs={'dropout': dropout_rng}, mutable=['batch_stats'])
+    loss = objective_loss(objective, (logits, student_features), teacher_out,
+                          labels, hparams)
     return loss, (logits, updates.get('batch_stats', {}))
 
   (loss, (logits, batch_stats)), grads = jax.value_and_grad(

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 import tensorboardX
 
 from kdjax import checkpoint
@@ -78,10 +79,10 @@ def _variable_shapes(model, image_shape):
       models.init, model, jax.random.PRNGKey(0), image_shape))
 
 
-def _log_scalars(writer, record):
+def _log_scalars(writer, record, prefix=''):
   for key, value in record.items():
     if key not in ('epoch', 'step') and isinstance(value, (int, float)):
-      writer.add_scalar(key.replace('_', '/', 1), value, record['epoch'])
+      writer.add_scalar(prefix + key.replace('_', '/', 1), value, record['epoch'])
   writer.flush()
 
 
@@ -110,13 +111,153 @@ def _finish(workdir, config, data, model, variables, history, extra):
   return metrics
 
 
+def _hparams(config):
+  d = config.distill
+  return {'temperature': jnp.float32(d.temperature), 'alpha': jnp.float32(d.alpha),
+          'rkd_distance': jnp.float32(d.rkd_distance_weight),
+          'rkd_angle': jnp.float32(d.rkd_angle_weight)}
+
+
+def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
+                 data, teacher, teacher_variables, writer):
+  """Runs (or resumes) one stage to `epochs`; returns (state, history, timing).
+
+  Checkpoints go to `<workdir>/checkpoints`; one log line and one
+  TensorBoard point per epoch; a non-finite loss stops the stage.
+  """
+  batch_size = config.train.batch_size
+  steps_per_epoch = len(data.train) // batch_size
+  mngr = checkpoint.manager(workdir, keep=config.checkpoint.keep)
+  history = []
+  restored = checkpoint.restore_latest(mngr, state)
+  if restored is not None:
+    state, history = restored
+    logging.info('%s: resumed from step %d (epoch %d).', name, int(state.step),
+                 len(history))
+  timing = {'train_seconds': 0.0, 'compile_seconds': 0.0}
+  if len(history) >= epochs:
+    mngr.close()
+    return state, history, timing
+
+  step_fn = functools.partial(
+      steps.train_step, model=model, tx=tx, teacher=teacher, objective=objective,
+      translate=config.dataset.translate, mean=data.mean, std=data.std)
+  epoch_fn = jax.jit(functools.partial(
+      steps.train_epoch, steps=steps_per_epoch, batch_size=batch_size,
+      step_fn=step_fn), donate_argnums=0)
+  predict = jax.jit(functools.partial(
+      steps.predict, model=model, mean=data.mean, std=data.std,
+      batch_size=config.train.eval_batch_size))
+  train_x, train_y = jnp.asarray(data.train.images), jnp.asarray(data.train.labels)
+  test_x = jnp.asarray(data.test.images)
+  hparams = _hparams(config)
+
+  start = time.perf_counter()
+  compiled = epoch_fn.lower(state, train_x, train_y, teacher_variables,
+                            hparams).compile()
+  timing['compile_seconds'] = time.perf_counter() - start
+  try:
+    for epoch in range(len(history), epochs):
+      start = time.perf_counter()
+      state, sums = compiled(state, train_x, train_y, teacher_variables, hparams)
+      sums = jax.device_get(sums)
+      seconds = time.perf_counter() - start
+      timing['train_seconds'] += seconds
+      train_loss = float(sums['loss'] / sums['count'])
+      if not math.isfinite(train_loss):
+        last = mngr.latest_step()
+        raise TrainingDiverged(
+            f'training diverged: mean loss {train_loss} in {name} epoch '
+            f'{epoch + 1} (steps {epoch * steps_per_epoch + 1}-{int(state.step)});'
+            ' expected a finite loss (lower the learning rate?); ' + (
+                f'the last good checkpoint, step {last}, is kept' if last
+                else 'no checkpoint was written'))
+      variables = steps.model_variables(state.params, state.batch_stats)
+      test = evaluate.classification_metrics(predict(variables, test_x),
+                                             data.test.labels)
+      record = {'epoch': epoch + 1, 'step': int(state.step),
+                'train_loss': train_loss,
+                'train_accuracy': 100.0 * float(sums['correct'] / sums['count']),
+                'test_loss': test['loss'], 'test_accuracy': test['accuracy'],
+                'train_samples_per_sec': float(sums['count']) / seconds}
+      history.append(record)
+      logging.info(
+          '%s epoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  '
+          '%.0f samples/s', name, epoch + 1, epochs, train_loss,
+          record['train_accuracy'], test['accuracy'],
+          record['train_samples_per_sec'])
+      _log_scalars(writer, record, '' if name == 'train' else name + '/')
+      if (epoch + 1) % config.checkpoint.every_epochs == 0 or epoch + 1 == epochs:
+        checkpoint.save(mngr, state, history)
+  finally:
+    mngr.wait_until_finished()
+    mngr.close()
+  return state, history, timing
+
+
+def _fitnet_stage1(*, config, workdir, data, student, variables, teacher,
+                   teacher_variables, writer):
+  """FitNets stage 1: student trunk + regressor fit the teacher's hint layer.
+
+  Only the student's layers up to `fitnet.guided_layer` and the regressor
+  are trained; the rest of the student is frozen. Returns the student's
+  variables after the stage and the stage's history.
+  """
+  fit = config.fitnet
+  guided = _feature_shape(student, data.image_shape, 'student',
+                          'fitnet.guided_layer', fit.guided_layer)
+  hint = _feature_shape(teacher, data.image_shape, 'teacher', 'fitnet.hint_layer',
+                        fit.hint_layer)
+  if guided.ndim != hint.ndim or guided.shape[1:-1] != hint.shape[1:-1]:
+    raise errors.ConfigError(
+        f'fitnet.guided_layer={fit.guided_layer!r} has shape {guided.shape[1:]}, '
+        f'fitnet.hint_layer={fit.hint_layer!r} has {hint.shape[1:]}; expected '
+        'the same rank and spatial size (the regressor maps channels only)')
+  model = models.WithRegressor(student, fit.guided_layer, hint.shape[-1])
+  init = models.init(model, steps.stage_rng(config.seed, 1), data.image_shape)
+  params = {'student': variables['params'], 'regressor': init['params']['regressor']}
+  trunk = student.trunk(fit.guided_layer)
+  labels = {'student': {k: 'train' if k in trunk else 'frozen'
+                        for k in params['student']},
+            'regressor': 'train'}
+  steps_total = len(data.train) // config.train.batch_size * fit.stage1_epochs
+  tx = optax.multi_transform(
+      {'train': optim.create(fit.stage1_optimizer, steps_total),
+       'frozen': optax.set_to_zero()}, labels)
+  stage_vars = {'params': params}
+  if variables.get('batch_stats'):
+    stage_vars['batch_stats'] = {'student': variables['batch_stats']}
+  state = steps.create_state(stage_vars, tx, steps.stage_rng(config.seed, 1))
+  state, history, timing = _train_stage(
+      name='stage1', workdir=os.path.join(workdir, 'stage1'), state=state,
+      model=model, tx=tx, objective=steps.Objective('hint', hint_layer=fit.hint_layer),
+      epochs=fit.stage1_epochs, config=config, data=data, teacher=teacher,
+      teacher_variables=teacher_variables, writer=writer)
+  out = {'params': state.params['student']}
+  if state.batch_stats:
+    out['batch_stats'] = state.batch_stats['student']
+  return out, history, timing
+
+
+def _feature_shape(model, image_shape, who, key, name):
+  """Shape of feature `name` of `model` for one image; a clear error if absent."""
+  _, features = jax.eval_shape(lambda: model.init_with_output(
+      jax.random.PRNGKey(0), jnp.zeros((1, *image_shape)), return_features=True)[0])
+  if name not in features:
+    raise errors.ConfigError(
+        f'{key}={name!r} is not a feature of the {who} model; expected one of '
+        f'{sorted(features)}')
+  return features[name]
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains the configured run in `workdir` (resuming it) and returns its metrics.
 
   Args:
-    config: a validated-on-entry experiment config (see `kdjax.config`).
+    config: an experiment config (see `kdjax.config`); validated on entry.
     workdir: the run's directory: checkpoints/, config.json, metrics.json,
-      predictions/test.npz and tensorboard/ go there.
+      predictions/test.npz and tensorboard/ go there (FitNets stage 1 in
+      stage1/).
 
   Returns:
     The dict written to metrics.json.
@@ -133,92 +274,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     teacher = models.create(config.teacher.model, num_classes)
 
   data = data_lib.load(config.dataset)
-  batch_size, epochs = config.train.batch_size, config.train.epochs
-  steps_per_epoch = len(data.train) // batch_size
-  if steps_per_epoch == 0:
+  if len(data.train) < config.train.batch_size:
     raise errors.ConfigError(
-        f'train.batch_size={batch_size} exceeds the {len(data.train)} training '
-        'examples; expected a smaller batch')
+        f'train.batch_size={config.train.batch_size} exceeds the '
+        f'{len(data.train)} training examples; expected a smaller batch')
   if teacher is not None:
     teacher_variables = checkpoint.load_variables(
         config.teacher.workdir, _variable_shapes(teacher, data.image_shape))
-  tx = optim.create(config.optimizer, steps_per_epoch * epochs)
-  state = steps.create_state(
-      models.init(model, steps.init_rng(config.seed), data.image_shape), tx,
-      config.seed)
+  variables = models.init(model, steps.init_rng(config.seed), data.image_shape)
   logging.info('%s: %s, %d params; %s, %d train / %d test examples',
-               workdir, config.model.name, models.param_count(state.params),
+               workdir, config.model.name, models.param_count(variables['params']),
                data.source, len(data.train), len(data.test))
-
-  mngr = checkpoint.manager(workdir, keep=config.checkpoint.keep)
-  history = []
-  restored = checkpoint.restore_latest(mngr, state)
-  if restored is not None:
-    state, history = restored
-    logging.info('Resumed from step %d (epoch %d).', int(state.step), len(history))
   outputs.write_json(os.path.join(workdir, 'config.json'), config_json)
 
-  hparams = {'temperature': jnp.float32(config.distill.temperature),
-             'alpha': jnp.float32(config.distill.alpha)}
-  step_fn = functools.partial(
-      steps.train_step, model=model, tx=tx, teacher=teacher,
-      method=config.method, translate=config.dataset.translate,
-      mean=data.mean, std=data.std)
-  epoch_fn = jax.jit(functools.partial(
-      steps.train_epoch, steps=steps_per_epoch, batch_size=batch_size,
-      step_fn=step_fn), donate_argnums=0)
-  predict = jax.jit(functools.partial(
-      steps.predict, model=model, mean=data.mean, std=data.std,
-      batch_size=config.train.eval_batch_size))
-  train_x, train_y = jnp.asarray(data.train.images), jnp.asarray(data.train.labels)
-  test_x = jnp.asarray(data.test.images)
-
-  start = time.perf_counter()
-  compiled = epoch_fn.lower(state, train_x, train_y, teacher_variables,
-                            hparams).compile()
-  compile_seconds = time.perf_counter() - start
   writer = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
-  train_seconds = 0.0
+  extra = {'seed': config.seed}
+  stage2_objective = {'none': 'none', 'kd': 'kd', 'fitnet': 'kd', 'rkd': 'rkd'}
   try:
-    for epoch in range(len(history), epochs):
-      start = time.perf_counter()
-      state, sums = compiled(state, train_x, train_y, teacher_variables, hparams)
-      sums = jax.device_get(sums)
-      seconds = time.perf_counter() - start
-      train_seconds += seconds
-      train_loss = float(sums['loss'] / sums['count'])
-      if not math.isfinite(train_loss):
-        last = mngr.latest_step()
-        raise TrainingDiverged(
-            f'training diverged: mean loss {train_loss} in epoch {epoch + 1} '
-            f'(steps {epoch * steps_per_epoch + 1}-{int(state.step)}); expected a '
-            'finite loss (lower optimizer.learning_rate?); ' + (
-                f'the last good checkpoint, step {last}, is kept' if last
-                else 'no checkpoint was written'))
-      variables = steps.model_variables(state.params, state.batch_stats)
-      test = evaluate.classification_metrics(predict(variables, test_x),
-                                             data.test.labels)
-      record = {'epoch': epoch + 1, 'step': int(state.step),
-                'train_loss': train_loss,
-                'train_accuracy': 100.0 * float(sums['correct'] / sums['count']),
-                'test_loss': test['loss'], 'test_accuracy': test['accuracy'],
-                'train_samples_per_sec': float(sums['count']) / seconds}
-      history.append(record)
-      logging.info(
-          'epoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  '
-          '%.0f samples/s', epoch + 1, epochs, train_loss,
-          record['train_accuracy'], test['accuracy'],
-          record['train_samples_per_sec'])
-      _log_scalars(writer, record)
-      if (epoch + 1) % config.checkpoint.every_epochs == 0 or epoch + 1 == epochs:
-        checkpoint.save(mngr, state, history)
+    if config.method == 'fitnet':
+      variables, stage1_history, stage1_timing = _fitnet_stage1(
+          config=config, workdir=workdir, data=data, student=model,
+          variables=variables, teacher=teacher,
+          teacher_variables=teacher_variables, writer=writer)
+      extra.update(stage1_history=stage1_history,
+                   stage1_train_seconds=stage1_timing['train_seconds'])
+    tx = optim.create(config.optimizer, len(data.train) //
+                      config.train.batch_size * config.train.epochs)
+    state = steps.create_state(variables, tx, steps.stage_rng(config.seed))
+    objective = steps.Objective(stage2_objective[config.method],
+                                rkd_angle=config.distill.rkd_angle_weight > 0)
+    state, history, timing = _train_stage(
+        name='train', workdir=workdir, state=state, model=model, tx=tx,
+        objective=objective, epochs=config.train.epochs, config=config,
+        data=data, teacher=teacher, teacher_variables=teacher_variables,
+        writer=writer)
   finally:
-    mngr.wait_until_finished()
-    mngr.close()
     writer.close()
 
-  extra = {'train_seconds': train_seconds, 'compile_seconds': compile_seconds,
-           'steps': int(state.step), 'seed': config.seed}
+  extra.update(timing, steps=int(state.step))
   if teacher is not None:
     extra['teacher'] = {'workdir': os.path.abspath(config.teacher.workdir)}
   metrics = _finish(workdir, config, data, model,
@@ -246,5 +339,6 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
   old = outputs.read_json(old_path) if os.path.exists(old_path) else {}
   history = old.pop('history', [])
   extra = {k: v for k, v in old.items() if k in (
-      'train_seconds', 'compile_seconds', 'steps', 'seed', 'teacher')}
+      'train_seconds', 'compile_seconds', 'steps', 'seed', 'teacher',
+      'stage1_history', 'stage1_train_seconds')}
   return _finish(workdir, config, data, model, variables, history, extra)

@@ -93,3 +93,98 @@ def test_kd_loss_does_not_differentiate_the_teacher():
 
 def test_correct():
   np.testing.assert_array_equal(losses.correct(STUDENT, LABELS), [1, 1, 0])
+
+
+# --- FitNets hint and RKD, against numpy written here -----------------------
+
+def np_distances(e):
+  e = np.asarray(e, np.float64)
+  return np.sqrt(((e[:, None, :] - e[None, :, :]) ** 2).sum(-1))
+
+
+def np_smooth_l1(x, y):
+  d = np.abs(x - y)
+  return np.where(d < 1, 0.5 * d**2, d - 0.5).mean()
+
+
+def np_rkd_distance(s, t):
+  ds, dt = np_distances(s), np_distances(t)
+  return np_smooth_l1(ds / ds[ds > 0].mean(), dt / dt[dt > 0].mean())
+
+
+def np_rkd_angle(s, t):
+  def angles(e):
+    e = np.asarray(e, np.float64)
+    diff = e[None, :, :] - e[:, None, :]  # diff[a, b] = e_b - e_a (Park et al.)
+    norm = np.linalg.norm(diff, axis=-1, keepdims=True)
+    unit = np.divide(diff, norm, out=np.zeros_like(diff), where=norm > 0)
+    return np.einsum('abd,acd->abc', unit, unit)
+  return np_smooth_l1(angles(s), angles(t))
+
+
+EMB_S = np.random.default_rng(0).normal(size=(6, 5)).astype(np.float32)
+EMB_T = np.random.default_rng(1).normal(size=(6, 7)).astype(np.float32) * 3
+
+
+def test_hint_loss_matches_numpy_and_is_zero_for_an_exact_regressor():
+  r = EMB_S[:, :4]
+  h = EMB_T[:, :4]
+  np.testing.assert_allclose(losses.hint_loss(r, h), ((r - h) ** 2).mean(), rtol=1e-6)
+  assert float(losses.hint_loss(h, h)) == 0.0
+
+
+def test_rkd_distance_matches_numpy():
+  np.testing.assert_allclose(losses.rkd_distance_loss(EMB_S, EMB_T),
+                             np_rkd_distance(EMB_S, EMB_T), rtol=1e-5)
+
+
+def test_rkd_distance_smooth_l1_uses_both_branches():
+  far = EMB_S.copy()
+  far[0] *= 40  # pushes some normalised distance differences above delta=1
+  d = np.abs(np_distances(far) / np_distances(far)[np_distances(far) > 0].mean()
+             - np_distances(EMB_T) / np_distances(EMB_T)[np_distances(EMB_T) > 0].mean())
+  assert (d > 1).any() and (d < 1).any()
+  np.testing.assert_allclose(losses.rkd_distance_loss(far, EMB_T),
+                             np_rkd_distance(far, EMB_T), rtol=1e-5)
+
+
+def test_rkd_distance_is_scale_and_permutation_invariant():
+  base = losses.rkd_distance_loss(EMB_S, EMB_T)
+  np.testing.assert_allclose(losses.rkd_distance_loss(7.5 * EMB_S, 0.01 * EMB_T),
+                             base, rtol=1e-4)
+  perm = np.random.default_rng(3).permutation(6)
+  np.testing.assert_allclose(losses.rkd_distance_loss(EMB_S[perm], EMB_T[perm]),
+                             base, rtol=1e-5)
+  assert float(losses.rkd_distance_loss(EMB_T, 2 * EMB_T)) < 1e-6
+
+
+def test_rkd_angle_matches_numpy():
+  np.testing.assert_allclose(losses.rkd_angle_loss(EMB_S, EMB_T),
+                             np_rkd_angle(EMB_S, EMB_T), rtol=1e-4, atol=1e-6)
+
+
+def test_rkd_gradients_are_finite_for_duplicate_embeddings():
+  s = EMB_S.copy()
+  s[1] = s[0]  # a zero distance off the diagonal
+  t = EMB_T.copy()
+  t[2] = t[3]
+  for loss in (losses.rkd_distance_loss, losses.rkd_angle_loss):
+    grad = jax.grad(loss)(jnp.asarray(s), jnp.asarray(t))
+    assert np.isfinite(np.asarray(grad)).all(), loss.__name__
+    assert np.abs(np.asarray(grad)).sum() > 0
+  # A batch collapsed onto one point: loss and gradient stay finite.
+  same = jnp.ones((4, 5))
+  assert np.isfinite(float(losses.rkd_distance_loss(same, jnp.asarray(EMB_T[:4]))))
+  assert np.isfinite(np.asarray(jax.grad(losses.rkd_distance_loss)(same, same))).all()
+
+
+def test_rkd_distance_gradient_matches_finite_differences():
+  s = jnp.asarray(EMB_S, jnp.float32)
+  grad = jax.grad(losses.rkd_distance_loss)(s, EMB_T)
+  eps = 1e-3
+  for i, j in ((0, 0), (3, 2), (5, 4)):
+    bump = np.zeros_like(EMB_S)
+    bump[i, j] = eps
+    numeric = (np_rkd_distance(EMB_S + bump, EMB_T) -
+               np_rkd_distance(EMB_S - bump, EMB_T)) / (2 * eps)
+    np.testing.assert_allclose(grad[i, j], numeric, rtol=1e-2, atol=1e-5)

@@ -17,11 +17,11 @@ SHAPE = (8, 8, 1)
 def setup(method='none', dropout=0.1):
   model = models.create(config_lib.mlp((16,), dropout=dropout), 10)
   tx = optax.adam(1e-2)
-  state = steps.create_state(models.init(model, steps.init_rng(0), SHAPE), tx, 0)
+  state = steps.create_state(models.init(model, steps.init_rng(0), SHAPE), tx, steps.stage_rng(0))
   teacher = models.create(config_lib.mlp((32,)), 10) if method == 'kd' else None
   teacher_vars = models.init(teacher, jax.random.PRNGKey(9), SHAPE) if teacher else None
   step = jax.jit(functools.partial(
-      steps.train_step, model=model, tx=tx, teacher=teacher, method=method,
+      steps.train_step, model=model, tx=tx, teacher=teacher, objective=steps.Objective(method),
       translate=1, mean=(0.3,), std=(0.4,)))
   images = jax.random.randint(jax.random.PRNGKey(1), (32, *SHAPE), 0, 256).astype(jnp.uint8)
   labels = jnp.arange(32) % 10

@@ -155,7 +155,7 @@ def test_eval_mode_rewrites_outputs(teacher_dir, tmp_path):
 def test_diverging_run_stops_with_one_line(tmp_path):
   config = tiny_config()
   config.optimizer.update(name='sgd', learning_rate=1e6)
-  with pytest.raises(train.TrainingDiverged, match='training diverged: mean loss nan in epoch 1'):
+  with pytest.raises(train.TrainingDiverged, match='training diverged: mean loss nan in train epoch 1'):
     train.train_and_evaluate(config, str(tmp_path))
 
 
@@ -164,3 +164,76 @@ def test_unwritable_workdir(tmp_path):
   blocker.write_text('')
   with pytest.raises(errors.ConfigError, match='is not a writable directory'):
     train.train_and_evaluate(tiny_config(), str(blocker / 'run'))
+
+
+# --- FitNets (two stages) and RKD -------------------------------------------
+
+def fitnet_config(teacher_dir, **model):
+  config = kd_config(teacher_dir, **{'hidden': (24, 24, 24), **model})
+  config.method = 'fitnet'
+  config.fitnet.update(hint_layer='hidden_0', guided_layer='hidden_1',
+                       stage1_epochs=2)
+  return config
+
+
+def latest(path):
+  return max(int(p) for p in os.listdir(os.path.join(path, 'checkpoints'))
+             if p.isdigit())
+
+
+def test_fitnet_trains_the_trunk_then_the_whole_student(teacher_dir, tmp_path):
+  from kdjax import models, steps
+  config = fitnet_config(teacher_dir)
+  metrics = train.train_and_evaluate(config, str(tmp_path))
+  student = models.create(config.model, 10)
+  init = models.init(student, steps.init_rng(config.seed), (8, 8, 1))['params']
+  assert metrics['params'] == models.param_count(init)  # regressor not deployed
+  hist = metrics['stage1_history']
+  assert len(hist) == 2 and hist[1]['train_loss'] < hist[0]['train_loss']
+  mngr = checkpoint.manager(str(tmp_path / 'stage1'), create=False)
+  stage1 = mngr.restore(mngr.latest_step())['state']['params']
+  assert stage1['regressor']['kernel'].shape == (24, 64)  # guided 24 -> hint 64
+  for frozen in ('dense_2', 'head'):  # beyond the guided layer: untouched
+    np.testing.assert_array_equal(stage1['student'][frozen]['kernel'],
+                                  init[frozen]['kernel'])
+  for trained in ('dense_0', 'dense_1'):
+    assert not np.array_equal(stage1['student'][trained]['kernel'],
+                              init[trained]['kernel'])
+
+
+def test_fitnet_resumes_in_either_stage(teacher_dir, tmp_path):
+  import shutil
+  config = fitnet_config(teacher_dir, bn_residual=True)
+  straight = str(tmp_path / 'straight')
+  train.train_and_evaluate(config, straight)
+  expected = predictions(straight)['logits']
+  for stage_dir in ('stage1', '.'):  # killed in stage 1, killed in stage 2
+    run = str(tmp_path / f'killed_in_{stage_dir.strip(".") or "stage2"}')
+    shutil.copytree(straight, run)
+    if stage_dir == 'stage1':
+      shutil.rmtree(os.path.join(run, 'checkpoints'))
+    os.remove(os.path.join(run, 'metrics.json'))
+    ckpts = os.path.join(run, stage_dir)
+    shutil.rmtree(os.path.join(ckpts, 'checkpoints', str(latest(ckpts))))
+    train.train_and_evaluate(config, run)
+    np.testing.assert_array_equal(predictions(run)['logits'], expected)
+
+
+def test_fitnet_layer_that_does_not_exist(teacher_dir, tmp_path):
+  config = fitnet_config(teacher_dir)
+  config.fitnet.hint_layer = 'hidden_7'
+  with pytest.raises(errors.ConfigError,
+                     match=r"fitnet.hint_layer='hidden_7' is not a feature of the "
+                           r"teacher model; expected one of \['embedding', 'hidden_0'"):
+    train.train_and_evaluate(config, str(tmp_path))
+
+
+def test_rkd_run(teacher_dir, tmp_path):
+  config = kd_config(teacher_dir)
+  config.method = 'rkd'
+  config.distill.update(rkd_distance_weight=100.0, rkd_angle_weight=2.0)
+  metrics = train.train_and_evaluate(config, str(tmp_path / 'rkd'))
+  assert metrics['method'] == 'rkd' and np.isfinite(metrics['history'][-1]['train_loss'])
+  train.train_and_evaluate(tiny_config(), str(tmp_path / 'plain'))
+  assert not np.array_equal(predictions(str(tmp_path / 'rkd'))['logits'],
+                            predictions(str(tmp_path / 'plain'))['logits'])

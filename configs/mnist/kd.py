@@ -1,7 +1,7 @@
-"""MNIST vanilla KD: the 800-800 student distilled at T=20, alpha=0.1.
+"""MNIST Vanilla KD: the 800-800 student distilled at T=20, alpha=0.1 (eqs.
+1-2).
 
-Comparison study (seeds/004) Table 1, row "Vanilla KD" (eqs. 1-2). Run after
-the teacher:
+Comparison study (seeds/004) Table 1, row "Vanilla KD". Run after the teacher:
   python -m kdjax.main --config=configs/mnist/kd.py \
       --config.dataset.data_dir=../shared/data/mnist \
       --config.teacher.workdir=runs/mnist/teacher --workdir=runs/mnist/kd
@@ -16,5 +16,4 @@ def get_config():
   config.method = 'kd'
   config.distill.temperature = 20.0
   config.distill.alpha = 0.1
-  config.teacher.model = config_lib.mlp((1200, 1200), dropout=0.2)
   return config

@@ -1,4 +1,4 @@
-"""MNIST student baseline: MLP 784-800-800-10 on hard labels (1,276,810 params).
+"""MNIST Student baseline: MLP 784-800-800-10 on hard labels (1,276,810 params).
 
 Comparison study (seeds/004) Table 1, row "Student Normal". Run:
   python -m kdjax.main --config=configs/mnist/student.py \

@@ -35,7 +35,7 @@ def bench(name, student_cfg, teacher_cfg, method):
   opt = config_lib.get_base_config().optimizer
   tx = optim.create(opt, FLAGS.steps)
   model = models.create(student_cfg, 10)
-  state = steps.create_state(models.init(model, steps.init_rng(0), SHAPE), tx, 0)
+  state = steps.create_state(models.init(model, steps.init_rng(0), SHAPE), tx, steps.stage_rng(0))
   teacher = teacher_vars = None
   if method == 'kd':
     teacher = models.create(teacher_cfg, 10)
@@ -45,7 +45,7 @@ def bench(name, student_cfg, teacher_cfg, method):
   labels = jax.random.randint(jax.random.PRNGKey(3), (n,), 0, 10)
   hparams = {'temperature': jnp.float32(20.0), 'alpha': jnp.float32(0.1)}
   step_fn = functools.partial(steps.train_step, model=model, tx=tx, teacher=teacher,
-                              method=method, translate=2, mean=(0.1307,), std=(0.3081,))
+                              objective=steps.Objective(method), translate=2, mean=(0.1307,), std=(0.3081,))
   epoch = jax.jit(functools.partial(steps.train_epoch, steps=FLAGS.steps,
                                     batch_size=FLAGS.batch_size, step_fn=step_fn),
                   donate_argnums=0)

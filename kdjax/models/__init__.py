@@ -8,6 +8,7 @@ import numpy as np
 
 from kdjax import errors
 from kdjax.models.mlp import MLP
+from kdjax.models.regressor import WithRegressor
 
 MODELS = {'mlp': MLP}
 

@@ -26,6 +26,12 @@ class MLP(nn.Module):
   activation: str = 'relu'
   bn_residual: bool = False
 
+  def trunk(self, feature: str) -> set[str]:
+    """Names of the submodules that compute `feature` (e.g. 'hidden_1')."""
+    last = len(self.hidden) - 1 if feature == 'embedding' else int(
+        feature.rsplit('_', 1)[1])
+    return {f'{kind}_{i}' for i in range(last + 1) for kind in ('dense', 'bn')}
+
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     """Maps images [B, ...] to logits [B, num_classes].

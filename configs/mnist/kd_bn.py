@@ -1,0 +1,20 @@
+"""MNIST BN + residual variant. Vanilla KD: the 800-800 student distilled at
+T=20, alpha=0.1 (eqs. 1-2).
+
+Comparison study (seeds/004) Table 3 (BN + residual, sec. 6), row "Vanilla
+KD". Run after the teacher:
+  python -m kdjax.main --config=configs/mnist/kd_bn.py \
+      --config.dataset.data_dir=../shared/data/mnist \
+      --config.teacher.workdir=runs/mnist/teacher --workdir=runs/mnist/kd_bn
+"""
+
+from kdjax import config as config_lib
+
+
+def get_config():
+  config = config_lib.get_base_config()
+  config.model = config_lib.mlp((800, 800), bn_residual=True)
+  config.method = 'kd'
+  config.distill.temperature = 20.0
+  config.distill.alpha = 0.1
+  return config

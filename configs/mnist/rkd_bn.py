@@ -1,0 +1,21 @@
+"""MNIST BN + residual variant. RKD: the 800-800 student with CE + 100 *
+distance-wise RKD (eqs. 4-6)
+on the penultimate embeddings (800 vs the teacher's 1200).
+
+Comparison study (seeds/004) Table 3 (BN + residual, sec. 6), row "RKD". Run
+after the teacher:
+  python -m kdjax.main --config=configs/mnist/rkd_bn.py \
+      --config.dataset.data_dir=../shared/data/mnist \
+      --config.teacher.workdir=runs/mnist/teacher --workdir=runs/mnist/rkd_bn
+"""
+
+from kdjax import config as config_lib
+
+
+def get_config():
+  config = config_lib.get_base_config()
+  config.model = config_lib.mlp((800, 800), bn_residual=True)
+  config.method = 'rkd'
+  config.distill.rkd_distance_weight = 100.0
+  config.distill.rkd_angle_weight = 0.0
+  return config
