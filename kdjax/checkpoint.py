@@ -6,6 +6,7 @@ are in `<workdir>/checkpoints/<step>/{state,history}`.
 
 import os
 
+from absl import logging
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -30,15 +31,36 @@ def save(mngr, state, history):
       history=ocp.args.JsonSave(history)))
 
 
+def _restore_newest(mngr, args, where):
+  """(step, restored) of the newest checkpoint that reads back, or (None, None).
+
+  A checkpoint that fails to restore (truncated or corrupt files) is skipped
+  with a warning, falling back to the one before it.
+  """
+  steps = sorted(mngr.all_steps(), reverse=True)
+  for step in steps:
+    try:
+      return step, mngr.restore(step, args=args)
+    except Exception as e:  # pylint: disable=broad-except
+      reason = f'{type(e).__name__}: {str(e).splitlines()[0][:200]}'
+      logging.warning('%s: checkpoint at step %d is unreadable (%s); falling '
+                      'back to the previous one', where, step, reason)
+  if steps:  # Never silently start over on top of checkpoints we cannot read.
+    raise errors.CheckpointError(
+        f'{where}: none of the checkpoints at steps {sorted(steps)} can be '
+        f'restored into this run ({reason}); expected checkpoints of this '
+        'config (same model and optimizer), or a new workdir')
+  return None, None
+
+
 def restore_latest(mngr, template):
-  """(state shaped like `template`, history) of the latest step, or None."""
-  step = mngr.latest_step()
+  """(state shaped like `template`, history) of the newest readable step, or None."""
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+  step, restored = _restore_newest(mngr, ocp.args.Composite(
+      state=ocp.args.StandardRestore(abstract),
+      history=ocp.args.JsonRestore()), mngr.directory)
   if step is None:
     return None
-  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-  restored = mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract),
-      history=ocp.args.JsonRestore()))
   return restored['state'], restored['history']
 
 
@@ -58,14 +80,14 @@ def load_variables(workdir, template: dict, what: str = 'teacher') -> dict:
         f'{what}.workdir={workdir!r} has no checkpoints/ folder; expected the '
         f'workdir of a finished {what} run')
   mngr = manager(workdir, create=False)
-  step = mngr.latest_step()
+  step, restored = _restore_newest(mngr, ocp.args.Composite(
+      state=ocp.args.StandardRestore()), workdir)
+  mngr.close()
   if step is None:
     raise errors.CheckpointError(
         f'{what}.workdir={workdir!r} holds no complete checkpoint; expected '
         f'the workdir of a finished {what} run')
-  restored = mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore()))['state']
-  mngr.close()
+  restored = restored['state']
   variables = {'params': restored['params']}
   if template.get('batch_stats'):
     variables['batch_stats'] = restored.get('batch_stats', {})

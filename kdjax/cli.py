@@ -20,7 +20,8 @@ from kdjax import errors
 flags.DEFINE_bool('verbose', False, 'Show full tracebacks of errors.')
 FLAGS = flags.FLAGS
 
-_NOISY_LOGGERS = ('/orbax/', '/tensorflow_datasets/', '/etils/', 'xla_bridge')
+_NOISY_LOGGERS = ('/orbax/', '/tensorflow_datasets/', '/etils/', 'xla_bridge',
+                  '/matplotlib/')
 
 
 def _quiet_libraries(record):
@@ -62,12 +63,15 @@ def parse_flags(argv):
     _fail(f'bad config override: {_one_line(e)}')
 
 
-def run(main):
-  """Runs `main(argv)` as an absl program with kdjax's error handling."""
+def run(main, max_args=0):
+  """Runs `main(argv)` as an absl program with kdjax's error handling.
+
+  `max_args`: how many positional arguments (after the program) it takes.
+  """
 
   def wrapped(argv):
-    if len(argv) > 1:
-      raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+    if len(argv) - 1 > max_args:
+      _fail(f'unexpected arguments {argv[1 + max_args:]}')
     logging.get_absl_handler().addFilter(_quiet_libraries)
     try:
       main(argv)

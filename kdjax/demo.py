@@ -19,7 +19,6 @@ from kdjax import config as config_lib
 from kdjax import errors
 from kdjax import train
 
-flags.DEFINE_string('workdir', 'runs/demo', 'Parent directory of the three runs.')
 FLAGS = flags.FLAGS
 
 ROLES = ('teacher', 'student', 'kd')
@@ -58,4 +57,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  # Defined here, not at import: configs/demo.py imports this module into
+  # `kdjax.main`, which has its own --workdir.
+  flags.DEFINE_string('workdir', 'runs/demo', 'Parent directory of the three runs.')
   cli.run(main)

@@ -24,9 +24,12 @@ def _atomic(path, write):
     raise
 
 
-def write_json(path, obj):
-  text = json.dumps(obj, indent=2, sort_keys=True) + '\n'
+def write_text(path, text):
   _atomic(path, lambda f: f.write(text.encode()))
+
+
+def write_json(path, obj):
+  write_text(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
 
 
 def read_json(path):

@@ -5,6 +5,8 @@ A run trains a student (or a teacher: method 'none'), checkpoints every
 ends by writing metrics.json, predictions/test.npz and TensorBoard events.
 """
 
+import contextlib
+import fcntl
 import functools
 import json
 import math
@@ -24,6 +26,7 @@ from kdjax import config as config_lib
 from kdjax import data as data_lib
 from kdjax import errors
 from kdjax import evaluate
+from kdjax import faults
 from kdjax import models
 from kdjax import optim
 from kdjax import outputs
@@ -74,6 +77,35 @@ def _make_workdir(workdir):
         f'--workdir={workdir!r} is not a writable directory ({e.strerror})') from None
 
 
+@contextlib.contextmanager
+def _exclusive(workdir):
+  """Holds `<workdir>/.lock` for one process; the kernel frees it if we die."""
+  path = os.path.join(workdir, '.lock')
+  with open(path, 'a+') as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      f.seek(0)
+      owner = f.read().strip() or 'unknown'
+      raise errors.ConfigError(
+          f'workdir {workdir!r} is in use by another kdjax process (pid {owner}); '
+          'expected one run per workdir') from None
+    f.seek(0)
+    stale = f.read().strip()
+    if stale:
+      logging.warning('%s: taking over the lock of pid %s, which is no longer '
+                      'running', workdir, stale)
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    try:
+      yield
+    finally:
+      os.unlink(path)
+      fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _variable_shapes(model, image_shape):
   return jax.eval_shape(functools.partial(
       models.init, model, jax.random.PRNGKey(0), image_shape))
@@ -94,6 +126,7 @@ def _finish(workdir, config, data, model, variables, history, extra):
   logits = np.asarray(predict(variables, jnp.asarray(data.test.images)))
   outputs.write_predictions(os.path.join(workdir, 'predictions', 'test.npz'),
                             data.test.labels, logits)
+  faults.crash_point('predictions_written')
   metrics = {
       'dataset': data.name, 'data_source': data.source,
       'model': config.model.name, 'method': config.method,
@@ -160,6 +193,7 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
     for epoch in range(len(history), epochs):
       start = time.perf_counter()
       state, sums = compiled(state, train_x, train_y, teacher_variables, hparams)
+      faults.crash_point(f'{name}_epoch_running')  # the epoch runs asynchronously
       sums = jax.device_get(sums)
       seconds = time.perf_counter() - start
       timing['train_seconds'] += seconds
@@ -189,6 +223,7 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
       _log_scalars(writer, record, '' if name == 'train' else name + '/')
       if (epoch + 1) % config.checkpoint.every_epochs == 0 or epoch + 1 == epochs:
         checkpoint.save(mngr, state, history)
+        faults.crash_point('checkpoint_writing')  # Orbax writes asynchronously
   finally:
     mngr.wait_until_finished()
     mngr.close()
@@ -264,6 +299,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """
   config_lib.validate(config)
   _make_workdir(workdir)
+  with _exclusive(workdir):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config, workdir):
   config_json = json.loads(config.to_json())
   _check_same_run(workdir, config_json)
 
@@ -298,6 +338,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           teacher_variables=teacher_variables, writer=writer)
       extra.update(stage1_history=stage1_history,
                    stage1_train_seconds=stage1_timing['train_seconds'])
+      faults.crash_point('stage_switch')
     tx = optim.create(config.optimizer, len(data.train) //
                       config.train.batch_size * config.train.epochs)
     state = steps.create_state(variables, tx, steps.stage_rng(config.seed))
@@ -331,6 +372,11 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
   latency are recomputed here.
   """
   config_lib.validate(config)
+  with _exclusive(workdir):
+    return _evaluate_checkpoint(config, workdir)
+
+
+def _evaluate_checkpoint(config, workdir):
   model = models.create(config.model, data_lib.num_classes(config.dataset.name))
   data = data_lib.load(config.dataset)
   variables = checkpoint.load_variables(

@@ -1,3 +1,3 @@
-"""Analysis of finished runs: tables (statistics follow in later modules)."""
+"""Analysis of finished runs: statistics, grouping, tables, the report."""
 
 from kdjax.analysis.tables import results_table

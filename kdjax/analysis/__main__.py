@@ -1,0 +1,78 @@
+"""Statistics on finished runs, from the command line.
+
+  python -m kdjax.analysis mcnemar --a=RUN_OR_NPZ --b=RUN_OR_NPZ
+  python -m kdjax.analysis report --runs='experiments/results/mnist/runs/*' \\
+      --out=experiments/results/mnist/report [--pairs=student:kd,student:rkd]
+"""
+
+from absl import flags
+
+from kdjax import cli
+from kdjax import errors
+from kdjax import outputs
+from kdjax.analysis import report as report_lib
+from kdjax.analysis import runs as runs_lib
+from kdjax.analysis import stats
+
+flags.DEFINE_string('a', None, 'mcnemar: run directory or predictions .npz of A.')
+flags.DEFINE_string('b', None, 'mcnemar: run directory or predictions .npz of B.')
+flags.DEFINE_string('runs', None, 'report: glob of run directories.')
+flags.DEFINE_string('out', None, 'report: output directory.')
+flags.DEFINE_list('pairs', None,
+                  'report: comparisons A:B by group name (default: each method '
+                  'vs its baseline, each BN+residual change).')
+flags.DEFINE_string('title', 'kdjax report', 'report: title.')
+FLAGS = flags.FLAGS
+COMMANDS = ('mcnemar', 'report')
+
+
+def _read(path):
+  try:
+    return outputs.read_predictions(runs_lib.predictions_path(path))
+  except (OSError, ValueError, KeyError) as e:
+    raise errors.DataError(f'{path}: no readable predictions ({e}); expected a '
+                           'run directory or a predictions .npz') from None
+
+
+def mcnemar():
+  if not (FLAGS.a and FLAGS.b):
+    raise errors.ConfigError('mcnemar needs --a and --b (run dirs or .npz files)')
+  r = stats.mcnemar(_read(FLAGS.a), _read(FLAGS.b), names=(FLAGS.a, FLAGS.b))
+  print(f'improved (wrong in A, right in B): {r.improved}\n'
+        f'degraded (right in A, wrong in B): {r.degraded}\n'
+        f'chi2 (continuity-corrected): {r.chi2:.4f}\n'
+        f'p (chi2, 1 dof): {r.p_chi2:.4g}\n'
+        f'p (exact binomial): {r.p_exact:.4g}\n'
+        f'test used: {r.test}\n'
+        f'significant at 0.05: {"yes" if r.significant() else "no"}')
+
+
+def report():
+  if not (FLAGS.runs and FLAGS.out):
+    raise errors.ConfigError('report needs --runs (a glob) and --out (a directory)')
+  groups = runs_lib.group(runs_lib.load_glob(FLAGS.runs))
+  pairs = None
+  if FLAGS.pairs:
+    by_name = {g.name: g for g in groups}
+    pairs = []
+    for pair in FLAGS.pairs:
+      names = pair.split(':')
+      missing = [n for n in names if n not in by_name]
+      if len(names) != 2 or missing:
+        raise errors.ConfigError(
+            f'--pairs entry {pair!r} is invalid; expected A:B with names from '
+            f'{sorted(by_name)}')
+      pairs.append((by_name[names[0]], by_name[names[1]]))
+  print(report_lib.write(groups, FLAGS.out, pairs, FLAGS.title))
+
+
+def main(argv):
+  command = argv[1] if len(argv) > 1 else None
+  if command not in COMMANDS:
+    raise errors.ConfigError(
+        f'command {command!r} is unknown; expected one of {COMMANDS}')
+  {'mcnemar': mcnemar, 'report': report}[command]()
+
+
+if __name__ == '__main__':
+  cli.run(main, max_args=1)

@@ -1,0 +1,262 @@
+"""The paper-style report of a set of runs: tables, McNemar tests, plots.
+
+`write(groups, out_dir)` writes report.md (deterministic: the same runs give
+byte-identical markdown) and PNG plots beside it.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from kdjax import outputs
+from kdjax.analysis import runs as runs_lib
+from kdjax.analysis import stats
+
+
+def _acc(run):
+  return run.metrics['test']['accuracy']
+
+
+def _lat(run):
+  return run.metrics['latency']['ms_per_sample_mean']
+
+
+def _mean(values):
+  return float(np.mean(values))
+
+
+def find_teacher(groups):
+  """The group trained on hard labels whose model the distilled runs used."""
+  plain = [g for g in groups if g.method == 'none']
+  for g in groups:
+    if g.method != 'none':
+      teacher_model = g.first.config.get('teacher', {}).get('model')
+      for p in plain:
+        if p.model == teacher_model:
+          return p
+  return max(plain, key=lambda g: g.first.metrics['params'], default=None)
+
+
+def _twin(g, groups, **model_changes):
+  want = dict(g.key)
+  for k, v in model_changes.items():
+    want[f'model.{k}'] = v
+  return next((h for h in groups if dict(h.key) == want), None)
+
+
+def default_comparisons(groups):
+  """(A, B) pairs: each distilled group vs its hard-label baseline, and each
+  BN+residual group vs the same configuration without it."""
+  teacher = find_teacher(groups)
+  baselines = [g for g in groups if g.method == 'none' and g is not teacher]
+  pairs = []
+  for g in groups:
+    if g.method == 'none':
+      continue
+    same_bn = [b for b in baselines
+               if bool(b.model.get('bn_residual')) == bool(g.model.get('bn_residual'))]
+    same_model = [b for b in same_bn if b.model == g.model]
+    base = (same_model or same_bn or [None])[0]
+    if base is not None:
+      pairs.append((base, g))
+  for g in groups:
+    if g.model.get('bn_residual'):
+      twin = _twin(g, groups, bn_residual=False)
+      if twin is not None:
+        pairs.append((twin, g))
+  return pairs
+
+
+def _fmt_p(p):
+  return f'{p:.2g}' if p < 0.001 else f'{p:.4f}'
+
+
+def _summary_table(groups, teacher):
+  t_acc = _mean([_acc(r) for r in teacher.runs]) if teacher else math.nan
+  t_lat = _mean([_lat(r) for r in teacher.runs]) if teacher else math.nan
+  t_params = teacher.first.metrics['params'] if teacher else math.nan
+  lines = ['| Model | Configuration | Seeds | Err. | Acc. (%) ± 95% CI | Params | '
+           'Compression vs teacher | Teacher recovery (%) | Lat. (ms/sample) | '
+           'Speed-up vs teacher |',
+           '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+  for g in groups:
+    accs = [_acc(r) for r in g.runs]
+    errs = [r.metrics['test']['errors'] for r in g.runs]
+    if len(g.runs) > 1:
+      s = stats.seed_summary(accs)
+      acc = f'{s.mean:.2f} ± {s.high - s.mean:.2f}'
+    else:
+      m = g.first.metrics['test']
+      low, high = stats.wilson_interval(m['count'] - m['errors'], m['count'])
+      acc = f'{accs[0]:.2f} ({100 * low:.2f}–{100 * high:.2f})'
+    params = g.first.metrics['params']
+    lat = _mean([_lat(r) for r in g.runs])
+    lines.append(
+        f'| {g.name} | {runs_lib.describe(g.first)} | {len(g.runs)} | '
+        f'{_mean(errs):.1f} | {acc} | {params:,} | {t_params / params:.2f}× | '
+        f'{100 * _mean(accs) / t_acc:.2f} | {lat:.3f} | {t_lat / lat:.2f}× |')
+  return lines
+
+
+def _run_table(groups):
+  lines = ['| Model | Seed | Acc. (%) | Wilson 95% CI | Errors | Lat. (ms/sample) |',
+           '|---|---:|---:|---:|---:|---:|']
+  for g in groups:
+    for r in g.runs:
+      m = r.metrics['test']
+      low, high = stats.wilson_interval(m['count'] - m['errors'], m['count'])
+      lines.append(f'| {g.name} | {r.seed} | {m["accuracy"]:.2f} | '
+                   f'{100 * low:.2f}–{100 * high:.2f} | {m["errors"]} | {_lat(r):.3f} |')
+  return lines
+
+
+def mcnemar_rows(pairs):
+  """Per-seed McNemar tests of each (A, B) pair, with Holm-adjusted p-values."""
+  rows = []
+  for a, b in pairs:
+    seeds_b = {r.seed: r for r in b.runs}
+    for ra in a.runs:
+      rb = seeds_b.get(ra.seed)
+      if rb is not None:
+        rows.append((a, b, ra.seed, stats.mcnemar(
+            ra.predictions(), rb.predictions(), names=(ra.path, rb.path))))
+  adjusted = stats.holm([r[3].p_value for r in rows]) if rows else []
+  return [(*row, p) for row, p in zip(rows, adjusted)]
+
+
+def _mcnemar_table(rows):
+  lines = ['| A → B | Seed | Improved | Degraded | χ² | p (χ²) | p (exact) | Test | '
+           'p (Holm) | Sig. at 0.05 after Holm |',
+           '|---|---:|---:|---:|---:|---:|---:|---|---:|---|']
+  for a, b, seed, r, p_holm in rows:
+    lines.append(
+        f'| {a.name} → {b.name} | {seed} | {r.improved} | {r.degraded} | '
+        f'{r.chi2:.3f} | {_fmt_p(r.p_chi2)} | {_fmt_p(r.p_exact)} | {r.test} | '
+        f'{_fmt_p(p_holm)} | {"**yes**" if p_holm < 0.05 else "no"} |')
+  return lines
+
+
+def _paired_table(pairs):
+  lines = ['| A → B | Seeds | Δ acc. (pt, mean) | Paired t-test p |',
+           '|---|---:|---:|---:|']
+  for a, b in pairs:
+    seeds_b = {r.seed: r for r in b.runs}
+    common = [(ra, seeds_b[ra.seed]) for ra in a.runs if ra.seed in seeds_b]
+    if not common:
+      continue
+    acc_a, acc_b = [_acc(x) for x, _ in common], [_acc(y) for _, y in common]
+    p = stats.paired_t_test(acc_a, acc_b)
+    lines.append(f'| {a.name} → {b.name} | {len(common)} | '
+                 f'{_mean(acc_b) - _mean(acc_a):+.2f} | '
+                 f'{"n/a" if math.isnan(p) else _fmt_p(p)} |')
+  return lines
+
+
+def sweeps(groups, key):
+  """{label: [(value, group)]} of KD groups that differ only in `key`."""
+  buckets = {}
+  for g in groups:
+    if g.method != 'kd':
+      continue
+    rest = tuple(kv for kv in g.key if kv[0] != key)
+    buckets.setdefault(rest, []).append((dict(g.key)[key], g))
+  return [sorted(v, key=lambda t: t[0]) for v in buckets.values() if len(v) > 1]
+
+
+def _plots(groups, out_dir):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  written = []
+
+  def scatter(xs_of, xlabel, filename, logx):
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for g in groups:
+      accs = [_acc(r) for r in g.runs]
+      err = np.std(accs, ddof=1) if len(accs) > 1 else 0.0
+      x = xs_of(g)
+      ax.errorbar(x, np.mean(accs), yerr=err, fmt='o', capsize=4, label=g.name)
+      ax.annotate(g.name, (x, np.mean(accs)), textcoords='offset points',
+                  xytext=(6, 4), fontsize=8)
+    if logx:
+      ax.set_xscale('log')
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel('test accuracy (%), mean ± std over seeds')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc='best', ncol=2)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, filename))
+    plt.close(fig)
+    written.append(filename)
+
+  scatter(lambda g: g.first.metrics['params'], 'parameters (log scale)',
+          'accuracy_vs_params.png', True)
+  scatter(lambda g: _mean([_lat(r) for r in g.runs]),
+          'latency (ms/sample, batch 1)', 'accuracy_vs_latency.png', False)
+  for key, symbol in (('distill.temperature', 'T'), ('distill.alpha', 'α')):
+    for i, sweep in enumerate(sweeps(groups, key)):
+      fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+      xs = [v for v, _ in sweep]
+      means = [np.mean([_acc(r) for r in g.runs]) for _, g in sweep]
+      errs = [np.std([_acc(r) for r in g.runs], ddof=1) if len(g.runs) > 1 else 0
+              for _, g in sweep]
+      ax.errorbar(xs, means, yerr=errs, fmt='o-', capsize=4)
+      ax.set_xlabel(f'{symbol} ({key})')
+      ax.set_ylabel('test accuracy (%), mean ± std')
+      if key == 'distill.temperature':
+        ax.set_xscale('log', base=2)
+      ax.grid(alpha=0.3)
+      fig.tight_layout()
+      name = f'sweep_{symbol.replace("α", "alpha")}_{i}.png'
+      fig.savefig(os.path.join(out_dir, name))
+      plt.close(fig)
+      written.append(name)
+  return written
+
+
+_METHOD_ORDER = ('none', 'kd', 'fitnet', 'rkd')
+
+
+def _ordered(groups, teacher):
+  """Teacher first, then plain before BN+residual, baselines before methods."""
+  def rank(g):
+    method = _METHOD_ORDER.index(g.method) if g.method in _METHOD_ORDER else 99
+    return (g is not teacher, bool(g.model.get('bn_residual')), method, g.name)
+  return sorted(groups, key=rank)
+
+
+def build(groups, pairs, title='kdjax report'):
+  """The report's markdown (str) for `groups` and McNemar `pairs`."""
+  teacher = find_teacher(groups)
+  groups = _ordered(groups, teacher)
+  lines = [f'# {title}', '',
+           'Final-epoch test accuracy. With several seeds: mean ± half-width of the '
+           '95 % t-interval over seeds; with one: the Wilson 95 % interval. Teacher: '
+           f'`{teacher.name if teacher else "none"}`. Latency: each run\'s own '
+           'measurement (see its metrics.json), averaged over seeds.', '']
+  lines += _summary_table(groups, teacher)
+  lines += ['', '## Each run', ''] + _run_table(groups)
+  if pairs:
+    rows = mcnemar_rows(pairs)
+    lines += ['', '## McNemar tests (each seed of A vs the same seed of B)', '',
+              'Improved = wrong in A, right in B; degraded = right in A, wrong in B. '
+              'The test is exact (binomial) when improved + degraded < 25, else χ² '
+              'with continuity correction. Holm–Bonferroni over all '
+              f'{len(rows)} tests in this table.', '']
+    lines += _mcnemar_table(rows)
+    lines += ['', '## Across seeds (paired by seed)', ''] + _paired_table(pairs)
+  return '\n'.join(lines) + '\n'
+
+
+def write(groups, out_dir, pairs=None, title='kdjax report'):
+  """Writes report.md and the plots to `out_dir`; returns report.md's path."""
+  os.makedirs(out_dir, exist_ok=True)
+  pairs = default_comparisons(groups) if pairs is None else pairs
+  text = build(groups, pairs, title)
+  plots = _plots(groups, out_dir)
+  text += '\n## Plots\n\n' + '\n'.join(f'![{p}]({p})' for p in plots) + '\n'
+  path = os.path.join(out_dir, 'report.md')
+  outputs.write_text(path, text)
+  return path

@@ -1,0 +1,140 @@
+"""Finished runs on disk, grouped by their resolved config so seeds aggregate."""
+
+import dataclasses
+import glob
+import json
+import os
+import re
+
+from kdjax import errors
+from kdjax import outputs
+
+# Keys that do not change what a run computes (or that differ per seed).
+_IGNORED = ('seed', 'dataset.data_dir', 'dataset.source', 'dataset.download',
+            'teacher.workdir', 'checkpoint.', 'latency.', 'train.eval_batch_size')
+# Keys that matter only for some methods.
+_METHOD_KEYS = {'none': (), 'kd': ('distill.temperature', 'distill.alpha'),
+                'fitnet': ('distill.temperature', 'distill.alpha', 'fitnet.'),
+                'rkd': ('distill.rkd_',)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  path: str
+  config: dict
+  metrics: dict
+
+  @property
+  def seed(self) -> int:
+    return int(self.config.get('seed', 0))
+
+  def predictions(self) -> dict:
+    return outputs.read_predictions(predictions_path(self.path))
+
+
+def predictions_path(run_or_npz: str) -> str:
+  if run_or_npz.endswith('.npz'):
+    return run_or_npz
+  return os.path.join(run_or_npz, 'predictions', 'test.npz')
+
+
+def _flat(d, prefix=''):
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flat(v, f'{prefix}{k}.'))
+    else:
+      out[prefix + k] = tuple(v) if isinstance(v, list) else v
+  return out
+
+
+def load(path: str) -> Run:
+  """A finished run: its config.json, metrics.json (and predictions on demand)."""
+  try:
+    config = outputs.read_json(os.path.join(path, 'config.json'))
+    metrics = outputs.read_json(os.path.join(path, 'metrics.json'))
+  except (OSError, json.JSONDecodeError) as e:
+    raise errors.DataError(
+        f'{path} is not a finished run ({e}); expected config.json and '
+        'metrics.json written by kdjax') from None
+  return Run(path, config, metrics)
+
+
+def load_glob(pattern: str) -> list[Run]:
+  paths = sorted(p for p in glob.glob(pattern)
+                 if os.path.exists(os.path.join(p, 'metrics.json')))
+  if not paths:
+    raise errors.DataError(f'--runs={pattern!r} matches no finished run '
+                           '(a directory with metrics.json)')
+  return [load(p) for p in paths]
+
+
+def group_key(run: Run) -> tuple:
+  """The resolved config that defines a configuration, seeds excluded."""
+  flat = _flat(run.config)
+  method = flat.get('method', 'none')
+  relevant = {}
+  for key, value in flat.items():
+    if key.startswith(_IGNORED):
+      continue
+    if key.startswith(('distill.', 'fitnet.')) and not key.startswith(
+        _METHOD_KEYS.get(method, ())):
+      continue
+    if key.startswith('teacher.') and method == 'none':
+      continue
+    relevant[key] = value
+  return tuple(sorted(relevant.items()))
+
+
+def display_name(runs: list[Run]) -> str:
+  """The run directories' common name without a seed suffix (`kd_s0` -> `kd`)."""
+  names = {re.sub(r'[_-](s|seed)\d+$', '', os.path.basename(os.path.normpath(r.path)))
+           for r in runs}
+  return '/'.join(sorted(names))
+
+
+def describe(run: Run) -> str:
+  """A one-line description of a configuration, e.g. 'mlp 800-800 +BN/res, kd T=20 a=0.1'."""
+  c, model = run.config, run.config['model']
+  text = model['name']
+  if 'hidden' in model:
+    text += ' ' + '-'.join(str(h) for h in model['hidden'])
+  if model.get('bn_residual'):
+    text += ' +BN/res'
+  method, d = c.get('method', 'none'), c.get('distill', {})
+  if method in ('kd', 'fitnet'):
+    text += f", {method} T={d['temperature']:g} α={d['alpha']:g}"
+  elif method == 'rkd':
+    text += f", rkd β={d['rkd_distance_weight']:g}"
+    if d.get('rkd_angle_weight'):
+      text += f" γ={d['rkd_angle_weight']:g}"
+  return text
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+  name: str
+  key: tuple
+  runs: tuple  # sorted by seed
+
+  @property
+  def first(self) -> Run:
+    return self.runs[0]
+
+  @property
+  def method(self) -> str:
+    return self.first.config.get('method', 'none')
+
+  @property
+  def model(self) -> dict:
+    return self.first.config['model']
+
+
+def group(runs: list[Run]) -> list[Group]:
+  """Runs grouped by `group_key`, in a deterministic order (by name)."""
+  by_key = {}
+  for run in runs:
+    by_key.setdefault(group_key(run), []).append(run)
+  groups = [Group(display_name(rs), key, tuple(sorted(rs, key=lambda r: (r.seed, r.path))))
+            for key, rs in by_key.items()]
+  return sorted(groups, key=lambda g: (g.name, describe(g.first)))

@@ -1,0 +1,123 @@
+"""Grouping of runs, the report (deterministic) and the analysis CLI."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kdjax import config as config_lib
+from kdjax import outputs
+from kdjax.analysis import report
+from kdjax.analysis import runs as runs_lib
+from kdjax.analysis import stats
+from tests.conftest import REPO
+
+N, C = 400, 10
+
+
+def fake_run(root, name, *, seed, method='none', hidden=(800, 800), bn=False,
+             temperature=20.0, errors_at=(), params=1000, latency=0.2):
+  """A finished run on disk whose predictions are wrong exactly at `errors_at`."""
+  config = config_lib.get_base_config()
+  config.seed = seed
+  config.method = method
+  config.model = config_lib.mlp(hidden, bn_residual=bn)
+  config.distill.temperature = temperature
+  config.dataset.data_dir = f'/data/{seed}'  # must not split groups
+  path = os.path.join(root, name)
+  labels = (np.arange(N) % C).astype(np.int32)
+  predictions = labels.copy()
+  predictions[list(errors_at)] = (labels[list(errors_at)] + 1) % C
+  logits = np.eye(C, dtype=np.float32)[predictions]
+  outputs.write_json(os.path.join(path, 'config.json'), config.to_dict())
+  outputs.write_predictions(os.path.join(path, 'predictions', 'test.npz'), labels, logits)
+  errors = len(errors_at)
+  outputs.write_json(os.path.join(path, 'metrics.json'), {
+      'params': params, 'method': method,
+      'test': {'accuracy': 100 * (1 - errors / N), 'errors': errors, 'count': N},
+      'latency': {'ms_per_sample_mean': latency, 'ms_per_sample_std': 0.01}})
+  return path
+
+
+@pytest.fixture
+def study(tmp_path):
+  root = str(tmp_path / 'runs')
+  rng = np.random.default_rng(0)
+  for seed in (0, 1, 2):
+    wrong = lambda k: rng.choice(N, k, replace=False)
+    fake_run(root, f'teacher_s{seed}', seed=seed, hidden=(1200, 1200),
+             errors_at=wrong(8), params=2000, latency=0.4)
+    fake_run(root, f'student_s{seed}', seed=seed, errors_at=wrong(20))
+    fake_run(root, f'kd_s{seed}', seed=seed, method='kd', errors_at=wrong(12))
+    fake_run(root, f'kd_t4_s{seed}', seed=seed, method='kd', temperature=4.0,
+             errors_at=wrong(15))
+    fake_run(root, f'student_bn_s{seed}', seed=seed, bn=True, errors_at=wrong(18))
+  return root
+
+
+def test_groups_by_config_not_by_name(study):
+  groups = runs_lib.group(runs_lib.load_glob(os.path.join(study, '*')))
+  assert sorted(g.name for g in groups) == ['kd', 'kd_t4', 'student', 'student_bn',
+                                            'teacher']
+  assert all([r.seed for r in g.runs] == [0, 1, 2] for g in groups)
+
+
+def test_default_comparisons(study):
+  groups = runs_lib.group(runs_lib.load_glob(os.path.join(study, '*')))
+  pairs = {(a.name, b.name) for a, b in report.default_comparisons(groups)}
+  assert pairs == {('student', 'kd'), ('student', 'kd_t4'), ('student', 'student_bn')}
+  assert report.find_teacher(groups).name == 'teacher'
+
+
+def test_report_is_deterministic_and_correct(study, tmp_path):
+  groups = runs_lib.group(runs_lib.load_glob(os.path.join(study, '*')))
+  out = str(tmp_path / 'report')
+  first = open(report.write(groups, out)).read()
+  second = open(report.write(
+      runs_lib.group(runs_lib.load_glob(os.path.join(study, '*'))), out)).read()
+  assert first == second
+  assert first.index('| teacher |') < first.index('| student |') < first.index('| kd |')
+  # The McNemar row of student -> kd, seed 1, matches a direct computation.
+  direct = stats.mcnemar(outputs.read_predictions(f'{study}/student_s1/predictions/test.npz'),
+                         outputs.read_predictions(f'{study}/kd_s1/predictions/test.npz'))
+  assert f'| student → kd | 1 | {direct.improved} | {direct.degraded} |' in first
+  assert '| teacher | mlp 1200-1200 | 3 | 8.0 |' in first
+  for png in ('accuracy_vs_params.png', 'accuracy_vs_latency.png', 'sweep_T_0.png'):
+    assert os.path.getsize(os.path.join(out, png)) > 1000
+
+
+def kdjax_analysis(*args):
+  return subprocess.run([sys.executable, '-m', 'kdjax.analysis', *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=120)
+
+
+def test_cli_mcnemar(study):
+  result = kdjax_analysis('mcnemar', f'--a={study}/student_s0',
+                          f'--b={study}/kd_s0/predictions/test.npz')
+  assert result.returncode == 0, result.stderr
+  assert 'improved (wrong in A, right in B):' in result.stdout
+  assert 'test used: ' in result.stdout and 'significant at 0.05: ' in result.stdout
+
+
+def test_cli_mcnemar_refuses_other_test_sets(study, tmp_path):
+  other = fake_run(str(tmp_path), 'other', seed=0)
+  path = os.path.join(other, 'predictions', 'test.npz')
+  data = outputs.read_predictions(path)
+  outputs.write_predictions(path, data['labels'][:-5], data['logits'][:-5])
+  result = kdjax_analysis('mcnemar', f'--a={study}/student_s0', f'--b={other}')
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith('kdjax: error: ')
+  assert 'has 400 test labels' in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_cli_report(study, tmp_path):
+  out = str(tmp_path / 'rep')
+  result = kdjax_analysis('report', f'--runs={study}/*', f'--out={out}',
+                          '--pairs=student:kd')
+  assert result.returncode == 0, result.stderr
+  text = open(os.path.join(out, 'report.md')).read()
+  assert '| student → kd |' in text and 'student → student_bn' not in text
+  bad = kdjax_analysis('report', f'--runs={study}/*', f'--out={out}', '--pairs=x:kd')
+  assert bad.returncode == 2 and "--pairs entry 'x:kd' is invalid" in bad.stderr
