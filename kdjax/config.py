@@ -13,7 +13,7 @@ from kdjax import errors
 METHODS = ('none', 'kd', 'fitnet', 'rkd')
 OPTIMIZERS = ('adam', 'adamw', 'sgd')
 SCHEDULES = ('constant', 'cosine')
-DATA_SOURCES = ('auto', 'idx', 'tfds', 'sklearn')
+DATA_SOURCES = ('auto', 'idx', 'cifar_python', 'image_folder', 'tfds', 'sklearn')
 # Sub-dicts whose keys belong to the chosen model, checked by `kdjax.models`.
 _FREE_FORM = ('model', 'teacher.model')
 
@@ -43,6 +43,8 @@ def get_base_config():
   """All keys a run understands, with the MNIST study's defaults."""
   config = ml_collections.ConfigDict()
   config.seed = 0
+  # Shrinks any config to a smoke test of seconds on a CPU (see `runlocal`).
+  config.runlocal = False
 
   config.dataset = ml_collections.ConfigDict(dict(
       name='mnist',
@@ -53,10 +55,14 @@ def get_base_config():
       download=False,
       # Hold out this many training examples as a validation split (0 = none).
       validation_size=0,
-      # Use only the first N training examples (0 = all); for quick runs.
+      # Use only the first N training / test examples (0 = all); quick runs.
       train_subset=0,
-      # Random translation of up to this many pixels (MNIST study: 2).
+      test_subset=0,
+      # Random translation of up to this many pixels, zero-filled (MNIST
+      # study: 2). With 4 on 32x32 images this is the random crop 32 with
+      # 4-px padding of the CIFAR recipes.
       translate=2,
+      flip=False,  # random horizontal flip (p = 0.5)
   ))
 
   config.model = mlp((800, 800))
@@ -97,6 +103,51 @@ def get_base_config():
       warmup=20,
       repeats=200,
   ))
+  return config
+
+
+def cifar10_cnn():
+  """Base of the comparison study's CIFAR-10 CNN runs (seeds/004 sec. 3.1):
+  Adam 1e-3 (no weight decay given), batch 128, 20 epochs, horizontal flips."""
+  config = get_base_config()
+  config.dataset.update(name='cifar10', translate=0, flip=True)
+  config.train.update(epochs=20, batch_size=128)
+  config.optimizer = optimizer('adam', 1e-3, weight_decay=0.0)
+  config.fitnet.stage1_optimizer = optimizer('adam', 1e-3, weight_decay=0.0)
+  config.teacher.model = cnn((64, 128, 256), dense=(1024,), dropout=0.3)
+  return config
+
+
+def cifar10_resnet():
+  """Base of the ResNet-34 -> MobileNetV2 study (seeds/000 sec. 2.3): SGD 0.9,
+  lr 0.1, cosine, L2 1e-4 on all parameters, batch 128, crop 32 with 4-px
+  padding + flip; the student's 200 epochs (the teacher config sets 100)."""
+  config = get_base_config()
+  config.dataset.update(name='cifar10', translate=4, flip=True)
+  config.train.update(epochs=200, batch_size=128)
+  config.optimizer = optimizer('sgd', 0.1, weight_decay=1e-4, schedule='cosine')
+  config.model = ml_collections.ConfigDict(dict(name='mobilenet_v2'))
+  config.teacher.model = ml_collections.ConfigDict(dict(
+      name='resnet', stage_sizes=(3, 4, 6, 3)))
+  return config
+
+
+def cnn(convs, dense=(), pool=(), dropout=0.0):
+  """Model config for `kdjax.models.CNN`."""
+  return ml_collections.ConfigDict(dict(
+      name='cnn', convs=tuple(convs), dense=tuple(dense), pool=tuple(pool),
+      dropout=dropout))
+
+
+def runlocal(config):
+  """`config` shrunk to a CPU smoke test: 1 epoch (and 1 hint epoch) of two
+  batches of at most 32, 64 test examples, 2 latency calls. Returns a copy."""
+  config = ml_collections.ConfigDict(config.to_dict())
+  config.train.update(epochs=1, batch_size=min(config.train.batch_size, 32),
+                      eval_batch_size=64)
+  config.fitnet.stage1_epochs = min(config.fitnet.stage1_epochs, 1)
+  config.dataset.update(train_subset=2 * config.train.batch_size, test_subset=64)
+  config.latency.update(warmup=1, repeats=2)
   return config
 
 

@@ -100,7 +100,7 @@ def objective_loss(objective: Objective, student, teacher, labels, hparams):
 def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
                model: nn.Module, tx: optax.GradientTransformation,
                teacher: nn.Module | None, objective: Objective, translate: int,
-               mean, std, axis_name=None):
+               mean, std, flip: bool = False, axis_name=None):
   """One optimizer update on `batch` = (uint8 images [B, H, W, C], labels [B]).
 
   The teacher (eval mode, no gradient) sees the same augmented batch as the
@@ -109,8 +109,8 @@ def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
   """
   images, labels = batch
   aug_rng, dropout_rng = (jax.random.fold_in(rng, s) for s in (_AUGMENT, _DROPOUT))
-  x = augment.to_float(augment.random_translate(aug_rng, images, translate),
-                       mean, std)
+  x = augment.to_float(
+      augment.augment(aug_rng, images, translate=translate, flip=flip), mean, std)
   teacher_out = (None, None)
   if teacher is not None:
     teacher_out = jax.lax.stop_gradient(teacher.apply(

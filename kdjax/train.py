@@ -174,7 +174,8 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
 
   step_fn = functools.partial(
       steps.train_step, model=model, tx=tx, teacher=teacher, objective=objective,
-      translate=config.dataset.translate, mean=data.mean, std=data.std)
+      translate=config.dataset.translate, flip=config.dataset.flip,
+      mean=data.mean, std=data.std)
   epoch_fn = jax.jit(functools.partial(
       steps.train_epoch, steps=steps_per_epoch, batch_size=batch_size,
       step_fn=step_fn), donate_argnums=0)
@@ -298,6 +299,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     The dict written to metrics.json.
   """
   config_lib.validate(config)
+  if config.runlocal:
+    config = config_lib.runlocal(config)
   _make_workdir(workdir)
   with _exclusive(workdir):
     return _train_and_evaluate(config, workdir)
@@ -307,7 +310,7 @@ def _train_and_evaluate(config, workdir):
   config_json = json.loads(config.to_json())
   _check_same_run(workdir, config_json)
 
-  num_classes = data_lib.num_classes(config.dataset.name)
+  num_classes = data_lib.num_classes(config.dataset)
   model = models.create(config.model, num_classes)
   teacher = teacher_variables = None
   if config.method != 'none':
@@ -377,7 +380,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
 
 
 def _evaluate_checkpoint(config, workdir):
-  model = models.create(config.model, data_lib.num_classes(config.dataset.name))
+  model = models.create(config.model, data_lib.num_classes(config.dataset))
   data = data_lib.load(config.dataset)
   variables = checkpoint.load_variables(
       workdir, _variable_shapes(model, data.image_shape), what='run')

@@ -1,6 +1,7 @@
 """Shared fixtures: small IDX data sets written on the fly, the shared data dir."""
 
 import gzip
+import importlib.util
 import os
 
 import numpy as np
@@ -9,6 +10,14 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_MNIST = os.environ.get(
     'KDJAX_MNIST_DIR', os.path.join(REPO, '..', 'shared', 'data', 'mnist'))
+
+
+def load_config(path):
+  """`get_config()` of an experiment config file."""
+  spec = importlib.util.spec_from_file_location('experiment_config', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -41,3 +50,28 @@ def shared_mnist():
   if not os.path.exists(os.path.join(SHARED_MNIST, 'train-images-idx3-ubyte.gz')):
     pytest.skip(f'real MNIST not found at {SHARED_MNIST} (set KDJAX_MNIST_DIR)')
   return SHARED_MNIST
+
+CIFAR_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
+                 'horse', 'ship', 'truck')
+SHARED_CIFAR = os.path.join(REPO, '..', 'shared', 'data', 'cifar10-jpeg',
+                            'cifar10-jpeg.tar.gz')
+
+
+def write_image_folder(root, classes=CIFAR_CLASSES, per_class=(3, 2), size=32,
+                       suffix='.png'):
+  """A train/<class>/, test/<class>/ tree of small random images."""
+  from PIL import Image
+  rng = np.random.default_rng(0)
+  for split, n in zip(('train', 'test'), per_class):
+    for cls in classes:
+      os.makedirs(os.path.join(root, split, cls), exist_ok=True)
+      for i in range(n):
+        pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(os.path.join(root, split, cls, f'{i:04d}{suffix}'))
+  return root
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+  """Each test decodes into its own cache (KDJAX_CACHE_DIR)."""
+  monkeypatch.setenv('KDJAX_CACHE_DIR', str(tmp_path / 'kdjax-cache'))

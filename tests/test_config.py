@@ -1,29 +1,21 @@
 """Every shipped config builds and validates; bad values are refused."""
 
 import glob
-import importlib.util
 import os
 
 import pytest
 
 from kdjax import config as config_lib
 from kdjax import errors
-from tests.conftest import REPO
+from tests.conftest import REPO, load_config
 
 CONFIG_FILES = sorted(glob.glob(os.path.join(REPO, 'configs', '**', '*.py'),
                                 recursive=True))
 
 
-def load(path):
-  spec = importlib.util.spec_from_file_location('experiment_config', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
-
-
 @pytest.mark.parametrize('path', CONFIG_FILES, ids=lambda p: os.path.relpath(p, REPO))
 def test_shipped_configs_validate(path):
-  config = load(path)
+  config = load_config(path)
   if config.method != 'none':
     config.teacher.workdir = '/some/teacher'
   config_lib.validate(config)
@@ -32,7 +24,7 @@ def test_shipped_configs_validate(path):
 
 
 def test_mnist_kd_config_is_the_study_setting():
-  config = load(os.path.join(REPO, 'configs', 'mnist', 'kd.py'))
+  config = load_config(os.path.join(REPO, 'configs', 'mnist', 'kd.py'))
   assert (config.distill.temperature, config.distill.alpha) == (20.0, 0.1)
   assert (config.train.epochs, config.train.batch_size) == (20, 256)
   assert (config.optimizer.name, config.optimizer.learning_rate,

@@ -70,3 +70,43 @@ def test_unknown_model_option():
 def test_unknown_activation():
   with pytest.raises(errors.ConfigError, match="'relux'"):
     models.create({'name': 'mlp', 'hidden': (3,), 'activation': 'relux'}, 10)
+
+
+CIFAR = (32, 32, 3)
+
+
+@pytest.mark.parametrize('model_config,expected', [
+    (config_lib.cnn((64, 128, 256), dense=(1024,), dropout=0.3), 4_576_394),
+    (config_lib.cnn((32, 64), dense=(256,)), 1_070_794),
+    (config_lib.cnn((32, 48, 64), pool=(True, True, False)), 83_450),
+    ({'name': 'resnet', 'stage_sizes': (3, 4, 6, 3)}, 21_282_122),
+    ({'name': 'resnet', 'stage_sizes': (2, 2, 2, 2)}, 11_173_962),
+    ({'name': 'mobilenet_v2'}, 2_236_682),
+], ids=['cnn_teacher', 'cnn_student', 'cnn_fitnet', 'resnet34', 'resnet18',
+        'mobilenet_v2'])
+def test_cifar_parameter_counts(model_config, expected):
+  assert count(model_config, CIFAR) == expected
+
+
+def test_resnet34_study_count_difference_is_a_biased_stem_conv_plus_bn():
+  # seeds/000 reports 21,284,042 = ours + 1,920 = 3*3*3*64 + 64 + 2*64.
+  assert 21_284_042 - count({'name': 'resnet'}, CIFAR) == 3 * 3 * 3 * 64 + 64 + 2 * 64
+
+
+@pytest.mark.parametrize('model_config,feature,shape', [
+    (config_lib.cnn((32, 48, 64), pool=(True, True, False)), 'conv_1', (16, 16, 48)),
+    (config_lib.cnn((64, 128, 256), dense=(1024,)), 'block_0', (16, 16, 64)),
+    (config_lib.cnn((32, 64), dense=(256,)), 'embedding', (256,)),
+    ({'name': 'resnet', 'stage_sizes': (2, 2, 2, 2)}, 'stage_3', (8, 8, 256)),
+    ({'name': 'resnet', 'stage_sizes': (2, 2, 2, 2)}, 'embedding', (512,)),
+    ({'name': 'resnet', 'stage_sizes': (2, 2, 2, 2)}, 'stem', (32, 32, 64)),
+    ({'name': 'mobilenet_v2'}, 'stage_4', (4, 4, 64)),
+    ({'name': 'mobilenet_v2'}, 'embedding', (1280,)),
+])
+def test_named_features(model_config, feature, shape):
+  model = models.create(model_config, 10)
+  _, features = jax.eval_shape(lambda: model.init_with_output(
+      jax.random.PRNGKey(0), jnp.zeros((2, *CIFAR)), return_features=True)[0])
+  assert features[feature].shape == (2, *shape)
+  assert set(model.trunk(feature)) <= set(jax.eval_shape(
+      lambda: models.init(model, jax.random.PRNGKey(0), CIFAR))['params'])

@@ -1,9 +1,11 @@
 """Data sets as whole splits in memory: uint8 images [N, H, W, C], int32 labels.
 
 Sources (`dataset.source`): 'idx' (the canonical IDX .gz files in
-`dataset.data_dir`), 'tfds' (a prepared TFDS data_dir, or a download),
-'sklearn' (scikit-learn's bundled 8x8 digits, no download), and 'auto' (IDX
-files if data_dir holds them, else TFDS).
+`dataset.data_dir`), 'cifar_python' (cifar-10-python.tar.gz or
+cifar-10-batches-py/), 'image_folder' (train/<class>/*.jpg and test/..., a
+folder or a .tar.gz of one), 'tfds' (a prepared TFDS data_dir, or a
+download), 'sklearn' (scikit-learn's bundled 8x8 digits), and 'auto' (the
+first of these that `data_dir` holds, else TFDS).
 """
 
 import dataclasses
@@ -14,6 +16,7 @@ import numpy as np
 
 from kdjax import errors
 from kdjax.data import idx
+from kdjax.data import images as image_files
 from kdjax.data import tfds_source
 
 
@@ -49,6 +52,7 @@ class _Spec:
   std: tuple
   tfds_name: Optional[str] = None
   idx_md5: Optional[dict] = None  # MD5 of each decompressed IDX file.
+  classes: Optional[tuple] = None  # class folder names, in label order.
 
 
 SPECS = {
@@ -60,6 +64,12 @@ SPECS = {
     }),
     'fashion_mnist': _Spec(10, (0.2860,), (0.3530,), 'fashion_mnist'),
     'digits': _Spec(10, (0.3053,), (0.3759,)),
+    'cifar10': _Spec(10, (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010),
+                     'cifar10', classes=(
+                         'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
+                         'frog', 'horse', 'ship', 'truck')),
+    # Any train/<class>/ + test/<class>/ tree; classes counted from the files.
+    'image_folder': _Spec(0, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
 
 
@@ -84,6 +94,24 @@ def _load_arrays(config, spec):
     raise errors.DataError(
         f'dataset.data_dir={data_dir!r} is not a directory; expected the '
         f'folder holding {name} (IDX files or a TFDS data_dir)')
+  if source == 'cifar_python' or (source == 'auto' and
+                                   image_files.find_cifar_python(data_dir)):
+    path = image_files.find_cifar_python(data_dir)
+    if path is None:
+      raise errors.DataError(
+          f'dataset.data_dir={data_dir!r} holds neither of '
+          f'{image_files.CIFAR_PYTHON}; expected CIFAR-10 python files')
+    splits = image_files.load_cifar_python(path)
+    return (splits['train'], splits['test']), f'cifar_python:{os.path.abspath(path)}'
+  if source == 'image_folder' or (source == 'auto' and
+                                   image_files.find_image_folder(data_dir)):
+    folder = image_files.find_image_folder(data_dir)
+    if folder is None:
+      raise errors.DataError(
+          f'dataset.data_dir={data_dir!r} holds no train/<class>/ folder and not '
+          'exactly one .tar/.tar.gz of one; expected an image-folder tree')
+    splits, cache = image_files.load_image_folder(folder, spec.classes)
+    return (splits['train'], splits['test']), f'image_folder:{os.path.abspath(folder)} (cache {cache})'
   if source == 'idx' or (source == 'auto' and idx.has_idx_files(data_dir)):
     if not data_dir:
       raise errors.ConfigError(
@@ -97,18 +125,25 @@ def _load_arrays(config, spec):
   return splits, f'tfds:{tfds_name}:{data_dir or "default"}'
 
 
-def num_classes(name: str) -> int:
-  """Number of classes of the data set `name` (without loading it)."""
+def _spec(name) -> _Spec:
   if name not in SPECS:
     raise errors.ConfigError(
         f'dataset.name={name!r} is unknown; expected one of {sorted(SPECS)}')
-  return SPECS[name].num_classes
+  return SPECS[name]
+
+
+def num_classes(config) -> int:
+  """Number of classes of the data set `config` (a `config.dataset`) names.
+
+  Known for named data sets; an 'image_folder' data set is loaded (cached)
+  to count its class folders.
+  """
+  return _spec(config.name).num_classes or load(config).num_classes
 
 
 def load(config) -> Dataset:
   """Loads the data set a `config.dataset` names, with its held-out split."""
-  num_classes(config.name)
-  spec = SPECS[config.name]
+  spec = _spec(config.name)
   ((train_x, train_y), (test_x, test_y)), source = _load_arrays(config, spec)
   validation = None
   if config.validation_size:
@@ -123,7 +158,10 @@ def load(config) -> Dataset:
     train_x, train_y = train_x[kept], train_y[kept]
   if config.train_subset:
     train_x, train_y = train_x[:config.train_subset], train_y[:config.train_subset]
+  if config.test_subset:
+    test_x, test_y = test_x[:config.test_subset], test_y[:config.test_subset]
   return Dataset(
       name=config.name, source=source, train=Split(train_x, train_y),
       test=Split(test_x, test_y), validation=validation,
-      num_classes=spec.num_classes, mean=spec.mean, std=spec.std)
+      num_classes=spec.num_classes or int(train_y.max()) + 1, mean=spec.mean,
+      std=spec.std)

@@ -24,3 +24,15 @@ def random_translate(rng, images, max_shift: int):
   crop = lambda img, o: jax.lax.dynamic_slice(
       img, (o[0], o[1], 0), (height, width, channels))
   return jax.vmap(crop)(padded, offsets)
+
+
+def random_flip(rng, images):
+  """Mirrors each image left-right with probability 1/2."""
+  flip = jax.random.bernoulli(rng, 0.5, (images.shape[0], 1, 1, 1))
+  return jnp.where(flip, images[:, :, ::-1, :], images)
+
+
+def augment(rng, images, *, translate: int, flip: bool):
+  """The training augmentation: translation (or pad-and-crop), then flip."""
+  images = random_translate(rng, images, translate)
+  return random_flip(jax.random.fold_in(rng, 1), images) if flip else images

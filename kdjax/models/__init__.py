@@ -7,10 +7,13 @@ import jax
 import numpy as np
 
 from kdjax import errors
+from kdjax.models.cnn import CNN
 from kdjax.models.mlp import MLP
+from kdjax.models.mobilenet import MobileNetV2
 from kdjax.models.regressor import WithRegressor
+from kdjax.models.resnet import ResNet
 
-MODELS = {'mlp': MLP}
+MODELS = {'mlp': MLP, 'cnn': CNN, 'resnet': ResNet, 'mobilenet_v2': MobileNetV2}
 
 
 def create(model_config, num_classes: int) -> nn.Module:

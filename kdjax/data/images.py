@@ -1,0 +1,182 @@
+"""Image data on disk: CIFAR-10's python archive and image-folder trees.
+
+Image folders are `<root>/<split>/<class>/*.{png,jpg,jpeg}` (a directory, or a
+.tar/.tar.gz of one); classes are the sorted folder names, so CIFAR-10's
+folders map to its canonical labels (airplane=0 ... truck=9). Decoded arrays
+are cached as .npz (keyed by the source's path, size and mtime), so later
+runs start in seconds.
+"""
+
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+import zlib
+
+import numpy as np
+
+from kdjax import errors
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
+CIFAR_PYTHON = ('cifar-10-python.tar.gz', 'cifar-10-batches-py')
+_ARCHIVE_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error)
+
+
+def cache_dir():
+  return os.environ.get('KDJAX_CACHE_DIR') or os.path.join(
+      os.path.expanduser('~'), '.cache', 'kdjax')
+
+
+def _cached(source, build):
+  """`build()` -> {split: (images, labels)}, cached by the source's identity."""
+  st = os.stat(source)
+  key = hashlib.sha1(f'{os.path.abspath(source)}|{st.st_size}|{st.st_mtime_ns}'
+                     .encode()).hexdigest()[:16]
+  path = os.path.join(cache_dir(), f'{os.path.basename(source.rstrip("/"))}-{key}.npz')
+  if os.path.exists(path):
+    try:
+      with np.load(path) as data:
+        return {s: (data[f'{s}_images'], data[f'{s}_labels'])
+                for s in ('train', 'test')}, path
+    except (OSError, ValueError, KeyError, zlib.error):
+      pass  # a damaged cache is rebuilt
+  splits = build()
+  os.makedirs(cache_dir(), exist_ok=True)
+  tmp = path + f'.tmp{os.getpid()}'
+  with open(tmp, 'wb') as f:
+    np.savez(f, **{f'{s}_{k}': v for s, (x, y) in splits.items()
+                   for k, v in (('images', x), ('labels', y))})
+  os.replace(tmp, path)
+  return splits, path
+
+
+def _decode(name, raw):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  try:
+    with Image.open(io.BytesIO(raw)) as img:
+      return np.asarray(img.convert('RGB'), np.uint8)
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.DataError(f'{name}: not a readable image ({e}); expected a '
+                           'PNG or JPEG file') from None
+
+
+def _files(source):
+  """Yields (relative path, bytes) of the image files of a folder or archive."""
+  if os.path.isdir(source):
+    for root, _, names in sorted(os.walk(source)):
+      for name in sorted(names):
+        if name.lower().endswith(IMAGE_SUFFIXES):
+          path = os.path.join(root, name)
+          with open(path, 'rb') as f:
+            yield os.path.relpath(path, source), f.read()
+    return
+  try:
+    with tarfile.open(source) as tar:
+      for member in tar:
+        if member.isfile() and member.name.lower().endswith(IMAGE_SUFFIXES):
+          yield member.name, tar.extractfile(member).read()
+  except _ARCHIVE_ERRORS as e:
+    raise errors.DataError(f'{source}: corrupt or truncated archive ({e}); '
+                           'expected a readable .tar/.tar.gz') from None
+
+
+def _read_folder(source, expected_classes=None):
+  by_split = {'train': {}, 'test': {}}
+  for rel, raw in _files(source):
+    parts = rel.replace('\\', '/').split('/')[-3:]  # <split>/<class>/<file>
+    if len(parts) != 3 or parts[0] not in by_split:
+      continue
+    split, cls, _ = parts
+    by_split[split].setdefault(cls, []).append((rel, raw))
+  for split, classes in by_split.items():
+    if not classes:
+      raise errors.DataError(
+          f'{source} has no images under {split}/<class>/; expected '
+          f'{split}/<class>/*.png|jpg')
+  classes = sorted(by_split['train'])
+  if sorted(by_split['test']) != classes:
+    missing = sorted(set(classes) ^ set(by_split['test']))
+    raise errors.DataError(f'{source}: train/ and test/ differ in classes {missing}; '
+                           'expected the same class folders in both')
+  if expected_classes is not None and classes != list(expected_classes):
+    missing = sorted(set(expected_classes) - set(classes))
+    raise errors.DataError(
+        f'{source}: class folders {classes} are not the expected ones '
+        f'(missing {missing}); expected {list(expected_classes)}')
+  out = {}
+  for split, found in by_split.items():
+    images, labels = [], []
+    for label, cls in enumerate(classes):
+      for rel, raw in found[cls]:
+        images.append(_decode(f'{source}:{rel}', raw))
+        labels.append(label)
+    shapes = {x.shape for x in images}
+    if len(shapes) != 1:
+      raise errors.DataError(f'{source}: {split} images have sizes {sorted(shapes)}; '
+                             'expected one size')
+    out[split] = (np.stack(images), np.asarray(labels, np.int32))
+  return out
+
+
+def find_image_folder(data_dir):
+  """The image-folder source in `data_dir` (itself, or one archive in it), or None."""
+  if not data_dir or not os.path.isdir(data_dir):
+    return None
+  if os.path.isdir(os.path.join(data_dir, 'train')):
+    return data_dir
+  archives = sorted(f for f in os.listdir(data_dir)
+                    if f.endswith(('.tar', '.tar.gz', '.tgz')) and f != CIFAR_PYTHON[0])
+  return os.path.join(data_dir, archives[0]) if len(archives) == 1 else None
+
+
+def load_image_folder(source, expected_classes=None):
+  """{'train': (uint8 [N, H, W, 3], int32 [N]), 'test': ...}, cached."""
+  return _cached(source, lambda: _read_folder(source, expected_classes))
+
+
+def find_cifar_python(data_dir):
+  for name in CIFAR_PYTHON:
+    path = os.path.join(data_dir or '', name)
+    if data_dir and os.path.exists(path):
+      return path
+  return None
+
+
+def _unpickle(name, raw):
+  try:
+    batch = pickle.loads(raw, encoding='bytes')
+    data = np.asarray(batch[b'data'], np.uint8).reshape(-1, 3, 32, 32)
+    return data.transpose(0, 2, 3, 1), np.asarray(batch[b'labels'], np.int32)
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.DataError(f'{name}: not a CIFAR-10 python batch ({e})') from None
+
+
+def load_cifar_python(path):
+  """CIFAR-10 from `cifar-10-python.tar.gz` or its `cifar-10-batches-py/`."""
+  names = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']
+  found = {}
+  if os.path.isdir(path):
+    for name in names:
+      file = os.path.join(path, name)
+      if os.path.exists(file):
+        with open(file, 'rb') as f:
+          found[name] = f.read()
+  else:
+    try:
+      with tarfile.open(path) as tar:
+        for member in tar:
+          base = os.path.basename(member.name)
+          if member.isfile() and base in names:
+            found[base] = tar.extractfile(member).read()
+    except _ARCHIVE_ERRORS as e:
+      raise errors.DataError(f'{path}: corrupt or truncated archive ({e}); '
+                             'expected the canonical cifar-10-python.tar.gz') from None
+  missing = [n for n in names if n not in found]
+  if missing:
+    raise errors.DataError(f'{path} lacks {missing}; expected data_batch_1..5 '
+                           'and test_batch')
+  train = [_unpickle(f'{path}:{n}', found[n]) for n in names[:5]]
+  test = _unpickle(f'{path}:test_batch', found['test_batch'])
+  return {'train': (np.concatenate([x for x, _ in train]),
+                    np.concatenate([y for _, y in train])), 'test': test}

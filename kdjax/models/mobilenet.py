@@ -1,0 +1,81 @@
+"""MobileNetV2 (Sandler et al. 2018), torchvision's layout, stem stride 1 for CIFAR.
+
+Width 1.0, inverted residuals (t, c, n, s) = (1,16,1,1), (6,24,2,2),
+(6,32,3,2), (6,64,4,2), (6,96,3,1), (6,160,3,2), (6,320,1,1), last 1x1 conv
+to 1280, ReLU6, dropout 0.2 before the classifier: 2,236,682 params for 10
+classes, as torchvision's `mobilenet_v2(num_classes=10)`.
+"""
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+            (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def _bn(train, name):
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                      name=name)
+
+
+class InvertedResidual(nn.Module):
+  filters: int
+  strides: int
+  expand: int
+
+  @nn.compact
+  def __call__(self, x, train):
+    channels = x.shape[-1]
+    hidden = channels * self.expand
+    y = x
+    if self.expand != 1:
+      y = nn.Conv(hidden, (1, 1), use_bias=False, name='expand_conv')(y)
+      y = nn.relu6(_bn(train, 'expand_bn')(y))
+    y = nn.Conv(hidden, (3, 3), self.strides, padding=1, feature_group_count=hidden,
+                use_bias=False, name='depthwise_conv')(y)
+    y = nn.relu6(_bn(train, 'depthwise_bn')(y))
+    y = nn.Conv(self.filters, (1, 1), use_bias=False, name='project_conv')(y)
+    y = _bn(train, 'project_bn')(y)
+    if self.strides == 1 and channels == self.filters:
+      y = x + y
+    return y
+
+
+class MobileNetV2(nn.Module):
+  """Features: 'stem', 'stage_1'..'stage_7' (each setting's output), 'last'
+  (the 1280-channel map) and 'embedding' (pooled 1280-d)."""
+  num_classes: int = 10
+  dropout: float = 0.2
+  stem_strides: int = 1  # torchvision: 2; CIFAR variant: 1.
+
+  def trunk(self, feature: str) -> set[str]:
+    if feature == 'stem':
+      return {'stem_conv', 'stem_bn'}
+    last = len(SETTINGS) if feature in ('last', 'embedding') else int(
+        feature.rsplit('_', 1)[1])
+    names = {'stem_conv', 'stem_bn'} | {
+        f'stage{s}_block{b}' for s in range(1, last + 1)
+        for b in range(SETTINGS[s - 1][2])}
+    if feature in ('last', 'embedding'):
+      names |= {'last_conv', 'last_bn'}
+    return names
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
+    x = nn.Conv(32, (3, 3), self.stem_strides, padding=1, use_bias=False,
+                name='stem_conv')(x)
+    x = nn.relu6(_bn(train, 'stem_bn')(x))
+    features = {'stem': x}
+    for s, (expand, filters, blocks, strides) in enumerate(SETTINGS, start=1):
+      for b in range(blocks):
+        x = InvertedResidual(filters, strides if b == 0 else 1, expand,
+                             name=f'stage{s}_block{b}')(x, train)
+      features[f'stage_{s}'] = x
+    x = nn.Conv(1280, (1, 1), use_bias=False, name='last_conv')(x)
+    x = nn.relu6(_bn(train, 'last_bn')(x))
+    features['last'] = x
+    x = jnp.mean(x, axis=(1, 2))
+    features['embedding'] = x
+    x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    logits = nn.Dense(self.num_classes, name='head')(x)
+    return (logits, features) if return_features else logits

@@ -1,0 +1,67 @@
+"""ResNet-18/34 for 32x32 inputs (He et al. 2016, CIFAR variant).
+
+3x3 stride-1 stem without max-pool, BasicBlocks, BatchNorm, global average
+pool, one Dense. ResNet-34 = 21,282,122 params for 10 classes, ResNet-18 =
+11,173,962: the torchvision models with the stem changed, as the KD report
+(seeds/000) describes.
+"""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+def _bn(train, name):
+  # PyTorch defaults: momentum 0.1 (Flax: 0.9), eps 1e-5.
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                      name=name)
+
+
+class BasicBlock(nn.Module):
+  filters: int
+  strides: int = 1
+
+  @nn.compact
+  def __call__(self, x, train):
+    y = nn.Conv(self.filters, (3, 3), self.strides, padding=1, use_bias=False,
+                name='conv1')(x)
+    y = nn.relu(_bn(train, 'bn1')(y))
+    y = nn.Conv(self.filters, (3, 3), padding=1, use_bias=False, name='conv2')(y)
+    y = _bn(train, 'bn2')(y)
+    if self.strides != 1 or x.shape[-1] != self.filters:
+      x = nn.Conv(self.filters, (1, 1), self.strides, use_bias=False,
+                  name='shortcut_conv')(x)
+      x = _bn(train, 'shortcut_bn')(x)
+    return nn.relu(x + y)
+
+
+class ResNet(nn.Module):
+  """Features: 'stem', 'stage_1'..'stage_4' (each stage's output map) and
+  'embedding' (the pooled 512-d vector)."""
+  stage_sizes: Sequence[int] = (3, 4, 6, 3)
+  num_classes: int = 10
+  width: int = 64
+
+  def trunk(self, feature: str) -> set[str]:
+    special = {'stem': 0, 'embedding': len(self.stage_sizes)}
+    last = special[feature] if feature in special else int(feature.rsplit('_', 1)[1])
+    return {'stem_conv', 'stem_bn'} | {
+        f'stage{s}_block{b}' for s in range(1, last + 1)
+        for b in range(self.stage_sizes[s - 1])}
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
+    x = nn.Conv(self.width, (3, 3), padding=1, use_bias=False, name='stem_conv')(x)
+    x = nn.relu(_bn(train, 'stem_bn')(x))
+    features = {'stem': x}
+    for s, blocks in enumerate(self.stage_sizes, start=1):
+      for b in range(blocks):
+        strides = 2 if s > 1 and b == 0 else 1
+        x = BasicBlock(self.width * 2**(s - 1), strides,
+                       name=f'stage{s}_block{b}')(x, train)
+      features[f'stage_{s}'] = x
+    x = jnp.mean(x, axis=(1, 2))
+    features['embedding'] = x
+    logits = nn.Dense(self.num_classes, name='head')(x)
+    return (logits, features) if return_features else logits

@@ -1,0 +1,156 @@
+"""Hyper-parameter sweeps: a grid over config keys, run locally or on SLURM.
+
+A sweep file (see experiments/sweeps/) has `get_sweep()` returning
+  {'config': 'configs/....py', 'grid': {'distill.temperature': [1, 2], 'seed': [0, 1]},
+   'set': {'distill.alpha': 0.3}}
+Each grid point is an ordinary run in `<workdir>/<key=value,...>/`.
+
+  python -m kdjax.sweep --sweep=experiments/sweeps/temperature.py \\
+      --workdir=runs/sweeps/temperature --set=teacher.workdir=runs/cifar10_resnet/teacher
+  # sequentially: finished points are skipped, unfinished ones resume.
+  python -m kdjax.sweep ... --mode=slurm --slurm_gpus=1 > sweep.sbatch
+  # an sbatch job array, one task per point (`--mode=task --task=$SLURM_ARRAY_TASK_ID`).
+"""
+
+import ast
+import importlib.util
+import itertools
+import os
+import shlex
+import sys
+
+from absl import flags
+from absl import logging
+import ml_collections
+
+from kdjax import cli
+from kdjax import errors
+from kdjax import train
+
+flags.DEFINE_string('sweep', None, 'Sweep file (experiments/sweeps/*.py).')
+flags.DEFINE_string('workdir', None, 'Parent directory of the sweep\'s runs.')
+flags.DEFINE_enum('mode', 'local', ['local', 'slurm', 'task', 'list'],
+                  'local: run all points in turn; slurm: print an sbatch job '
+                  'array; task: run point --task; list: print the points.')
+flags.DEFINE_integer('task', None, 'Point index for --mode=task.')
+flags.DEFINE_multi_string('set', [], 'KEY=VALUE applied to every point.')
+flags.DEFINE_string('slurm_partition', '', 'SLURM partition.')
+flags.DEFINE_integer('slurm_gpus', 1, 'GPUs per task.')
+flags.DEFINE_integer('slurm_cpus', 8, 'CPUs per task.')
+flags.DEFINE_string('slurm_mem', '32G', 'Memory per task.')
+flags.DEFINE_string('slurm_time', '24:00:00', 'Time limit per task.')
+flags.DEFINE_integer('slurm_parallel', 0, 'At most this many tasks at once (0: no cap).')
+FLAGS = flags.FLAGS
+
+
+def _load_module(path, what):
+  if not os.path.exists(path):
+    raise errors.ConfigError(f'{what} {path!r} does not exist')
+  spec = importlib.util.spec_from_file_location(f'kdjax_{what}', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def points(sweep: dict) -> list[tuple[str, dict]]:
+  """(name, overrides) of every grid point, in a fixed order."""
+  keys = sorted(sweep['grid'])
+  out = []
+  for values in itertools.product(*(sweep['grid'][k] for k in keys)):
+    overrides = dict(zip(keys, values))
+    name = ','.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in overrides.items())
+    out.append((name, {**sweep.get('set', {}), **overrides}))
+  return out
+
+
+def _parse_set(items):
+  out = {}
+  for item in items:
+    key, sep, value = item.partition('=')
+    if not sep:
+      raise errors.ConfigError(f'--set {item!r} is invalid; expected KEY=VALUE')
+    try:
+      out[key] = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+      out[key] = value
+  return out
+
+
+def point_config(sweep: dict, overrides: dict) -> ml_collections.ConfigDict:
+  """The base config of the sweep with one point's overrides applied."""
+  path, _, arg = sweep['config'].partition(':')  # 'file.py:arg' as config_flags
+  module = _load_module(path, 'config')
+  config = module.get_config(arg) if arg else module.get_config()
+  for key, value in overrides.items():
+    *parents, leaf = key.split('.')
+    node = config
+    for part in parents:
+      node = node[part] if part in node else None
+      if node is None:
+        break
+    if node is None or leaf not in node:
+      raise errors.ConfigError(f'sweep key {key!r} is not a config key')
+    current = node[leaf]
+    if isinstance(current, float) and isinstance(value, int):
+      value = float(value)  # ConfigDict keeps a float field a float
+    node[leaf] = value
+  return config
+
+
+def _sweep():
+  sweep = dict(_load_module(FLAGS.sweep, 'sweep').get_sweep())
+  sweep['set'] = {**sweep.get('set', {}), **_parse_set(FLAGS.set)}
+  return sweep
+
+
+def run_point(sweep, index, workdir):
+  name, overrides = points(sweep)[index]
+  run_dir = os.path.join(workdir, name)
+  if os.path.exists(os.path.join(run_dir, 'metrics.json')):
+    logging.info('%s: finished, skipped', run_dir)
+    return
+  train.train_and_evaluate(point_config(sweep, overrides), run_dir)
+
+
+def slurm_script(sweep_path, workdir, n_points, sets) -> str:
+  """An sbatch job array with one task per grid point."""
+  cap = f'%{FLAGS.slurm_parallel}' if FLAGS.slurm_parallel else ''
+  lines = ['#!/bin/bash', f'#SBATCH --job-name=kdjax-{os.path.basename(sweep_path)[:-3]}',
+           f'#SBATCH --array=0-{n_points - 1}{cap}',
+           f'#SBATCH --gpus-per-task={FLAGS.slurm_gpus}',
+           f'#SBATCH --cpus-per-task={FLAGS.slurm_cpus}',
+           f'#SBATCH --mem={FLAGS.slurm_mem}', f'#SBATCH --time={FLAGS.slurm_time}',
+           f'#SBATCH --output={workdir}/slurm-%A_%a.out']
+  if FLAGS.slurm_partition:
+    lines.append(f'#SBATCH --partition={FLAGS.slurm_partition}')
+  command = ['python', '-m', 'kdjax.sweep', f'--sweep={sweep_path}',
+             f'--workdir={workdir}', '--mode=task'] + [f'--set={s}' for s in sets]
+  lines += ['set -euo pipefail', f'mkdir -p {shlex.quote(workdir)}',
+            ' '.join(shlex.quote(c) for c in command) + ' --task="$SLURM_ARRAY_TASK_ID"']
+  return '\n'.join(lines) + '\n'
+
+
+def main(argv):
+  del argv
+  if not (FLAGS.sweep and FLAGS.workdir):
+    raise errors.ConfigError('--sweep and --workdir are required')
+  sweep = _sweep()
+  grid = points(sweep)
+  for _, overrides in grid:  # refuse a bad key before any run starts
+    point_config(sweep, overrides)
+  if FLAGS.mode == 'list':
+    print('\n'.join(f'{i}\t{name}' for i, (name, _) in enumerate(grid)))
+  elif FLAGS.mode == 'slurm':
+    sys.stdout.write(slurm_script(FLAGS.sweep, FLAGS.workdir, len(grid), FLAGS.set))
+  elif FLAGS.mode == 'task':
+    if FLAGS.task is None or not 0 <= FLAGS.task < len(grid):
+      raise errors.ConfigError(
+          f'--task={FLAGS.task} is invalid; expected 0..{len(grid) - 1}')
+    run_point(sweep, FLAGS.task, FLAGS.workdir)
+  else:
+    for i in range(len(grid)):
+      run_point(sweep, i, FLAGS.workdir)
+
+
+if __name__ == '__main__':
+  cli.run(main)

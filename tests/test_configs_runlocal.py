@@ -1,0 +1,56 @@
+"""Every CIFAR-10 config runs end to end in its `runlocal` form (synthetic images).
+
+The ResNet-34/MobileNetV2 configs take minutes on a CPU even shrunk; they run
+only with KDJAX_SLOW_TESTS=1 (their models' sizes and features are tested in
+test_models.py either way).
+"""
+
+import os
+
+import pytest
+
+from kdjax import train
+from tests.conftest import REPO, load_config, write_image_folder
+
+SLOW = pytest.mark.skipif(not os.environ.get('KDJAX_SLOW_TESTS'),
+                          reason='set KDJAX_SLOW_TESTS=1 (minutes on a CPU)')
+
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory):
+  return write_image_folder(str(tmp_path_factory.mktemp('cifar')), per_class=(7, 7))
+
+
+def run(study, row, images, workdir, teacher=None):
+  config = load_config(os.path.join(REPO, 'configs', study, f'{row}.py'))
+  config.runlocal = True
+  config.dataset.data_dir = images
+  if teacher:
+    config.teacher.workdir = teacher
+  return train.train_and_evaluate(config, workdir)
+
+
+@pytest.fixture(scope='module')
+def cnn_teacher(images, tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('cnn_teacher'))
+  metrics = run('cifar10_cnn', 'teacher', images, workdir)
+  assert metrics['params'] == 4_576_394 and metrics['test']['count'] == 64
+  return workdir
+
+
+@pytest.mark.parametrize('row,params', [('student', 1_070_794), ('kd', 1_070_794),
+                                        ('fitnet', 83_450), ('rkd', 1_070_794)])
+def test_cifar10_cnn_rows(row, params, images, cnn_teacher, tmp_path):
+  metrics = run('cifar10_cnn', row, images, str(tmp_path), cnn_teacher)
+  assert metrics['params'] == params and metrics['epochs'] == 1
+  if row == 'fitnet':
+    assert len(metrics['stage1_history']) == 1
+
+
+@SLOW
+def test_cifar10_resnet_rows(images, tmp_path):
+  teacher = str(tmp_path / 'teacher')
+  assert run('cifar10_resnet', 'teacher', images, teacher)['params'] == 21_282_122
+  for row in ('student', 'kd_t4_a03', 'kd_t16_a03', 'kd_t4_a05'):
+    metrics = run('cifar10_resnet', row, images, str(tmp_path / row), teacher)
+    assert metrics['params'] == 2_236_682

@@ -1,0 +1,73 @@
+"""Sweeps: grid points, local runs that skip finished points, SLURM arrays."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kdjax import errors
+from kdjax import sweep
+from tests.conftest import REPO
+
+GRID = {'config': os.path.join(REPO, 'configs', 'demo.py'),
+        'grid': {'distill.temperature': [2, 4.0], 'seed': [0, 1]},
+        'set': {'distill.alpha': 0.5}}
+
+
+def test_points_are_the_grid_in_a_fixed_order():
+  names = [name for name, _ in sweep.points(GRID)]
+  assert names == ['temperature=2,seed=0', 'temperature=2,seed=1',
+                   'temperature=4.0,seed=0', 'temperature=4.0,seed=1']
+  config = sweep.point_config(GRID, sweep.points(GRID)[3][1])
+  assert (config.distill.temperature, config.seed, config.distill.alpha) == (4.0, 1, 0.5)
+  assert isinstance(sweep.point_config(GRID, {'distill.temperature': 2}).distill.temperature,
+                    float)
+
+
+def test_unknown_sweep_key():
+  with pytest.raises(errors.ConfigError, match="sweep key 'distill.temp' is not"):
+    sweep.point_config(GRID, {'distill.temp': 2.0})
+
+
+def write_sweep(tmp_path):
+  path = tmp_path / 'tiny.py'
+  path.write_text(
+      'def get_sweep():\n'
+      f"  return {{'config': {os.path.join(REPO, 'configs', 'demo.py') + ':student'!r},\n"
+      "          'grid': {'seed': [0, 1]},\n"
+      "          'set': {'model.hidden': (8,), 'train.epochs': 1, 'latency.repeats': 2}}\n")
+  return str(path)
+
+
+def kdjax_sweep(*args):
+  return subprocess.run([sys.executable, '-m', 'kdjax.sweep', *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_local_sweep_runs_each_point_once(tmp_path):
+  path, workdir = write_sweep(tmp_path), str(tmp_path / 'runs')
+  result = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
+  assert result.returncode == 0, result.stderr
+  assert sorted(os.listdir(workdir)) == ['seed=0', 'seed=1']
+  for run in os.listdir(workdir):
+    assert os.path.exists(os.path.join(workdir, run, 'predictions', 'test.npz'))
+  again = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
+  assert again.returncode == 0 and again.stderr.count('finished, skipped') == 2
+
+
+def test_slurm_array(tmp_path):
+  result = kdjax_sweep(f'--sweep={write_sweep(tmp_path)}', '--workdir=runs/x',
+                       '--mode=slurm', '--slurm_gpus=2', '--slurm_partition=gpu',
+                       '--set=dataset.translate=0')
+  assert result.returncode == 0, result.stderr
+  script = result.stdout
+  assert '#SBATCH --array=0-1\n' in script and '#SBATCH --gpus-per-task=2' in script
+  assert '#SBATCH --partition=gpu' in script
+  assert "--mode=task --set=dataset.translate=0 --task=\"$SLURM_ARRAY_TASK_ID\"" in script
+
+
+def test_task_out_of_range(tmp_path):
+  result = kdjax_sweep(f'--sweep={write_sweep(tmp_path)}', '--workdir=runs/x',
+                       '--mode=task', '--task=5')
+  assert result.returncode == 2 and '--task=5 is invalid; expected 0..1' in result.stderr
