@@ -90,8 +90,9 @@ def get_base_config():
 
   config.train = ml_collections.ConfigDict(dict(
       epochs=20,
-      batch_size=256,
+      batch_size=256,  # global: split evenly over the devices
       eval_batch_size=1000,
+      devices=0,  # data-parallel over this many local devices (0 = all)
   ))
   config.optimizer = optimizer()
   config.checkpoint = ml_collections.ConfigDict(dict(

@@ -108,6 +108,8 @@ def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
   grid of them can be vmapped). Returns (new state, metric sums over the batch).
   """
   images, labels = batch
+  if axis_name is not None:  # each shard draws its own augmentation and dropout
+    rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
   aug_rng, dropout_rng = (jax.random.fold_in(rng, s) for s in (_AUGMENT, _DROPOUT))
   x = augment.to_float(
       augment.augment(aug_rng, images, translate=translate, flip=flip), mean, std)

@@ -30,11 +30,14 @@ from kdjax import faults
 from kdjax import models
 from kdjax import optim
 from kdjax import outputs
+from kdjax import parallel
 from kdjax import steps
 
 # Keys that may change when a run is resumed (they do not change its result).
-_RESUMABLE_CHANGES = ('train.epochs', 'train.eval_batch_size', 'checkpoint.',
-                      'latency.')
+# (A different train.devices resumes, but not bit-exactly: each shard draws
+# its own augmentation and dropout keys.)
+_RESUMABLE_CHANGES = ('train.epochs', 'train.eval_batch_size', 'train.devices',
+                      'checkpoint.', 'latency.')
 
 
 class TrainingDiverged(errors.KdjaxError):
@@ -152,7 +155,7 @@ def _hparams(config):
 
 
 def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
-                 data, teacher, teacher_variables, writer):
+                 data, teacher, teacher_variables, writer, mesh):
   """Runs (or resumes) one stage to `epochs`; returns (state, history, timing).
 
   Checkpoints go to `<workdir>/checkpoints`; one log line and one
@@ -176,6 +179,8 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
       steps.train_step, model=model, tx=tx, teacher=teacher, objective=objective,
       translate=config.dataset.translate, flip=config.dataset.flip,
       mean=data.mean, std=data.std)
+  if mesh.size > 1:
+    step_fn = parallel.shard_step(step_fn, mesh)
   epoch_fn = jax.jit(functools.partial(
       steps.train_epoch, steps=steps_per_epoch, batch_size=batch_size,
       step_fn=step_fn), donate_argnums=0)
@@ -232,7 +237,7 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
 
 
 def _fitnet_stage1(*, config, workdir, data, student, variables, teacher,
-                   teacher_variables, writer):
+                   teacher_variables, writer, mesh):
   """FitNets stage 1: student trunk + regressor fit the teacher's hint layer.
 
   Only the student's layers up to `fitnet.guided_layer` and the regressor
@@ -268,7 +273,7 @@ def _fitnet_stage1(*, config, workdir, data, student, variables, teacher,
       name='stage1', workdir=os.path.join(workdir, 'stage1'), state=state,
       model=model, tx=tx, objective=steps.Objective('hint', hint_layer=fit.hint_layer),
       epochs=fit.stage1_epochs, config=config, data=data, teacher=teacher,
-      teacher_variables=teacher_variables, writer=writer)
+      teacher_variables=teacher_variables, writer=writer, mesh=mesh)
   out = {'params': state.params['student']}
   if state.batch_stats:
     out['batch_stats'] = state.batch_stats['student']
@@ -310,8 +315,11 @@ def _train_and_evaluate(config, workdir):
   config_json = json.loads(config.to_json())
   _check_same_run(workdir, config_json)
 
+  mesh = parallel.make_mesh(config.train.devices)
+  parallel.check_batch(config.train.batch_size, mesh.size)
+  axis_name = parallel.AXIS if mesh.size > 1 else None
   num_classes = data_lib.num_classes(config.dataset)
-  model = models.create(config.model, num_classes)
+  model = models.create(config.model, num_classes, axis_name=axis_name)
   teacher = teacher_variables = None
   if config.method != 'none':
     teacher = models.create(config.teacher.model, num_classes)
@@ -338,7 +346,7 @@ def _train_and_evaluate(config, workdir):
       variables, stage1_history, stage1_timing = _fitnet_stage1(
           config=config, workdir=workdir, data=data, student=model,
           variables=variables, teacher=teacher,
-          teacher_variables=teacher_variables, writer=writer)
+          teacher_variables=teacher_variables, writer=writer, mesh=mesh)
       extra.update(stage1_history=stage1_history,
                    stage1_train_seconds=stage1_timing['train_seconds'])
       faults.crash_point('stage_switch')
@@ -351,7 +359,7 @@ def _train_and_evaluate(config, workdir):
         name='train', workdir=workdir, state=state, model=model, tx=tx,
         objective=objective, epochs=config.train.epochs, config=config,
         data=data, teacher=teacher, teacher_variables=teacher_variables,
-        writer=writer)
+        writer=writer, mesh=mesh)
   finally:
     writer.close()
 

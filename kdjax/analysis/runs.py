@@ -11,7 +11,8 @@ from kdjax import outputs
 
 # Keys that do not change what a run computes (or that differ per seed).
 _IGNORED = ('seed', 'dataset.data_dir', 'dataset.source', 'dataset.download',
-            'teacher.workdir', 'checkpoint.', 'latency.', 'train.eval_batch_size')
+            'teacher.workdir', 'checkpoint.', 'latency.', 'train.eval_batch_size',
+            'train.devices', 'runlocal')
 # Keys that matter only for some methods.
 _METHOD_KEYS = {'none': (), 'kd': ('distill.temperature', 'distill.alpha'),
                 'fitnet': ('distill.temperature', 'distill.alpha', 'fitnet.'),

@@ -16,15 +16,20 @@ from kdjax.models.resnet import ResNet
 MODELS = {'mlp': MLP, 'cnn': CNN, 'resnet': ResNet, 'mobilenet_v2': MobileNetV2}
 
 
-def create(model_config, num_classes: int) -> nn.Module:
-  """Builds the module that `model_config` ({'name': ..., **fields}) names."""
+def create(model_config, num_classes: int, axis_name=None) -> nn.Module:
+  """Builds the module that `model_config` ({'name': ..., **fields}) names.
+
+  `axis_name`: the device axis over which BatchNorm statistics are averaged
+  when a step runs on several devices (not a config key).
+  """
   kwargs = dict(model_config)
   name = kwargs.pop('name', None)
   if name not in MODELS:
     raise errors.ConfigError(
         f'model.name={name!r} is unknown; expected one of {sorted(MODELS)}')
   cls = MODELS[name]
-  fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
+  fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name',
+                                                          'axis_name'}
   for key in kwargs:
     if key not in fields:
       raise errors.ConfigError(
@@ -34,6 +39,8 @@ def create(model_config, num_classes: int) -> nn.Module:
     raise errors.ConfigError(
         f'model.activation={kwargs["activation"]!r} is not a flax.linen '
         "activation; expected e.g. 'relu' or 'gelu'")
+  if axis_name is not None and 'axis_name' in {f.name for f in dataclasses.fields(cls)}:
+    kwargs['axis_name'] = axis_name
   return cls(num_classes=num_classes, **kwargs)
 
 

@@ -5,6 +5,8 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from kdjax.models import layers
+
 
 class MLP(nn.Module):
   """Flatten -> hidden Dense layers -> logits.
@@ -25,6 +27,7 @@ class MLP(nn.Module):
   dropout: float = 0.0
   activation: str = 'relu'
   bn_residual: bool = False
+  axis_name: str | None = None  # set by the trainer on several devices (sync BN)
 
   def trunk(self, feature: str) -> set[str]:
     """Names of the submodules that compute `feature` (e.g. 'hidden_1')."""
@@ -46,8 +49,7 @@ class MLP(nn.Module):
     for i, width in enumerate(self.hidden):
       h = nn.Dense(width, name=f'dense_{i}')(x)
       if self.bn_residual:
-        h = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                         epsilon=1e-5, name=f'bn_{i}')(h)
+        h = layers.batch_norm(train, f'bn_{i}', self.axis_name)(h)
       h = act(h)
       if self.bn_residual and x.shape[-1] == width:
         h = h + x

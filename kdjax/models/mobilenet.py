@@ -9,19 +9,19 @@ classes, as torchvision's `mobilenet_v2(num_classes=10)`.
 import flax.linen as nn
 import jax.numpy as jnp
 
+from kdjax.models import layers
+
 SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
             (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 
 
-def _bn(train, name):
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                      name=name)
 
 
 class InvertedResidual(nn.Module):
   filters: int
   strides: int
   expand: int
+  axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x, train):
@@ -30,12 +30,12 @@ class InvertedResidual(nn.Module):
     y = x
     if self.expand != 1:
       y = nn.Conv(hidden, (1, 1), use_bias=False, name='expand_conv')(y)
-      y = nn.relu6(_bn(train, 'expand_bn')(y))
+      y = nn.relu6(layers.batch_norm(train, 'expand_bn', self.axis_name)(y))
     y = nn.Conv(hidden, (3, 3), self.strides, padding=1, feature_group_count=hidden,
                 use_bias=False, name='depthwise_conv')(y)
-    y = nn.relu6(_bn(train, 'depthwise_bn')(y))
+    y = nn.relu6(layers.batch_norm(train, 'depthwise_bn', self.axis_name)(y))
     y = nn.Conv(self.filters, (1, 1), use_bias=False, name='project_conv')(y)
-    y = _bn(train, 'project_bn')(y)
+    y = layers.batch_norm(train, 'project_bn', self.axis_name)(y)
     if self.strides == 1 and channels == self.filters:
       y = x + y
     return y
@@ -47,6 +47,7 @@ class MobileNetV2(nn.Module):
   num_classes: int = 10
   dropout: float = 0.2
   stem_strides: int = 1  # torchvision: 2; CIFAR variant: 1.
+  axis_name: str | None = None
 
   def trunk(self, feature: str) -> set[str]:
     if feature == 'stem':
@@ -64,15 +65,15 @@ class MobileNetV2(nn.Module):
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     x = nn.Conv(32, (3, 3), self.stem_strides, padding=1, use_bias=False,
                 name='stem_conv')(x)
-    x = nn.relu6(_bn(train, 'stem_bn')(x))
+    x = nn.relu6(layers.batch_norm(train, 'stem_bn', self.axis_name)(x))
     features = {'stem': x}
     for s, (expand, filters, blocks, strides) in enumerate(SETTINGS, start=1):
       for b in range(blocks):
         x = InvertedResidual(filters, strides if b == 0 else 1, expand,
-                             name=f'stage{s}_block{b}')(x, train)
+                             self.axis_name, name=f'stage{s}_block{b}')(x, train)
       features[f'stage_{s}'] = x
     x = nn.Conv(1280, (1, 1), use_bias=False, name='last_conv')(x)
-    x = nn.relu6(_bn(train, 'last_bn')(x))
+    x = nn.relu6(layers.batch_norm(train, 'last_bn', self.axis_name)(x))
     features['last'] = x
     x = jnp.mean(x, axis=(1, 2))
     features['embedding'] = x

@@ -11,28 +11,25 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-
-def _bn(train, name):
-  # PyTorch defaults: momentum 0.1 (Flax: 0.9), eps 1e-5.
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                      name=name)
+from kdjax.models import layers
 
 
 class BasicBlock(nn.Module):
   filters: int
   strides: int = 1
+  axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x, train):
     y = nn.Conv(self.filters, (3, 3), self.strides, padding=1, use_bias=False,
                 name='conv1')(x)
-    y = nn.relu(_bn(train, 'bn1')(y))
+    y = nn.relu(layers.batch_norm(train, 'bn1', self.axis_name)(y))
     y = nn.Conv(self.filters, (3, 3), padding=1, use_bias=False, name='conv2')(y)
-    y = _bn(train, 'bn2')(y)
+    y = layers.batch_norm(train, 'bn2', self.axis_name)(y)
     if self.strides != 1 or x.shape[-1] != self.filters:
       x = nn.Conv(self.filters, (1, 1), self.strides, use_bias=False,
                   name='shortcut_conv')(x)
-      x = _bn(train, 'shortcut_bn')(x)
+      x = layers.batch_norm(train, 'shortcut_bn', self.axis_name)(x)
     return nn.relu(x + y)
 
 
@@ -42,6 +39,7 @@ class ResNet(nn.Module):
   stage_sizes: Sequence[int] = (3, 4, 6, 3)
   num_classes: int = 10
   width: int = 64
+  axis_name: str | None = None
 
   def trunk(self, feature: str) -> set[str]:
     special = {'stem': 0, 'embedding': len(self.stage_sizes)}
@@ -53,12 +51,12 @@ class ResNet(nn.Module):
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     x = nn.Conv(self.width, (3, 3), padding=1, use_bias=False, name='stem_conv')(x)
-    x = nn.relu(_bn(train, 'stem_bn')(x))
+    x = nn.relu(layers.batch_norm(train, 'stem_bn', self.axis_name)(x))
     features = {'stem': x}
     for s, blocks in enumerate(self.stage_sizes, start=1):
       for b in range(blocks):
         strides = 2 if s > 1 and b == 0 else 1
-        x = BasicBlock(self.width * 2**(s - 1), strides,
+        x = BasicBlock(self.width * 2**(s - 1), strides, self.axis_name,
                        name=f'stage{s}_block{b}')(x, train)
       features[f'stage_{s}'] = x
     x = jnp.mean(x, axis=(1, 2))

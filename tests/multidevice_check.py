@@ -1,0 +1,91 @@
+"""Run as a script with 4 CPU devices (tests/test_parallel.py does): one KD step
+of a BatchNorm student on 4 devices (shard_map and pmap) vs on 1 device."""
+
+import functools
+import json
+import sys
+
+import jax
+
+jax.config.update('jax_num_cpu_devices', 4)
+
+import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+import numpy as np
+import optax
+
+from kdjax import config as config_lib
+from kdjax import errors
+from kdjax import models
+from kdjax import parallel
+from kdjax import steps
+from kdjax import train
+
+
+def main():
+  assert jax.device_count() == 4, jax.devices()
+  shape = (8, 8, 1)
+  student_cfg = config_lib.mlp((16, 16), bn_residual=True)
+  teacher = models.create(config_lib.mlp((32,)), 10)
+  teacher_vars = models.init(teacher, jax.random.PRNGKey(1), shape)
+  # SGD: the update is linear in the gradient (Adam's first step is its sign,
+  # which is noise for the exactly-zero gradients of the biases before BN).
+  tx = optax.chain(optax.add_decayed_weights(1e-4), optax.sgd(0.5, momentum=0.9))
+  single_model = models.create(student_cfg, 10)
+  sharded_model = models.create(student_cfg, 10, axis_name=parallel.AXIS)
+  state = steps.create_state(models.init(single_model, steps.init_rng(0), shape), tx,
+                             steps.stage_rng(0))
+  images = jax.random.randint(jax.random.PRNGKey(2), (32, *shape), 0, 256).astype(jnp.uint8)
+  labels = jnp.arange(32) % 10
+  hparams = {'temperature': jnp.float32(4.0), 'alpha': jnp.float32(0.3)}
+  kwargs = dict(tx=tx, teacher=teacher, objective=steps.Objective('kd'), translate=0,
+                mean=(0.3,), std=(0.4,))
+  rng = jax.random.PRNGKey(3)
+
+  one = jax.jit(functools.partial(steps.train_step, model=single_model, **kwargs))
+  s1, m1 = one(state, (images, labels), rng, teacher_vars, hparams)
+  step4 = functools.partial(steps.train_step, model=sharded_model, **kwargs)
+  mesh = parallel.make_mesh()
+  s4, m4 = jax.jit(parallel.shard_step(step4, mesh))(
+      state, (images, labels), rng, teacher_vars, hparams)
+  sp, mp = parallel.pmap_step(step4)(
+      state, (images.reshape(4, 8, *shape), labels.reshape(4, 8)), rng,
+      teacher_vars, hparams)
+  sp = jax.tree.map(lambda x: x[0], sp)
+
+  def max_diff(a, b):
+    return max(float(jnp.max(jnp.abs(x - y))) for x, y in
+               zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+  out = {
+      'shard_vs_single_params': max_diff(s4.params, s1.params),
+      'shard_vs_single_batch_stats': max_diff(s4.batch_stats, s1.batch_stats),
+      'pmap_vs_shard_params': max_diff(sp.params, s4.params),
+      'pmap_vs_shard_batch_stats': max_diff(sp.batch_stats, s4.batch_stats),
+      'params_moved': max_diff(s1.params, state.params),
+      'loss_single': float(m1['loss']), 'loss_shard': float(m4['loss']),
+      'loss_pmap': float(mp['loss'][0]), 'count_shard': float(m4['count'])}
+  try:
+    parallel.check_batch(30, 4)
+  except errors.ConfigError as e:
+    out['bad_batch'] = str(e)
+
+  # The whole loop on 4 devices: a BN student distilled from a BN teacher.
+  workdir = sys.argv[1]
+  config = config_lib.get_base_config()
+  config.dataset.update(name='digits', translate=1)
+  config.model = config_lib.mlp((32,), bn_residual=True)
+  config.train.update(epochs=2, batch_size=64, eval_batch_size=120)
+  config.latency.repeats = 2
+  teacher_metrics = train.train_and_evaluate(config, workdir + '/teacher')
+  config.method = 'kd'
+  config.teacher.update(workdir=workdir + '/teacher', model=config.model)
+  config.model = config_lib.mlp((16,), bn_residual=True)
+  kd_metrics = train.train_and_evaluate(config, workdir + '/kd')
+  out['loop_accuracies'] = [teacher_metrics['test']['accuracy'],
+                            kd_metrics['test']['accuracy']]
+  out['loop_steps'] = kd_metrics['steps']
+  json.dump(out, sys.stdout)
+
+
+if __name__ == '__main__':
+  main()
