@@ -152,6 +152,17 @@ def runlocal(config):
   return config
 
 
+def flatten(config_dict, prefix='') -> dict:
+  """{'a.b': value} of a nested (JSON) config dict; lists become tuples."""
+  flat = {}
+  for key, value in config_dict.items():
+    if isinstance(value, dict):
+      flat.update(flatten(value, f'{prefix}{key}.'))
+    else:
+      flat[prefix + key] = tuple(value) if isinstance(value, list) else value
+  return flat
+
+
 def _check_keys(config, reference, prefix=''):
   for key in config.keys():
     path = f'{prefix}{key}'

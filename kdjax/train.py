@@ -44,22 +44,12 @@ class TrainingDiverged(errors.KdjaxError):
   """The training loss became NaN or infinite."""
 
 
-def _flat(config_dict, prefix=''):
-  flat = {}
-  for key, value in config_dict.items():
-    if isinstance(value, dict):
-      flat.update(_flat(value, f'{prefix}{key}.'))
-    else:
-      flat[prefix + key] = value
-  return flat
-
-
 def _check_same_run(workdir, config_json):
   """Refuses to resume a workdir whose saved config differs from this one."""
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     return
-  old, new = _flat(outputs.read_json(path)), _flat(config_json)
+  old, new = config_lib.flatten(outputs.read_json(path)), config_lib.flatten(config_json)
   for key in sorted(set(old) | set(new)):
     if old.get(key) != new.get(key) and not key.startswith(_RESUMABLE_CHANGES):
       raise errors.ConfigError(

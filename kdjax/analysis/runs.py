@@ -6,6 +6,7 @@ import json
 import os
 import re
 
+from kdjax import config as config_lib
 from kdjax import errors
 from kdjax import outputs
 
@@ -39,16 +40,6 @@ def predictions_path(run_or_npz: str) -> str:
   return os.path.join(run_or_npz, 'predictions', 'test.npz')
 
 
-def _flat(d, prefix=''):
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flat(v, f'{prefix}{k}.'))
-    else:
-      out[prefix + k] = tuple(v) if isinstance(v, list) else v
-  return out
-
-
 def load(path: str) -> Run:
   """A finished run: its config.json, metrics.json (and predictions on demand)."""
   try:
@@ -72,7 +63,7 @@ def load_glob(pattern: str) -> list[Run]:
 
 def group_key(run: Run) -> tuple:
   """The resolved config that defines a configuration, seeds excluded."""
-  flat = _flat(run.config)
+  flat = config_lib.flatten(run.config)
   method = flat.get('method', 'none')
   relevant = {}
   for key, value in flat.items():

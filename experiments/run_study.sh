@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the rows of a study for one seed and collects each run's small outputs
+# (metrics.json, config.json, predictions/test.npz, wall time) under
+# experiments/results/<results>/runs/<row>_s<seed>/; checkpoints stay in RUNS_DIR.
+# Students of seed s are distilled from the teacher of seed s. Rows already
+# collected are skipped; an interrupted run resumes from its checkpoint.
+#
+# Usage: bash experiments/run_study.sh STUDY SEED [ROW ...]
+#   STUDY: mnist (seeds/004 Tables 1 and 3) or cifar10_cnn (seeds/004 Table 2)
+#   env:   RUNS_DIR (default runs/<study>_s<seed>), DATA_DIR (default ../shared/data/...),
+#          RESULTS (default <study>), EXTRA (more --config overrides, e.g. for a reduced run)
+set -euo pipefail
+study=${1:?usage: run_study.sh STUDY SEED [ROW ...]}
+seed=${2:?usage: run_study.sh STUDY SEED [ROW ...]}
+shift 2
+case "$study" in
+  mnist) default_rows=(teacher student kd fitnet rkd student_bn kd_bn fitnet_bn rkd_bn)
+         data=${DATA_DIR:-${KDJAX_MNIST_DIR:-../shared/data/mnist}} ;;
+  cifar10_cnn) default_rows=(teacher student kd fitnet rkd)
+         data=${DATA_DIR:-../shared/data/cifar10-jpeg} ;;
+  *) echo "unknown study $study; expected mnist or cifar10_cnn" >&2; exit 2 ;;
+esac
+rows=("$@")
+[ ${#rows[@]} -gt 0 ] || rows=("${default_rows[@]}")
+runs=${RUNS_DIR:-runs/${study}_s$seed}
+results=experiments/results/${RESULTS:-$study}/runs
+read -r -a extra <<< "${EXTRA:-}"
+
+for row in "${rows[@]}"; do
+  out="$results/${row}_s${seed}"
+  if [ -f "$out/metrics.json" ]; then echo "== $row (seed $seed): collected, skipped"; continue; fi
+  t0=$SECONDS
+  args=(--config="configs/$study/$row.py" --config.seed="$seed"
+        --config.dataset.data_dir="$data" --workdir="$runs/$row" "${extra[@]}")
+  [ "$row" = teacher ] || [[ "$row" = student* ]] || args+=(--config.teacher.workdir="$runs/teacher")
+  python -m kdjax.main "${args[@]}"
+  mkdir -p "$out/predictions"
+  cp "$runs/$row/metrics.json" "$runs/$row/config.json" "$out/"
+  cp "$runs/$row/predictions/test.npz" "$out/predictions/"
+  echo "$((SECONDS - t0))" > "$out/wall_seconds.txt"
+  echo "== $row (seed $seed): $((SECONDS - t0)) s wall"
+done
