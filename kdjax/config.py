@@ -163,6 +163,23 @@ def flatten(config_dict, prefix='') -> dict:
   return flat
 
 
+def from_json(saved: dict) -> ml_collections.ConfigDict:
+  """A run's saved config.json as a config: the base config updated with it,
+  so a run saved before a key existed gets that key's default."""
+  config = get_base_config()
+
+  def update(node, values, prefix):
+    for key, value in values.items():
+      path = prefix + key
+      if path in _FREE_FORM or key not in node or not isinstance(value, dict):
+        node[key] = ml_collections.ConfigDict(value) if isinstance(value, dict) else value
+      else:
+        update(node[key], value, path + '.')
+
+  update(config, saved, '')
+  return config
+
+
 def _check_keys(config, reference, prefix=''):
   for key in config.keys():
     path = f'{prefix}{key}'

@@ -9,10 +9,10 @@
 import os
 
 from absl import flags
-import ml_collections
 from ml_collections import config_flags
 
 from kdjax import cli
+from kdjax import config as config_lib
 from kdjax import errors
 from kdjax import outputs
 from kdjax import train
@@ -33,7 +33,7 @@ def _config():
     return FLAGS.config
   path = os.path.join(FLAGS.workdir, 'config.json')
   if FLAGS.mode == 'eval' and os.path.exists(path):
-    return ml_collections.ConfigDict(outputs.read_json(path))
+    return config_lib.from_json(outputs.read_json(path))
   raise errors.ConfigError(
       f'no --config given and no {path}; expected --config=configs/....py')
 

@@ -388,4 +388,8 @@ def _evaluate_checkpoint(config, workdir):
   extra = {k: v for k, v in old.items() if k in (
       'train_seconds', 'compile_seconds', 'steps', 'seed', 'teacher',
       'stage1_history', 'stage1_train_seconds')}
-  return _finish(workdir, config, data, model, variables, history, extra)
+  metrics = _finish(workdir, config, data, model, variables, history, extra)
+  logging.info('%s: re-evaluated: test accuracy %.2f%% (%d errors), %.3f ms/sample',
+               workdir, metrics['test']['accuracy'], metrics['test']['errors'],
+               metrics['latency']['ms_per_sample_mean'])
+  return metrics

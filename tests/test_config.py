@@ -1,6 +1,7 @@
 """Every shipped config builds and validates; bad values are refused."""
 
 import glob
+import json
 import os
 
 import pytest
@@ -65,3 +66,17 @@ def test_unknown_key_added_by_a_config_file():
   config.distill.temprature = 4.0  # a typo in an experiment file
   with pytest.raises(errors.ConfigError, match="unknown config key 'distill.temprature'"):
     config_lib.validate(config)
+
+
+def test_config_json_of_an_older_version_gets_new_defaults():
+  saved = json.loads(config_lib.get_base_config().to_json())
+  del saved['dataset']['test_subset']  # a key added after the run was saved
+  saved['model'] = {'name': 'mlp', 'hidden': [5], 'dropout': 0.0, 'activation': 'relu',
+                    'bn_residual': False}
+  config = config_lib.from_json(saved)
+  assert config.dataset.test_subset == 0
+  assert list(config.model.hidden) == [5]
+  config_lib.validate(config)
+  saved['distill']['temprature'] = 3.0
+  with pytest.raises(errors.ConfigError, match="unknown config key 'distill.temprature'"):
+    config_lib.validate(config_lib.from_json(saved))
