@@ -45,11 +45,11 @@ mean ± sample std over seeds {seeds}; "Err." is the mean error count. Each
 student of seed *s* is distilled from the teacher of seed *s*. Latency: jitted
 forward at batch 1 on this CPU, mean ± std over the seeds' run means (each run
 times 200 calls); the study timed a Tesla T4 GPU with PyTorch, so compare
-ratios, not milliseconds.
+ratios, not milliseconds. Train and wall seconds were measured while other
+work shared the 2 cores at times, so they vary by up to 2x between seeds.
 """
 
-CIFAR_COMMAND = ('EXTRA="--config.train.epochs=3 --config.fitnet.stage1_epochs=1 '
-                 '--config.dataset.train_subset=20000" '
+CIFAR_COMMAND = ('EXTRA="--config.train.epochs=2 --config.fitnet.stage1_epochs=1" '
                  'bash experiments/run_study.sh cifar10_cnn 0')
 CIFAR_HEADER = """Real CIFAR-10 images (`../shared/data/cifar10-jpeg`: JPEG quality 75, so a
 little below the PNG-exact data), horizontal flips, Adam 1e-3, batch 128;
@@ -78,7 +78,7 @@ def _scale(runs):
   """'Full size: ...' or 'REDUCED: ...' from the runs' own configs."""
   config = runs[0].config
   epochs, subset = config['train']['epochs'], config['dataset']['train_subset']
-  images = f'the first {subset:,}' if subset else 'all'
+  images = f"a fixed random {subset:,}" if subset else "all"
   full = epochs == 20 and not subset
   return (f'{"Full size" if full else "REDUCED (the study: 20 epochs on all images)"}: '
           f'{epochs} epochs on {images} training images')

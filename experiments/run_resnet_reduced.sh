@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ResNet-34 -> MobileNetV2 KD pipeline (seeds/000) at a CPU-sized, REDUCED
-# scale: 2 epochs on the first 2,048 training images (64 steps of 64), test on
-# the first 1,000 images; KD at T=4, alpha=0.3. It shows the pipeline working
+# scale: 2 epochs on a fixed random 2,048 training images (64 steps of 64),
+# tested on a fixed random 1,000 test images; KD at T=4, alpha=0.3. It shows the pipeline working
 # (loss falls, accuracy above chance) and gives CPU step times; the study's
 # numbers need the GPU commands in the README.
 # Usage: bash experiments/run_resnet_reduced.sh [RUNS_DIR] [DATA_DIR]

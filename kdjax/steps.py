@@ -157,16 +157,20 @@ def train_epoch(state: TrainState, images, labels, teacher_variables, hparams, *
   The epoch index is derived from `state.step`, the per-step key from
   (root key, step), so the function is pure. Returns (state, metric sums).
   """
-  epoch = state.step // steps
-  order = epoch_order(state.rng, epoch, labels.shape[0], steps, batch_size)
-
-  def body(state, idx):
-    rng = jax.random.fold_in(state.rng, state.step)
-    return step_fn(state, (images[idx], labels[idx]), rng, teacher_variables,
-                   hparams)
-
+  order = epoch_order(state.rng, state.step // steps, labels.shape[0], steps,
+                      batch_size)
+  body = lambda state, idx: indexed_step(state, images, labels, idx,
+                                         teacher_variables, hparams, step_fn=step_fn)
   state, metrics = jax.lax.scan(body, state, order)
   return state, jax.tree.map(jnp.sum, metrics)
+
+
+def indexed_step(state: TrainState, images, labels, idx, teacher_variables,
+                 hparams, *, step_fn):
+  """`step_fn` on examples `idx` [B] of the on-device data, with the key of
+  (root key, step): one step of `train_epoch`, also usable on its own."""
+  rng = jax.random.fold_in(state.rng, state.step)
+  return step_fn(state, (images[idx], labels[idx]), rng, teacher_variables, hparams)
 
 
 def predict(variables, images, *, model: nn.Module, mean, std, batch_size: int):

@@ -144,6 +144,49 @@ def _hparams(config):
           'rkd_angle': jnp.float32(d.rkd_angle_weight)}
 
 
+def _loop_kind(config):
+  if config.train.loop != 'auto':
+    return config.train.loop
+  conv = config.model.name in models.CONVOLUTIONAL or (
+      config.method != 'none' and config.teacher.model.name in models.CONVOLUTIONAL)
+  return 'python' if conv and jax.default_backend() == 'cpu' else 'scan'
+
+
+def _epoch_runner(kind, steps_per_epoch, batch_size, step_fn):
+  """Compiles one epoch for arguments like the given ones; returns a function
+  (state, images, labels, teacher_variables, hparams) -> (state, metric sums).
+
+  'scan': the whole epoch is one program. 'python': one compiled step per
+  batch, dispatched without waiting (the host syncs once per epoch, on the
+  sums); the same data order and keys as 'scan'.
+  """
+  if kind == 'scan':
+    epoch = jax.jit(functools.partial(
+        steps.train_epoch, steps=steps_per_epoch, batch_size=batch_size,
+        step_fn=step_fn), donate_argnums=0)
+    return lambda *args: epoch.lower(*args).compile()
+  step = jax.jit(functools.partial(steps.indexed_step, step_fn=step_fn),
+                 donate_argnums=0)
+  order = jax.jit(steps.epoch_order, static_argnums=(2, 3, 4))
+
+  def compile_for(state, images, labels, teacher_variables, hparams):
+    idx = jax.ShapeDtypeStruct((batch_size,), jnp.int32)
+    compiled = step.lower(state, images, labels, idx, teacher_variables,
+                          hparams).compile()
+
+    def run(state, images, labels, teacher_variables, hparams):
+      batches = order(state.rng, state.step // steps_per_epoch, labels.shape[0],
+                      steps_per_epoch, batch_size)
+      sums = None
+      for i in range(steps_per_epoch):
+        state, metrics = compiled(state, images, labels, batches[i],
+                                  teacher_variables, hparams)
+        sums = metrics if sums is None else jax.tree.map(jnp.add, sums, metrics)
+      return state, sums
+    return run
+  return compile_for
+
+
 def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
                  data, teacher, teacher_variables, writer, mesh):
   """Runs (or resumes) one stage to `epochs`; returns (state, history, timing).
@@ -171,9 +214,7 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
       mean=data.mean, std=data.std)
   if mesh.size > 1:
     step_fn = parallel.shard_step(step_fn, mesh)
-  epoch_fn = jax.jit(functools.partial(
-      steps.train_epoch, steps=steps_per_epoch, batch_size=batch_size,
-      step_fn=step_fn), donate_argnums=0)
+  epoch_fn = _epoch_runner(_loop_kind(config), steps_per_epoch, batch_size, step_fn)
   predict = jax.jit(functools.partial(
       steps.predict, model=model, mean=data.mean, std=data.std,
       batch_size=config.train.eval_batch_size))
@@ -182,8 +223,7 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
   hparams = _hparams(config)
 
   start = time.perf_counter()
-  compiled = epoch_fn.lower(state, train_x, train_y, teacher_variables,
-                            hparams).compile()
+  compiled = epoch_fn(state, train_x, train_y, teacher_variables, hparams)
   timing['compile_seconds'] = time.perf_counter() - start
   try:
     for epoch in range(len(history), epochs):

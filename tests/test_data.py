@@ -176,3 +176,16 @@ def test_translate_is_deterministic_per_key():
 def test_to_float_standardises():
   x = augment.to_float(jnp.array([[[[0]], [[255]]]], jnp.uint8), (0.5,), (0.25,))
   np.testing.assert_allclose(np.asarray(x).ravel(), [-2.0, 2.0])
+
+
+def test_subsets_are_fixed_random_samples(idx_dir):
+  full = data.load(dataset_config(name='fashion_mnist', data_dir=idx_dir))
+  sub = data.load(dataset_config(name='fashion_mnist', data_dir=idx_dir,
+                                 train_subset=20, test_subset=8))
+  assert len(sub.train) == 20 and len(sub.test) == 8
+  rows = [r.tobytes() for r in full.train.images]
+  picked = sorted(rows.index(r.tobytes()) for r in sub.train.images)
+  assert picked != list(range(20))  # not simply the first 20 (files sort by class)
+  again = data.load(dataset_config(name='fashion_mnist', data_dir=idx_dir,
+                                   train_subset=20, test_subset=8))
+  np.testing.assert_array_equal(again.train.images, sub.train.images)

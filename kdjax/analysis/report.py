@@ -138,18 +138,23 @@ def _mcnemar_table(rows):
 
 
 def _paired_table(pairs):
-  lines = ['| A → B | Seeds | Δ acc. (pt, mean) | Paired t-test p |',
-           '|---|---:|---:|---:|']
+  """Paired t-tests of accuracy across seeds, Holm-corrected over the pairs."""
+  rows = []
   for a, b in pairs:
     seeds_b = {r.seed: r for r in b.runs}
     common = [(ra, seeds_b[ra.seed]) for ra in a.runs if ra.seed in seeds_b]
-    if not common:
-      continue
-    acc_a, acc_b = [_acc(x) for x, _ in common], [_acc(y) for _, y in common]
-    p = stats.paired_t_test(acc_a, acc_b)
-    lines.append(f'| {a.name} → {b.name} | {len(common)} | '
-                 f'{_mean(acc_b) - _mean(acc_a):+.2f} | '
-                 f'{"n/a" if math.isnan(p) else _fmt_p(p)} |')
+    if common:
+      acc_a, acc_b = [_acc(x) for x, _ in common], [_acc(y) for _, y in common]
+      rows.append((a, b, len(common), _mean(acc_b) - _mean(acc_a),
+                   stats.paired_t_test(acc_a, acc_b)))
+  testable = [r[4] for r in rows if not math.isnan(r[4])]
+  adjusted = iter(stats.holm(testable) if testable else [])
+  lines = ['| A → B | Seeds | Δ acc. (pt, mean) | Paired t-test p | p (Holm) |',
+           '|---|---:|---:|---:|---:|']
+  for a, b, n, delta, p in rows:
+    holm = 'n/a' if math.isnan(p) else _fmt_p(next(adjusted))
+    lines.append(f'| {a.name} → {b.name} | {n} | {delta:+.2f} | '
+                 f'{"n/a" if math.isnan(p) else _fmt_p(p)} | {holm} |')
   return lines
 
 
@@ -171,21 +176,28 @@ def _plots(groups, out_dir):
 
   written = []
 
+  markers = 'osD^vP*X<>'
+
   def scatter(xs_of, xlabel, filename, logx):
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for g in groups:
+    """One marker per group (legend, no labels on the points). On the log
+    (parameter) axis, groups of the same size are drawn side by side so their
+    error bars stay apart; the linear (latency) axis is drawn as measured."""
+    fig, ax = plt.subplots(figsize=(11, 4.8), dpi=110)
+    xs = [xs_of(g) for g in groups]
+    for i, g in enumerate(groups):
+      twins = [j for j, x in enumerate(xs) if np.isclose(x, xs[i], rtol=0.02)]
+      spread = 0.06 * (twins.index(i) - (len(twins) - 1) / 2)
+      x = xs[i] * (1 + spread) if logx else xs[i]
       accs = [_acc(r) for r in g.runs]
       err = np.std(accs, ddof=1) if len(accs) > 1 else 0.0
-      x = xs_of(g)
-      ax.errorbar(x, np.mean(accs), yerr=err, fmt='o', capsize=4, label=g.name)
-      ax.annotate(g.name, (x, np.mean(accs)), textcoords='offset points',
-                  xytext=(6, 4), fontsize=8)
+      ax.errorbar(x, np.mean(accs), yerr=err, fmt=markers[i % len(markers)],
+                  capsize=4, label=f'{g.name}: {runs_lib.describe(g.first)}')
     if logx:
       ax.set_xscale('log')
     ax.set_xlabel(xlabel)
     ax.set_ylabel('test accuracy (%), mean ± std over seeds')
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc='best', ncol=2)
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, filename))
     plt.close(fig)
@@ -246,13 +258,15 @@ def build(groups, pairs, title='kdjax report'):
               'with continuity correction. Holm–Bonferroni over all '
               f'{len(rows)} tests in this table.', '']
     lines += _mcnemar_table(rows)
-    lines += ['', '## Across seeds (paired by seed)', ''] + _paired_table(pairs)
+    lines += ['', '## Across seeds (paired by seed; Holm over these pairs)', ''] + (
+        _paired_table(pairs))
   return '\n'.join(lines) + '\n'
 
 
 def write(groups, out_dir, pairs=None, title='kdjax report'):
   """Writes report.md and the plots to `out_dir`; returns report.md's path."""
   os.makedirs(out_dir, exist_ok=True)
+  groups = _ordered(groups, find_teacher(groups))
   pairs = default_comparisons(groups) if pairs is None else pairs
   text = build(groups, pairs, title)
   plots = _plots(groups, out_dir)

@@ -132,6 +132,15 @@ def _spec(name) -> _Spec:
   return SPECS[name]
 
 
+def _subset(images, labels, size):
+  """A fixed random `size` examples (all if 0), the same in every run: files
+  are often sorted by class, so the first N would miss classes."""
+  if not size or size >= len(labels):
+    return images, labels
+  keep = np.sort(np.random.default_rng(4321).permutation(len(labels))[:size])
+  return images[keep], labels[keep]
+
+
 def num_classes(config) -> int:
   """Number of classes of the data set `config` (a `config.dataset`) names.
 
@@ -156,10 +165,8 @@ def load(config) -> Dataset:
     held, kept = order[:config.validation_size], np.sort(order[config.validation_size:])
     validation = Split(train_x[held], train_y[held])
     train_x, train_y = train_x[kept], train_y[kept]
-  if config.train_subset:
-    train_x, train_y = train_x[:config.train_subset], train_y[:config.train_subset]
-  if config.test_subset:
-    test_x, test_y = test_x[:config.test_subset], test_y[:config.test_subset]
+  train_x, train_y = _subset(train_x, train_y, config.train_subset)
+  test_x, test_y = _subset(test_x, test_y, config.test_subset)
   return Dataset(
       name=config.name, source=source, train=Split(train_x, train_y),
       test=Split(test_x, test_y), validation=validation,

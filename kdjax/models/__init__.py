@@ -14,6 +14,7 @@ from kdjax.models.regressor import WithRegressor
 from kdjax.models.resnet import ResNet
 
 MODELS = {'mlp': MLP, 'cnn': CNN, 'resnet': ResNet, 'mobilenet_v2': MobileNetV2}
+CONVOLUTIONAL = ('cnn', 'resnet', 'mobilenet_v2')
 
 
 def create(model_config, num_classes: int, axis_name=None) -> nn.Module:
