@@ -111,11 +111,16 @@ def _log_scalars(writer, record, prefix=''):
   writer.flush()
 
 
-def _finish(workdir, config, data, model, variables, history, extra):
-  """Writes predictions/test.npz and metrics.json from final `variables`."""
-  predict = jax.jit(functools.partial(
+def _predictor(config, data, model):
+  """Compiled `predict(variables, uint8 images) -> logits` in eval batches."""
+  return jax.jit(functools.partial(
       steps.predict, model=model, mean=data.mean, std=data.std,
       batch_size=config.train.eval_batch_size))
+
+
+def _finish(workdir, config, data, model, variables, history, extra):
+  """Writes predictions/test.npz and metrics.json from final `variables`."""
+  predict = _predictor(config, data, model)
   logits = np.asarray(predict(variables, jnp.asarray(data.test.images)))
   outputs.write_predictions(os.path.join(workdir, 'predictions', 'test.npz'),
                             data.test.labels, logits)
@@ -215,9 +220,7 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
   if mesh.size > 1:
     step_fn = parallel.shard_step(step_fn, mesh)
   epoch_fn = _epoch_runner(_loop_kind(config), steps_per_epoch, batch_size, step_fn)
-  predict = jax.jit(functools.partial(
-      steps.predict, model=model, mean=data.mean, std=data.std,
-      batch_size=config.train.eval_batch_size))
+  predict = _predictor(config, data, model)
   train_x, train_y = jnp.asarray(data.train.images), jnp.asarray(data.train.labels)
   test_x = jnp.asarray(data.test.images)
   hparams = _hparams(config)

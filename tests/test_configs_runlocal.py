@@ -54,3 +54,16 @@ def test_cifar10_resnet_rows(images, tmp_path):
   for row in ('student', 'kd_t4_a03', 'kd_t16_a03', 'kd_t4_a05'):
     metrics = run('cifar10_resnet', row, images, str(tmp_path / row), teacher)
     assert metrics['params'] == 2_236_682
+
+
+def test_fitnet_layers_whose_shapes_cannot_be_matched(images, cnn_teacher, tmp_path):
+  from kdjax import errors
+  config = load_config(os.path.join(REPO, 'configs', 'cifar10_cnn', 'fitnet.py'))
+  config.runlocal = True
+  config.dataset.data_dir = images
+  config.teacher.workdir = cnn_teacher
+  config.fitnet.guided_layer = 'conv_0'  # 32x32 maps; the hint 'block_0' is 16x16
+  with pytest.raises(errors.ConfigError,
+                     match=r"fitnet.guided_layer='conv_0' has shape \(32, 32, 32\), "
+                           r"fitnet.hint_layer='block_0' has \(16, 16, 64\)"):
+    train.train_and_evaluate(config, str(tmp_path))

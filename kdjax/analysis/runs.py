@@ -79,9 +79,10 @@ def group_key(run: Run) -> tuple:
 
 
 def display_name(runs: list[Run]) -> str:
-  """The run directories' common name without a seed suffix (`kd_s0` -> `kd`)."""
-  names = {re.sub(r'[_-](s|seed)\d+$', '', os.path.basename(os.path.normpath(r.path)))
-           for r in runs}
+  """The run directories' common name without a seed suffix (`kd_s0` -> `kd`,
+  `temperature=4.0,seed=1` -> `temperature=4.0`)."""
+  names = {re.sub(r'([_-](s|seed)\d+|,?seed=\d+)$', '',
+                  os.path.basename(os.path.normpath(r.path))) for r in runs}
   return '/'.join(sorted(names))
 
 
