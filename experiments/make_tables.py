@@ -107,10 +107,13 @@ def table(title, study_dir, study, header, command, note=''):
     lat = [r.metrics['latency']['ms_per_sample_mean'] for r in runs]
     jax_version = runs[0].metrics.get('jax_version', '?')
     seeds |= {r.seed for r in runs}
+    mean_err = f'{statistics.fmean(err):.1f}' if len(err) > 1 else str(err[0])
+    delta = ('n/a (reduced)' if _scale(runs).startswith('REDUCED')
+             else f'{statistics.fmean(acc) - s_acc:+.2f}')
     summary.append(
-        f'| {name} | {_ms(acc, "{:.2f}")} | {statistics.fmean(err):.1f} | '
+        f'| {name} | {_ms(acc, "{:.2f}")} | {mean_err} | '
         f'{runs[0].metrics["params"]:,} | {_ms(lat, "{:.3f}")} | {s_err} | {s_acc} | '
-        f'{s_params} | {s_lat} | {statistics.fmean(acc) - s_acc:+.2f} |')
+        f'{s_params} | {s_lat} | {delta} |')
     for r in runs:
       m = r.metrics
       train_s = m['train_seconds'] + m.get('stage1_train_seconds', 0.0)
