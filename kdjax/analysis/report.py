@@ -26,6 +26,13 @@ def _mean(values):
   return float(np.mean(values))
 
 
+def _wilson_pct(test_metrics):
+  """'low–high' (%) Wilson 95 % interval of a run's test accuracy."""
+  right = test_metrics['count'] - test_metrics['errors']
+  low, high = stats.wilson_interval(right, test_metrics['count'])
+  return f'{100 * low:.2f}–{100 * high:.2f}'
+
+
 def find_teacher(groups):
   """The group trained on hard labels whose model the distilled runs used."""
   plain = [g for g in groups if g.method == 'none']
@@ -87,9 +94,7 @@ def _summary_table(groups, teacher):
       s = stats.seed_summary(accs)
       acc = f'{s.mean:.2f} ± {s.high - s.mean:.2f}'
     else:
-      m = g.first.metrics['test']
-      low, high = stats.wilson_interval(m['count'] - m['errors'], m['count'])
-      acc = f'{accs[0]:.2f} ({100 * low:.2f}–{100 * high:.2f})'
+      acc = f'{accs[0]:.2f} ({_wilson_pct(g.first.metrics["test"])})'
     params = g.first.metrics['params']
     lat = _mean([_lat(r) for r in g.runs])
     lines.append(
@@ -105,22 +110,22 @@ def _run_table(groups):
   for g in groups:
     for r in g.runs:
       m = r.metrics['test']
-      low, high = stats.wilson_interval(m['count'] - m['errors'], m['count'])
       lines.append(f'| {g.name} | {r.seed} | {m["accuracy"]:.2f} | '
-                   f'{100 * low:.2f}–{100 * high:.2f} | {m["errors"]} | {_lat(r):.3f} |')
+                   f'{_wilson_pct(m)} | {m["errors"]} | {_lat(r):.3f} |')
   return lines
+
+
+def _same_seed(a, b):
+  """[(run of A, run of B)] for the seeds both groups have."""
+  seeds_b = {r.seed: r for r in b.runs}
+  return [(ra, seeds_b[ra.seed]) for ra in a.runs if ra.seed in seeds_b]
 
 
 def mcnemar_rows(pairs):
   """Per-seed McNemar tests of each (A, B) pair, with Holm-adjusted p-values."""
-  rows = []
-  for a, b in pairs:
-    seeds_b = {r.seed: r for r in b.runs}
-    for ra in a.runs:
-      rb = seeds_b.get(ra.seed)
-      if rb is not None:
-        rows.append((a, b, ra.seed, stats.mcnemar(
-            ra.predictions(), rb.predictions(), names=(ra.path, rb.path))))
+  rows = [(a, b, ra.seed, stats.mcnemar(ra.predictions(), rb.predictions(),
+                                        names=(ra.path, rb.path)))
+          for a, b in pairs for ra, rb in _same_seed(a, b)]
   adjusted = stats.holm([r[3].p_value for r in rows]) if rows else []
   return [(*row, p) for row, p in zip(rows, adjusted)]
 
@@ -141,8 +146,7 @@ def _paired_table(pairs):
   """Paired t-tests of accuracy across seeds, Holm-corrected over the pairs."""
   rows = []
   for a, b in pairs:
-    seeds_b = {r.seed: r for r in b.runs}
-    common = [(ra, seeds_b[ra.seed]) for ra in a.runs if ra.seed in seeds_b]
+    common = _same_seed(a, b)
     if common:
       acc_a, acc_b = [_acc(x) for x, _ in common], [_acc(y) for _, y in common]
       rows.append((a, b, len(common), _mean(acc_b) - _mean(acc_a),
