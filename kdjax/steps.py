@@ -183,3 +183,14 @@ def predict(variables, images, *, model: nn.Module, mean, std, batch_size: int):
       lambda x: model.apply(variables, augment.to_float(x, mean, std),
                             train=False), batches)
   return logits.reshape((padded, -1))[:n]
+
+
+def grid_epoch(states: TrainState, images, labels, teacher_variables, hparams, *,
+               steps: int, batch_size: int, step_fn):
+  """`train_epoch` for a grid of students at once: `states` and `hparams`
+  carry a leading grid axis (e.g. T, alpha and seed per point); the data and
+  the teacher are shared. One compiled program trains the whole grid."""
+  epoch = lambda state, hp: train_epoch(
+      state, images, labels, teacher_variables, hp, steps=steps,
+      batch_size=batch_size, step_fn=step_fn)
+  return jax.vmap(epoch)(states, hparams)
