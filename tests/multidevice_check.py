@@ -10,7 +10,6 @@ import jax
 jax.config.update('jax_num_cpu_devices', 4)
 
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-import numpy as np
 import optax
 
 from kdjax import config as config_lib

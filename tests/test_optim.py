@@ -1,9 +1,7 @@
 """Optimizers: coupled L2 as PyTorch applies `weight_decay`, and schedules."""
 
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
-import pytest
 
 from kdjax import config as config_lib
 from kdjax import optim
