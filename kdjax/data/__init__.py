@@ -94,18 +94,16 @@ def _load_arrays(config, spec):
     raise errors.DataError(
         f'dataset.data_dir={data_dir!r} is not a directory; expected the '
         f'folder holding {name} (IDX files or a TFDS data_dir)')
-  if source == 'cifar_python' or (source == 'auto' and
-                                   image_files.find_cifar_python(data_dir)):
-    path = image_files.find_cifar_python(data_dir)
+  path = image_files.find_cifar_python(data_dir)
+  folder = image_files.find_image_folder(data_dir)
+  if source == 'cifar_python' or (source == 'auto' and path):
     if path is None:
       raise errors.DataError(
           f'dataset.data_dir={data_dir!r} holds neither of '
           f'{image_files.CIFAR_PYTHON}; expected CIFAR-10 python files')
     splits = image_files.load_cifar_python(path)
     return (splits['train'], splits['test']), f'cifar_python:{os.path.abspath(path)}'
-  if source == 'image_folder' or (source == 'auto' and
-                                   image_files.find_image_folder(data_dir)):
-    folder = image_files.find_image_folder(data_dir)
+  if source == 'image_folder' or (source == 'auto' and folder):
     if folder is None:
       raise errors.DataError(
           f'dataset.data_dir={data_dir!r} holds no train/<class>/ folder and not '
