@@ -25,8 +25,9 @@ def manager(workdir, keep: int = 2, create: bool = True) -> ocp.CheckpointManage
 
 
 def save(mngr, state, history):
-  """Writes `state` (a pytree) and `history` (JSON-able) at `state.step`."""
-  mngr.save(int(state.step), args=ocp.args.Composite(
+  """Writes `state` (a pytree) and `history` (JSON-able) at `state.step`
+  (for a grid of states, which share their step: at the first one's)."""
+  mngr.save(int(np.ravel(state.step)[0]), args=ocp.args.Composite(
       state=ocp.args.StandardSave(state),
       history=ocp.args.JsonSave(history)))
 

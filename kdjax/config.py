@@ -14,6 +14,8 @@ METHODS = ('none', 'kd', 'fitnet', 'rkd')
 OPTIMIZERS = ('adam', 'adamw', 'sgd')
 SCHEDULES = ('constant', 'cosine')
 LOOPS = ('auto', 'scan', 'python')
+COMPUTE_DTYPES = ('float32', 'bfloat16')
+DISTRIBUTED = ('auto', 'yes', 'no')
 DATA_SOURCES = ('auto', 'idx', 'cifar_python', 'image_folder', 'tfds', 'sklearn')
 # Sub-dicts whose keys belong to the chosen model, checked by `kdjax.models`.
 _FREE_FORM = ('model', 'teacher.model')
@@ -99,6 +101,13 @@ def get_base_config():
       # convolutional models on CPU, where XLA runs convolutions inside a loop
       # ~60x slower (measured: CIFAR CNN teacher 5 vs 312 samples/s).
       loop='auto',
+      # 'bfloat16': layers compute in bf16 (products accumulate in float32;
+      # parameters, optimizer state and losses stay float32), student and
+      # teacher alike. For GPUs, and CPUs with AMX (bench.md).
+      compute_dtype='float32',
+      # Join JAX's multi-process runtime: 'auto' (under a multi-task SLURM
+      # step, or with KDJAX_COORDINATOR set), 'yes' or 'no'. See parallel.py.
+      distributed='auto',
   ))
   config.optimizer = optimizer()
   config.checkpoint = ml_collections.ConfigDict(dict(
@@ -234,6 +243,10 @@ def validate(config):
     _check_range(f'train.{key}', value, value >= 1, 'an integer >= 1')
   _check_range('train.loop', config.train.loop, config.train.loop in LOOPS,
                f'one of {LOOPS}')
+  _check_range('train.compute_dtype', config.train.compute_dtype,
+               config.train.compute_dtype in COMPUTE_DTYPES, f'one of {COMPUTE_DTYPES}')
+  _check_range('train.distributed', config.train.distributed,
+               config.train.distributed in DISTRIBUTED, f'one of {DISTRIBUTED}')
   _check_range('checkpoint.every_epochs', config.checkpoint.every_epochs,
                config.checkpoint.every_epochs >= 1, 'an integer >= 1')
   if config.method != 'none' and not config.teacher.workdir:

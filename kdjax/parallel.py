@@ -4,11 +4,20 @@ The step functions in `kdjax.steps` take an `axis_name`; with it they average
 gradients, BatchNorm statistics (models built with the same axis name
 normalise with the global batch's statistics) and metrics across devices.
 The global batch (config.train.batch_size) is split evenly over the mesh.
+
+Multi-host: `initialize_distributed` joins JAX's distributed runtime (one
+process per node or per GPU, e.g. SLURM tasks); the mesh then spans every
+process's devices. Each process reads the data set from its own disk and
+holds it replicated on its devices (`replicate`); the compiled step gives
+each device its slice of every global batch, so no examples travel between
+hosts, and every process runs the same programs in the same order.
 """
 
 import functools
+import os
 
 import jax
+import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -17,8 +26,57 @@ from kdjax import errors
 AXIS = 'data'
 
 
+
+
+def initialize_distributed(mode: str = 'auto') -> bool:
+  """Joins the multi-process runtime when `train.distributed` asks; True if joined.
+
+  'auto': when launched as one of several SLURM tasks (SLURM_NTASKS > 1) or
+  when KDJAX_COORDINATOR is set; 'yes': always; 'no': never. Coordinates
+  come from KDJAX_COORDINATOR (host:port), KDJAX_NUM_PROCESSES and
+  KDJAX_PROCESS_ID when set, else from JAX's detection (SLURM, Open MPI).
+  Must run before JAX's first computation.
+  """
+  env = os.environ
+  explicit = 'KDJAX_COORDINATOR' in env
+  asked = mode == 'yes' or (
+      mode == 'auto' and (explicit or int(env.get('SLURM_NTASKS', '1')) > 1))
+  if not asked or jax.distributed.is_initialized():
+    return asked
+  kwargs = {}
+  if explicit:
+    try:
+      kwargs = dict(coordinator_address=env['KDJAX_COORDINATOR'],
+                    num_processes=int(env['KDJAX_NUM_PROCESSES']),
+                    process_id=int(env['KDJAX_PROCESS_ID']))
+    except (KeyError, ValueError) as e:
+      raise errors.ConfigError(
+          f'KDJAX_COORDINATOR is set but KDJAX_NUM_PROCESSES / KDJAX_PROCESS_ID '
+          f'are missing or not integers ({e}); expected all three') from None
+  # Cross-process collectives of the CPU backend (GPUs use NCCL).
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(**kwargs)
+  return True
+
+
+def is_primary() -> bool:
+  """Whether this process writes the run's files (process 0 of a multi-host run)."""
+  return jax.process_index() == 0
+
+
+def replicate(tree, mesh):
+  """Host values (numpy or single-device arrays) as arrays replicated over
+  `mesh`, across processes too; each process supplies its own copy."""
+  sharding = replicated(mesh)
+
+  def put(x):
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+  return jax.tree.map(put, tree)
+
+
 def make_mesh(num_devices: int = 0) -> jax.sharding.Mesh:
-  """A 1-D mesh over the first `num_devices` devices (0: all of them)."""
+  """A 1-D mesh over the first `num_devices` devices of all processes (0: all)."""
   available = jax.devices()
   if num_devices > len(available):
     raise errors.ConfigError(

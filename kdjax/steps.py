@@ -8,6 +8,7 @@ same data order, augmentation and dropout as an uninterrupted one.
 """
 
 import dataclasses
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -97,16 +98,11 @@ def objective_loss(objective: Objective, student, teacher, labels, hparams):
   raise ValueError(f'unknown objective {objective.name!r}')
 
 
-def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
-               model: nn.Module, tx: optax.GradientTransformation,
-               teacher: nn.Module | None, objective: Objective, translate: int,
-               mean, std, flip: bool = False, axis_name=None):
-  """One optimizer update on `batch` = (uint8 images [B, H, W, C], labels [B]).
-
-  The teacher (eval mode, no gradient) sees the same augmented batch as the
-  student. `hparams` holds the objective's hyper-parameters as arrays (so a
-  grid of them can be vmapped). Returns (new state, metric sums over the batch).
-  """
+def step_inputs(batch, rng, teacher_variables, *, teacher: nn.Module | None,
+                translate: int, mean, std, flip: bool = False, axis_name=None):
+  """What one step's students share: the augmented float batch [B, H, W, C],
+  labels [B], the teacher's eval-mode (logits, features) on that batch (no
+  gradient; (None, None) without a teacher) and the dropout key."""
   images, labels = batch
   if axis_name is not None:  # each shard draws its own augmentation and dropout
     rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
@@ -117,7 +113,13 @@ def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
   if teacher is not None:
     teacher_out = jax.lax.stop_gradient(teacher.apply(
         teacher_variables, x, train=False, return_features=True))
+  return x, labels, teacher_out, dropout_rng
 
+
+def student_update(state: TrainState, x, labels, teacher_out, dropout_rng, hparams,
+                   *, model: nn.Module, tx: optax.GradientTransformation,
+                   objective: Objective, axis_name=None):
+  """One optimizer update of one student on prepared inputs (`step_inputs`)."""
   def loss_fn(params):
     variables = model_variables(params, state.batch_stats)
     (logits, student_features), updates = model.apply(
@@ -143,11 +145,48 @@ def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
   return state, metrics
 
 
+def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
+               model: nn.Module, tx: optax.GradientTransformation,
+               teacher: nn.Module | None, objective: Objective, translate: int,
+               mean, std, flip: bool = False, axis_name=None, grid: bool = False):
+  """One optimizer update on `batch` = (uint8 images [B, H, W, C], labels [B]).
+
+  The teacher (eval mode, no gradient) sees the same augmented batch as the
+  student. `hparams` holds the objective's hyper-parameters as arrays.
+  grid=True: `state` and `hparams` carry a leading axis of students that
+  share the seed, so the augmentation, dropout keys and the teacher's forward
+  pass are computed once for all of them (each student as its own run would).
+  Returns (new state, metric sums over the batch, per student under grid).
+  """
+  x, labels, teacher_out, dropout_rng = step_inputs(
+      batch, rng, teacher_variables, teacher=teacher, translate=translate,
+      mean=mean, std=std, flip=flip, axis_name=axis_name)
+  update = functools.partial(student_update, model=model, tx=tx,
+                             objective=objective, axis_name=axis_name)
+  if grid:
+    update = jax.vmap(update, in_axes=(0, None, None, None, None, 0))
+  return update(state, x, labels, teacher_out, dropout_rng, hparams)
+
+
+def _clock(state: TrainState):
+  """(root key, step) of a state, or of a grid of states that share them."""
+  if state.step.ndim == 0:
+    return state.rng, state.step
+  return state.rng[0], state.step[0]
+
+
 def epoch_order(root_rng, epoch, num_examples: int, steps: int, batch_size: int):
   """Example indices [steps, batch_size] of one epoch (drops the remainder)."""
   key = jax.random.fold_in(jax.random.fold_in(root_rng, _DATA), epoch)
   order = jax.random.permutation(key, num_examples)
   return order[:steps * batch_size].reshape(steps, batch_size)
+
+
+def epoch_batches(state: TrainState, num_examples: int, steps: int,
+                  batch_size: int):
+  """Example indices [steps, batch_size] of the epoch `state` is in."""
+  rng, step = _clock(state)
+  return epoch_order(rng, step // steps, num_examples, steps, batch_size)
 
 
 def train_epoch(state: TrainState, images, labels, teacher_variables, hparams, *,
@@ -157,20 +196,20 @@ def train_epoch(state: TrainState, images, labels, teacher_variables, hparams, *
   The epoch index is derived from `state.step`, the per-step key from
   (root key, step), so the function is pure. Returns (state, metric sums).
   """
-  order = epoch_order(state.rng, state.step // steps, labels.shape[0], steps,
-                      batch_size)
+  order = epoch_batches(state, labels.shape[0], steps, batch_size)
   body = lambda state, idx: indexed_step(state, images, labels, idx,
                                          teacher_variables, hparams, step_fn=step_fn)
   state, metrics = jax.lax.scan(body, state, order)
-  return state, jax.tree.map(jnp.sum, metrics)
+  return state, jax.tree.map(lambda m: m.sum(0), metrics)
 
 
 def indexed_step(state: TrainState, images, labels, idx, teacher_variables,
                  hparams, *, step_fn):
   """`step_fn` on examples `idx` [B] of the on-device data, with the key of
   (root key, step): one step of `train_epoch`, also usable on its own."""
-  rng = jax.random.fold_in(state.rng, state.step)
-  return step_fn(state, (images[idx], labels[idx]), rng, teacher_variables, hparams)
+  rng, step = _clock(state)
+  return step_fn(state, (images[idx], labels[idx]), jax.random.fold_in(rng, step),
+                 teacher_variables, hparams)
 
 
 def predict(variables, images, *, model: nn.Module, mean, std, batch_size: int):
@@ -187,9 +226,12 @@ def predict(variables, images, *, model: nn.Module, mean, std, batch_size: int):
 
 def grid_epoch(states: TrainState, images, labels, teacher_variables, hparams, *,
                steps: int, batch_size: int, step_fn):
-  """`train_epoch` for a grid of students at once: `states` and `hparams`
-  carry a leading grid axis (e.g. T, alpha and seed per point); the data and
-  the teacher are shared. One compiled program trains the whole grid."""
+  """`train_epoch` for a grid of students [seeds, points]: `states` and
+  `hparams` carry both leading axes; `step_fn` is a `train_step(grid=True)`.
+  Points of one seed share data order, augmentation, dropout keys and the
+  teacher's forward pass; seeds are vmapped. One program trains the grid and
+  each student ends as its own run would (returns per-student metric sums).
+  """
   epoch = lambda state, hp: train_epoch(
       state, images, labels, teacher_variables, hp, steps=steps,
       batch_size=batch_size, step_fn=step_fn)

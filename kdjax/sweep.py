@@ -3,7 +3,10 @@
 A sweep file (see experiments/sweeps/) has `get_sweep()` returning
   {'config': 'configs/....py', 'grid': {'distill.temperature': [1, 2], 'seed': [0, 1]},
    'set': {'distill.alpha': 0.3}}
-Each grid point is an ordinary run in `<workdir>/<key=value,...>/`.
+Each grid point is an ordinary run in `<workdir>/<key=value,...>/`. With
+`'vmap': True` in the sweep, points that differ only in seed and distillation
+weights train together as one vmapped program (`kdjax.grid`), each still
+writing its own run directory; the stacked state is kept in `<workdir>/grid/`.
 
   python -m kdjax.sweep --sweep=experiments/sweeps/temperature.py \\
       --workdir=runs/sweeps/temperature --set=teacher.workdir=runs/cifar10_resnet/teacher
@@ -25,6 +28,7 @@ import ml_collections
 
 from kdjax import cli
 from kdjax import errors
+from kdjax import grid as grid_lib
 from kdjax import train
 
 flags.DEFINE_string('sweep', None, 'Sweep file (experiments/sweeps/*.py).')
@@ -112,21 +116,35 @@ def run_point(sweep, index, workdir):
   train.train_and_evaluate(point_config(sweep, overrides), run_dir)
 
 
-def slurm_script(sweep_path, workdir, n_points, sets) -> str:
-  """An sbatch job array with one task per grid point."""
+def run_grid(sweep, workdir):
+  """All points as one vmapped program (the sweep's `'vmap': True`)."""
+  names, configs = zip(*[(name, point_config(sweep, overrides))
+                         for name, overrides in points(sweep)])
+  grid_lib.train_grid(list(configs), [os.path.join(workdir, n) for n in names],
+                      os.path.join(workdir, 'grid'))
+
+
+def slurm_script(sweep_path, workdir, n_points, sets, vmap=False) -> str:
+  """An sbatch job array with one task per grid point (one job for a vmapped
+  grid, which trains all points in one program)."""
   cap = f'%{FLAGS.slurm_parallel}' if FLAGS.slurm_parallel else ''
-  lines = ['#!/bin/bash', f'#SBATCH --job-name=kdjax-{os.path.basename(sweep_path)[:-3]}',
-           f'#SBATCH --array=0-{n_points - 1}{cap}',
+  lines = ['#!/bin/bash', f'#SBATCH --job-name=kdjax-{os.path.basename(sweep_path)[:-3]}']
+  if not vmap:
+    lines.append(f'#SBATCH --array=0-{n_points - 1}{cap}')
+  lines += [
            f'#SBATCH --gpus-per-task={FLAGS.slurm_gpus}',
            f'#SBATCH --cpus-per-task={FLAGS.slurm_cpus}',
            f'#SBATCH --mem={FLAGS.slurm_mem}', f'#SBATCH --time={FLAGS.slurm_time}',
-           f'#SBATCH --output={workdir}/slurm-%A_%a.out']
+           f'#SBATCH --output={workdir}/slurm-%A_%a.out' if not vmap else
+           f'#SBATCH --output={workdir}/slurm-%j.out']
   if FLAGS.slurm_partition:
     lines.append(f'#SBATCH --partition={FLAGS.slurm_partition}')
   command = ['python', '-m', 'kdjax.sweep', f'--sweep={sweep_path}',
-             f'--workdir={workdir}', '--mode=task'] + [f'--set={s}' for s in sets]
+             f'--workdir={workdir}', '--mode=local' if vmap else '--mode=task'] + [
+                 f'--set={s}' for s in sets]
   lines += ['set -euo pipefail', f'mkdir -p {shlex.quote(workdir)}',
-            ' '.join(shlex.quote(c) for c in command) + ' --task="$SLURM_ARRAY_TASK_ID"']
+            ' '.join(shlex.quote(c) for c in command) + (
+                '' if vmap else ' --task="$SLURM_ARRAY_TASK_ID"')]
   return '\n'.join(lines) + '\n'
 
 
@@ -141,12 +159,15 @@ def main(argv):
   if FLAGS.mode == 'list':
     print('\n'.join(f'{i}\t{name}' for i, (name, _) in enumerate(grid)))
   elif FLAGS.mode == 'slurm':
-    sys.stdout.write(slurm_script(FLAGS.sweep, FLAGS.workdir, len(grid), FLAGS.set))
+    sys.stdout.write(slurm_script(FLAGS.sweep, FLAGS.workdir, len(grid), FLAGS.set,
+                                  vmap=sweep.get('vmap', False)))
   elif FLAGS.mode == 'task':
     if FLAGS.task is None or not 0 <= FLAGS.task < len(grid):
       raise errors.ConfigError(
           f'--task={FLAGS.task} is invalid; expected 0..{len(grid) - 1}')
     run_point(sweep, FLAGS.task, FLAGS.workdir)
+  elif sweep.get('vmap'):
+    run_grid(sweep, FLAGS.workdir)
   else:
     for i in range(len(grid)):
       run_point(sweep, i, FLAGS.workdir)

@@ -32,6 +32,7 @@ from kdjax import optim
 from kdjax import outputs
 from kdjax import parallel
 from kdjax import steps
+from kdjax import xla_options
 
 # Keys that may change when a run is resumed (they do not change its result).
 # (A different train.devices resumes, but not bit-exactly: each shard draws
@@ -44,7 +45,7 @@ class TrainingDiverged(errors.KdjaxError):
   """The training loss became NaN or infinite."""
 
 
-def _check_same_run(workdir, config_json):
+def check_same_run(workdir, config_json):
   """Refuses to resume a workdir whose saved config differs from this one."""
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
@@ -58,10 +59,11 @@ def _check_same_run(workdir, config_json):
           'or a new --workdir')
 
 
-def _make_workdir(workdir):
+def make_workdir(workdir):
+  """Creates `workdir`; a one-line error if it cannot be written."""
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, '.write-test')
+    probe = os.path.join(workdir, f'.write-test-{os.getpid()}')
     with open(probe, 'w'):
       pass
     os.unlink(probe)
@@ -71,7 +73,7 @@ def _make_workdir(workdir):
 
 
 @contextlib.contextmanager
-def _exclusive(workdir):
+def exclusive(workdir):
   """Holds `<workdir>/.lock` for one process; the kernel frees it if we die."""
   path = os.path.join(workdir, '.lock')
   with open(path, 'a+') as f:
@@ -99,36 +101,47 @@ def _exclusive(workdir):
       fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _variable_shapes(model, image_shape):
+def variable_shapes(model, image_shape):
+  """The shapes of `model`'s variables for images of `image_shape`."""
   return jax.eval_shape(functools.partial(
       models.init, model, jax.random.PRNGKey(0), image_shape))
 
 
-def _log_scalars(writer, record, prefix=''):
+def log_scalars(writer, record, prefix=''):
+  """One TensorBoard point per number in an epoch's `record` (None: no writer)."""
+  if writer is None:
+    return
   for key, value in record.items():
     if key not in ('epoch', 'step') and isinstance(value, (int, float)):
       writer.add_scalar(prefix + key.replace('_', '/', 1), value, record['epoch'])
   writer.flush()
 
 
-def _predictor(config, data, model):
+def predictor(config, data, model):
   """Compiled `predict(variables, uint8 images) -> logits` in eval batches."""
   return jax.jit(functools.partial(
       steps.predict, model=model, mean=data.mean, std=data.std,
       batch_size=config.train.eval_batch_size))
 
 
-def _finish(workdir, config, data, model, variables, history, extra):
-  """Writes predictions/test.npz and metrics.json from final `variables`."""
-  predict = _predictor(config, data, model)
+def finish(workdir, config, data, model, variables, history, extra):
+  """Writes predictions/test.npz and metrics.json from final `variables`.
+
+  Every process computes them on its own first device (from a host copy of
+  the replicated variables); only the primary one writes.
+  """
+  variables = jax.device_get(variables)
+  predict = predictor(config, data, model)
   logits = np.asarray(predict(variables, jnp.asarray(data.test.images)))
-  outputs.write_predictions(os.path.join(workdir, 'predictions', 'test.npz'),
-                            data.test.labels, logits)
+  if parallel.is_primary():
+    outputs.write_predictions(os.path.join(workdir, 'predictions', 'test.npz'),
+                              data.test.labels, logits)
   faults.crash_point('predictions_written')
   metrics = {
       'dataset': data.name, 'data_source': data.source,
       'model': config.model.name, 'method': config.method,
       'params': models.param_count(variables['params']),
+      'params_sha256': models.fingerprint(variables['params']),
       'test': evaluate.classification_metrics(logits, data.test.labels),
       'latency': evaluate.latency(model, variables, data.image_shape,
                                   **config.latency),
@@ -138,50 +151,65 @@ def _finish(workdir, config, data, model, variables, history, extra):
     metrics['validation'] = evaluate.classification_metrics(
         predict(variables, jnp.asarray(data.validation.images)),
         data.validation.labels)
-  outputs.write_json(os.path.join(workdir, 'metrics.json'), metrics)
+  if parallel.is_primary():
+    outputs.write_json(os.path.join(workdir, 'metrics.json'), metrics)
   return metrics
 
 
-def _hparams(config):
+def hparams_of(config) -> dict:
+  """The objective's hyper-parameters as arrays (vmappable; see steps)."""
   d = config.distill
   return {'temperature': jnp.float32(d.temperature), 'alpha': jnp.float32(d.alpha),
           'rkd_distance': jnp.float32(d.rkd_distance_weight),
           'rkd_angle': jnp.float32(d.rkd_angle_weight)}
 
 
-def _loop_kind(config):
+def convolutional(config) -> bool:
+  """Whether the run's student or teacher is a convolutional network."""
+  return config.model.name in models.CONVOLUTIONAL or (
+      config.method != 'none' and config.teacher.model.name in models.CONVOLUTIONAL)
+
+
+def loop_kind(config) -> str:
+  """How epochs run: 'scan' or 'python' (`train.loop`, 'auto' resolved)."""
   if config.train.loop != 'auto':
     return config.train.loop
-  conv = config.model.name in models.CONVOLUTIONAL or (
-      config.method != 'none' and config.teacher.model.name in models.CONVOLUTIONAL)
-  return 'python' if conv and jax.default_backend() == 'cpu' else 'scan'
+  return 'python' if convolutional(config) and jax.default_backend() == 'cpu' else 'scan'
 
 
-def _epoch_runner(kind, steps_per_epoch, batch_size, step_fn):
+def epoch_runner(kind, steps_per_epoch, batch_size, step_fn, grid=False,
+                 compiler_options=None):
   """Compiles one epoch for arguments like the given ones; returns a function
   (state, images, labels, teacher_variables, hparams) -> (state, metric sums).
 
   'scan': the whole epoch is one program. 'python': one compiled step per
   batch, dispatched without waiting (the host syncs once per epoch, on the
-  sums); the same data order and keys as 'scan'.
+  sums); the same data order and keys as 'scan'. grid=True: a [seeds, points]
+  grid of students (`steps.grid_epoch`; `step_fn` built with grid=True).
+  `compiler_options`: XLA options of the compiled program (`xla_options`).
   """
   if kind == 'scan':
     epoch = jax.jit(functools.partial(
-        steps.train_epoch, steps=steps_per_epoch, batch_size=batch_size,
-        step_fn=step_fn), donate_argnums=0)
-    return lambda *args: epoch.lower(*args).compile()
-  step = jax.jit(functools.partial(steps.indexed_step, step_fn=step_fn),
-                 donate_argnums=0)
-  order = jax.jit(steps.epoch_order, static_argnums=(2, 3, 4))
+        steps.grid_epoch if grid else steps.train_epoch, steps=steps_per_epoch,
+        batch_size=batch_size, step_fn=step_fn), donate_argnums=0)
+    return lambda *args: epoch.lower(*args).compile(compiler_options)
+  one_step = functools.partial(steps.indexed_step, step_fn=step_fn)
+  batches_of = functools.partial(steps.epoch_batches, steps=steps_per_epoch,
+                                 batch_size=batch_size)
+  if grid:  # seeds are vmapped; the points of a seed share its batches
+    one_step = jax.vmap(one_step, in_axes=(0, None, None, 0, None, 0))
+    batches_of = jax.vmap(batches_of, in_axes=(0, None), out_axes=1)
+  step = jax.jit(one_step, donate_argnums=0)
+  order = jax.jit(batches_of, static_argnums=1)
 
   def compile_for(state, images, labels, teacher_variables, hparams):
-    idx = jax.ShapeDtypeStruct((batch_size,), jnp.int32)
+    epoch = jax.eval_shape(order, state, labels.shape[0])
+    idx = jax.ShapeDtypeStruct(epoch.shape[1:], epoch.dtype)
     compiled = step.lower(state, images, labels, idx, teacher_variables,
-                          hparams).compile()
+                          hparams).compile(compiler_options)
 
     def run(state, images, labels, teacher_variables, hparams):
-      batches = order(state.rng, state.step // steps_per_epoch, labels.shape[0],
-                      steps_per_epoch, batch_size)
+      batches = order(state, labels.shape[0])
       sums = None
       for i in range(steps_per_epoch):
         state, metrics = compiled(state, images, labels, batches[i],
@@ -190,6 +218,15 @@ def _epoch_runner(kind, steps_per_epoch, batch_size, step_fn):
       return state, sums
     return run
   return compile_for
+
+
+def placer(mesh):
+  """Puts host values where compiled steps read them: replicated over the
+  mesh in a multi-process run (each process supplies its copy), else on
+  the default device."""
+  if jax.process_count() > 1:
+    return functools.partial(parallel.replicate, mesh=mesh)
+  return lambda tree: jax.tree.map(jnp.asarray, tree)
 
 
 def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
@@ -201,6 +238,8 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
   """
   batch_size = config.train.batch_size
   steps_per_epoch = len(data.train) // batch_size
+  place = placer(mesh)
+  state = place(state)
   mngr = checkpoint.manager(workdir, keep=config.checkpoint.keep)
   history = []
   restored = checkpoint.restore_latest(mngr, state)
@@ -219,11 +258,12 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
       mean=data.mean, std=data.std)
   if mesh.size > 1:
     step_fn = parallel.shard_step(step_fn, mesh)
-  epoch_fn = _epoch_runner(_loop_kind(config), steps_per_epoch, batch_size, step_fn)
-  predict = _predictor(config, data, model)
-  train_x, train_y = jnp.asarray(data.train.images), jnp.asarray(data.train.labels)
-  test_x = jnp.asarray(data.test.images)
-  hparams = _hparams(config)
+  epoch_fn = epoch_runner(
+      loop_kind(config), steps_per_epoch, batch_size, step_fn,
+      compiler_options=xla_options.for_training(convolutional(config)))
+  predict = predictor(config, data, model)
+  train_x, train_y, test_x, hparams = place((
+      data.train.images, data.train.labels, data.test.images, hparams_of(config)))
 
   start = time.perf_counter()
   compiled = epoch_fn(state, train_x, train_y, teacher_variables, hparams)
@@ -259,7 +299,7 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
           '%.0f samples/s', name, epoch + 1, epochs, train_loss,
           record['train_accuracy'], test['accuracy'],
           record['train_samples_per_sec'])
-      _log_scalars(writer, record, '' if name == 'train' else name + '/')
+      log_scalars(writer, record, '' if name == 'train' else name + '/')
       if (epoch + 1) % config.checkpoint.every_epochs == 0 or epoch + 1 == epochs:
         checkpoint.save(mngr, state, history)
         faults.crash_point('checkpoint_writing')  # Orbax writes asynchronously
@@ -339,23 +379,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   config_lib.validate(config)
   if config.runlocal:
     config = config_lib.runlocal(config)
-  _make_workdir(workdir)
-  with _exclusive(workdir):
+  parallel.initialize_distributed(config.train.distributed)
+  make_workdir(workdir)
+  # Processes of a multi-host run share the workdir: the primary holds it.
+  with exclusive(workdir) if parallel.is_primary() else contextlib.nullcontext():
     return _train_and_evaluate(config, workdir)
 
 
 def _train_and_evaluate(config, workdir):
   config_json = json.loads(config.to_json())
-  _check_same_run(workdir, config_json)
+  check_same_run(workdir, config_json)
 
   mesh = parallel.make_mesh(config.train.devices)
   parallel.check_batch(config.train.batch_size, mesh.size)
   axis_name = parallel.AXIS if mesh.size > 1 else None
   num_classes = data_lib.num_classes(config.dataset)
-  model = models.create(config.model, num_classes, axis_name=axis_name)
+  dtype = config.train.compute_dtype
+  model = models.create(config.model, num_classes, axis_name=axis_name, dtype=dtype)
   teacher = teacher_variables = None
   if config.method != 'none':
-    teacher = models.create(config.teacher.model, num_classes)
+    teacher = models.create(config.teacher.model, num_classes, dtype=dtype)
 
   data = data_lib.load(config.dataset)
   if len(data.train) < config.train.batch_size:
@@ -363,15 +406,16 @@ def _train_and_evaluate(config, workdir):
         f'train.batch_size={config.train.batch_size} exceeds the '
         f'{len(data.train)} training examples; expected a smaller batch')
   if teacher is not None:
-    teacher_variables = checkpoint.load_variables(
-        config.teacher.workdir, _variable_shapes(teacher, data.image_shape))
+    teacher_variables = placer(mesh)(checkpoint.load_variables(
+        config.teacher.workdir, variable_shapes(teacher, data.image_shape)))
   variables = models.init(model, steps.init_rng(config.seed), data.image_shape)
   logging.info('%s: %s, %d params; %s, %d train / %d test examples',
                workdir, config.model.name, models.param_count(variables['params']),
                data.source, len(data.train), len(data.test))
-  outputs.write_json(os.path.join(workdir, 'config.json'), config_json)
-
-  writer = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
+  writer = None
+  if parallel.is_primary():
+    outputs.write_json(os.path.join(workdir, 'config.json'), config_json)
+    writer = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
   extra = {'seed': config.seed}
   stage2_objective = {'none': 'none', 'kd': 'kd', 'fitnet': 'kd', 'rkd': 'rkd'}
   try:
@@ -394,12 +438,13 @@ def _train_and_evaluate(config, workdir):
         data=data, teacher=teacher, teacher_variables=teacher_variables,
         writer=writer, mesh=mesh)
   finally:
-    writer.close()
+    if writer is not None:
+      writer.close()
 
   extra.update(timing, steps=int(state.step))
   if teacher is not None:
     extra['teacher'] = {'workdir': os.path.abspath(config.teacher.workdir)}
-  metrics = _finish(workdir, config, data, model,
+  metrics = finish(workdir, config, data, model,
                     steps.model_variables(state.params, state.batch_stats),
                     history, extra)
   logging.info('%s: test accuracy %.2f%% (%d errors), %d params',
@@ -416,22 +461,23 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
   latency are recomputed here.
   """
   config_lib.validate(config)
-  with _exclusive(workdir):
+  with exclusive(workdir):
     return _evaluate_checkpoint(config, workdir)
 
 
 def _evaluate_checkpoint(config, workdir):
-  model = models.create(config.model, data_lib.num_classes(config.dataset))
+  model = models.create(config.model, data_lib.num_classes(config.dataset),
+                        dtype=config.train.compute_dtype)
   data = data_lib.load(config.dataset)
   variables = checkpoint.load_variables(
-      workdir, _variable_shapes(model, data.image_shape), what='run')
+      workdir, variable_shapes(model, data.image_shape), what='run')
   old_path = os.path.join(workdir, 'metrics.json')
   old = outputs.read_json(old_path) if os.path.exists(old_path) else {}
   history = old.pop('history', [])
   extra = {k: v for k, v in old.items() if k in (
       'train_seconds', 'compile_seconds', 'steps', 'seed', 'teacher',
       'stage1_history', 'stage1_train_seconds')}
-  metrics = _finish(workdir, config, data, model, variables, history, extra)
+  metrics = finish(workdir, config, data, model, variables, history, extra)
   logging.info('%s: re-evaluated: test accuracy %.2f%% (%d errors), %.3f ms/sample',
                workdir, metrics['test']['accuracy'], metrics['test']['errors'],
                metrics['latency']['ms_per_sample_mean'])

@@ -1,12 +1,15 @@
 """Parameter counts against the papers, and the feature interface."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from kdjax import config as config_lib
 from kdjax import errors
 from kdjax import models
+from kdjax.models import layers
 
 MNIST = (28, 28, 1)
 
@@ -110,3 +113,18 @@ def test_named_features(model_config, feature, shape):
   assert features[feature].shape == (2, *shape)
   assert set(model.trunk(feature)) <= set(jax.eval_shape(
       lambda: models.init(model, jax.random.PRNGKey(0), CIFAR))['params'])
+
+
+@pytest.mark.parametrize('ties', [False, True])
+def test_max_pool_2x2_matches_flax_max_pool(ties):
+  """Values and gradients equal `nn.max_pool`'s, ties (ReLU zeros, equal
+  maxima) included: the gradient goes to the first maximum of a window."""
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 6, 8, 5))
+  if ties:
+    x = jnp.round(jax.nn.relu(x))  # many 0s and 1s: windows with tied maxima
+  g = jax.random.normal(jax.random.PRNGKey(1), (3, 3, 4, 5))
+  reference = lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))
+  y, vjp = jax.vjp(layers.max_pool_2x2, x)
+  y_ref, vjp_ref = jax.vjp(reference, x)
+  np.testing.assert_array_equal(y, y_ref)
+  np.testing.assert_array_equal(vjp(g)[0], vjp_ref(g)[0])

@@ -120,7 +120,7 @@ def test_unreadable_latest_checkpoint_falls_back(tmp_path, caplog):
 def test_one_process_per_workdir(tmp_path):
   workdir = str(tmp_path / 'run')
   os.makedirs(workdir)
-  with train._exclusive(workdir):  # pylint: disable=protected-access
+  with train.exclusive(workdir):
     result = subprocess.run(
         [sys.executable, '-m', 'kdjax.main', '--config=configs/demo.py:student',
          f'--workdir={workdir}'], cwd=REPO, capture_output=True, text=True, timeout=120)

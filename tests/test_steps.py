@@ -91,27 +91,36 @@ def test_predict_pads_the_last_batch():
 
 
 def test_grid_epoch_equals_separate_runs():
-  """A vmapped 3-point grid (T, alpha and seed differ) == the 3 runs apart."""
+  """A vmapped 2 seeds x 2 (T, alpha) grid == the 4 runs apart."""
   state, step, (images, labels), teacher_vars, _, model = setup('kd')
   tx = optax.adam(1e-2)
-  grid = [(2.0, 0.1, 0), (4.0, 0.5, 1), (8.0, 0.9, 2)]
-  states = [steps.create_state(models.init(model, steps.init_rng(seed), SHAPE), tx,
-                               steps.stage_rng(seed)) for _, _, seed in grid]
-  hparams = [{'temperature': jnp.float32(t), 'alpha': jnp.float32(a)} for t, a, _ in grid]
-  kwargs = dict(steps=2, batch_size=16, step_fn=step)
-  separate = []
-  for s, h in zip(states, hparams):
-    for _ in range(2):  # two epochs
-      s, _ = steps.train_epoch(s, images, labels, teacher_vars, h, **kwargs)
-    separate.append(s)
+  seeds, points = (0, 1), ((2.0, 0.1), (8.0, 0.9))
+  new = lambda seed: steps.create_state(
+      models.init(model, steps.init_rng(seed), SHAPE), tx, steps.stage_rng(seed))
+  hp = lambda t, a: {'temperature': jnp.float32(t), 'alpha': jnp.float32(a)}
+  kwargs = dict(steps=2, batch_size=16)
+  separate = {}
+  for seed in seeds:
+    for t, a in points:
+      s = new(seed)
+      for _ in range(2):  # two epochs
+        s, _ = steps.train_epoch(s, images, labels, teacher_vars, hp(t, a),
+                                 step_fn=step, **kwargs)
+      separate[seed, t] = s
   stack = lambda trees: jax.tree.map(lambda *x: jnp.stack(x), *trees)
-  together, stacked_h = stack(states), stack(hparams)
-  grid_fn = jax.jit(functools.partial(steps.grid_epoch, **kwargs))
+  together = stack([stack([new(seed)] * len(points)) for seed in seeds])
+  stacked_h = stack([stack([hp(t, a) for t, a in points])] * len(seeds))
+  partial = step.__wrapped__  # the functools.partial under jax.jit
+  grid_step = functools.partial(partial.func, **partial.keywords, grid=True)
+  grid_fn = jax.jit(functools.partial(steps.grid_epoch, step_fn=grid_step, **kwargs))
   for _ in range(2):
     together, sums = grid_fn(together, images, labels, teacher_vars, stacked_h)
-  assert sums['count'].shape == (3,)
-  for i, s in enumerate(separate):
-    for x, y in zip(jax.tree.leaves(s.params), jax.tree.leaves(together.params)):
-      np.testing.assert_allclose(y[i], x, atol=1e-5)
-  assert not np.allclose(together.params['head']['kernel'][0],
-                         together.params['head']['kernel'][1])
+  assert sums['count'].shape == (2, 2)
+  for i, seed in enumerate(seeds):
+    for j, (t, _) in enumerate(points):
+      for x, y in zip(jax.tree.leaves(separate[seed, t].params),
+                      jax.tree.leaves(together.params)):
+        np.testing.assert_allclose(y[i, j], x, atol=1e-5)
+  kernels = together.params['head']['kernel']
+  assert not np.allclose(kernels[0, 0], kernels[0, 1])
+  assert not np.allclose(kernels[0, 0], kernels[1, 0])

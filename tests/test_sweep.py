@@ -30,12 +30,12 @@ def test_unknown_sweep_key():
     sweep.point_config(GRID, {'distill.temp': 2.0})
 
 
-def write_sweep(tmp_path):
+def write_sweep(tmp_path, vmap=False):
   path = tmp_path / 'tiny.py'
   path.write_text(
       'def get_sweep():\n'
       f"  return {{'config': {os.path.join(REPO, 'configs', 'demo.py') + ':student'!r},\n"
-      "          'grid': {'seed': [0, 1]},\n"
+      "          'grid': {'seed': [0, 1]}, 'vmap': " + repr(vmap) + ",\n"
       "          'set': {'model.hidden': (8,), 'train.epochs': 1, 'latency.repeats': 2}}\n")
   return str(path)
 
@@ -71,3 +71,21 @@ def test_task_out_of_range(tmp_path):
   result = kdjax_sweep(f'--sweep={write_sweep(tmp_path)}', '--workdir=runs/x',
                        '--mode=task', '--task=5')
   assert result.returncode == 2 and '--task=5 is invalid; expected 0..1' in result.stderr
+
+
+def test_vmapped_sweep_writes_every_point(tmp_path):
+  path, workdir = write_sweep(tmp_path, vmap=True), str(tmp_path / 'runs')
+  result = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
+  assert result.returncode == 0, result.stderr
+  assert 'grid: 2 students (2 seeds x 1 settings)' in result.stderr
+  assert sorted(os.listdir(workdir)) == ['grid', 'seed=0', 'seed=1']
+  for run in ('seed=0', 'seed=1'):
+    for name in ('config.json', 'metrics.json', 'predictions/test.npz'):
+      assert os.path.exists(os.path.join(workdir, run, name))
+
+
+def test_vmapped_sweep_is_one_slurm_job(tmp_path):
+  result = kdjax_sweep(f'--sweep={write_sweep(tmp_path, vmap=True)}',
+                       '--workdir=runs/x', '--mode=slurm')
+  assert result.returncode == 0, result.stderr
+  assert '--array' not in result.stdout and '--mode=local' in result.stdout

@@ -1,79 +1,316 @@
-"""Throughput of the compiled MNIST train steps (samples/s), on this machine.
+"""Train-step throughput on this machine: kdjax beside PyTorch eager.
 
-  python experiments/bench/train_steps.py [--batch_size=256] [--steps=50] [--repeats=5]
+  python experiments/bench/train_steps.py [--repeats=5] [--out=experiments/results/bench.md]
 
-Times whole compiled epochs (`steps.train_epoch`: a `lax.scan` over `--steps`
-updates on on-device uint8 data, with augmentation) for the teacher trained
-on hard labels and for the KD student (800-800 MLP + the 1200-1200 teacher's
-forward pass). Compilation is timed separately; throughput is the median of
-`--repeats` timed epochs after one warm-up epoch.
+Times, in samples/s: the MNIST MLP teacher step and KD step, the CIFAR-10 CNN
+teacher step and KD step (each built from its study config in configs/), and
+5-point temperature sweeps of both KD students trained as one vmapped grid
+vs 5 runs one after another. Each figure is the median of --repeats
+timed epochs after a warm-up epoch; compilation is timed apart. kdjax runs
+its epochs as training does (`train.epoch_runner` / `loop_kind`), with
+kdjax's XLA flags (`kdjax/xla_flags.py`) and, in a child process, without
+them. When PyTorch is installed (`pip install -e '.[bench]'`), the same
+steps in plain PyTorch eager (experiments/bench/torch_steps.py) run in the
+same command and the ratios are printed. FLOPs per step come from XLA's cost
+analysis of the compiled step; achieved GFLOP/s is shown beside the
+machine's f32 matmul rate.
 """
 
 import functools
+import importlib.util
+import os
 import statistics
+import sys
 import time
 
 from absl import app
 from absl import flags
-import jax
-import jax.numpy as jnp
 
-from kdjax import config as config_lib
-from kdjax import models
-from kdjax import optim
-from kdjax import steps
 
-flags.DEFINE_integer('batch_size', 256, 'Global batch size.')
-flags.DEFINE_integer('steps', 50, 'Updates per timed epoch.')
-flags.DEFINE_integer('repeats', 5, 'Timed epochs (the median is reported).')
+flags.DEFINE_integer('repeats', 5, 'Timed epochs per figure (median reported).')
+flags.DEFINE_integer('mlp_steps', 40, 'Steps per timed epoch, MNIST MLP.')
+flags.DEFINE_integer('cnn_steps', 8, 'Steps per timed epoch, CIFAR CNN.')
+flags.DEFINE_enum('torch', 'auto', ['auto', 'yes', 'no'], 'PyTorch columns.')
+flags.DEFINE_string('out', '', 'Also write the markdown table to this file.')
 FLAGS = flags.FLAGS
 
-SHAPE = (28, 28, 1)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CASES = (  # (name, config file)
+    ('MNIST MLP teacher (1200-1200, CE)', 'configs/mnist/teacher.py'),
+    ('MNIST MLP KD (800-800 + teacher forward)', 'configs/mnist/kd.py'),
+    ('CIFAR-10 CNN teacher (64-128-256, CE)', 'configs/cifar10_cnn/teacher.py'),
+    ('CIFAR-10 CNN KD (32-64 + teacher forward)', 'configs/cifar10_cnn/kd.py'),
+)
+SWEEPS = (  # (name, KD config whose temperature is swept)
+    ('MNIST MLP KD', 'configs/mnist/kd.py'),
+    ('CIFAR-10 CNN KD', 'configs/cifar10_cnn/kd.py'),
+)
+SWEEP_TEMPERATURES = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
-def bench(name, student_cfg, teacher_cfg, method):
-  opt = config_lib.get_base_config().optimizer
-  tx = optim.create(opt, FLAGS.steps)
-  model = models.create(student_cfg, 10)
-  state = steps.create_state(models.init(model, steps.init_rng(0), SHAPE), tx, steps.stage_rng(0))
-  teacher = teacher_vars = None
-  if method == 'kd':
-    teacher = models.create(teacher_cfg, 10)
-    teacher_vars = models.init(teacher, jax.random.PRNGKey(1), SHAPE)
-  n = FLAGS.steps * FLAGS.batch_size
-  images = jax.random.randint(jax.random.PRNGKey(2), (n, *SHAPE), 0, 256).astype(jnp.uint8)
-  labels = jax.random.randint(jax.random.PRNGKey(3), (n,), 0, 10)
-  hparams = {'temperature': jnp.float32(20.0), 'alpha': jnp.float32(0.1)}
-  step_fn = functools.partial(steps.train_step, model=model, tx=tx, teacher=teacher,
-                              objective=steps.Objective(method), translate=2, mean=(0.1307,), std=(0.3081,))
-  epoch = jax.jit(functools.partial(steps.train_epoch, steps=FLAGS.steps,
-                                    batch_size=FLAGS.batch_size, step_fn=step_fn),
-                  donate_argnums=0)
-  start = time.perf_counter()
-  compiled = epoch.lower(state, images, labels, teacher_vars, hparams).compile()
-  compile_s = time.perf_counter() - start
-  state, _ = compiled(state, images, labels, teacher_vars, hparams)  # warm-up
-  jax.block_until_ready(state)
-  rates = []
+def load_config(path):
+  spec = importlib.util.spec_from_file_location('bench_config', os.path.join(ROOT, path))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def median_rate(run_epoch, samples):
+  run_epoch()  # warm-up
+  times = []
   for _ in range(FLAGS.repeats):
     start = time.perf_counter()
-    state, sums = compiled(state, images, labels, teacher_vars, hparams)
-    jax.block_until_ready((state, sums))
-    rates.append(n / (time.perf_counter() - start))
-  print(f'| {name} | {FLAGS.batch_size} | {statistics.median(rates):,.0f} | '
-        f'{min(rates):,.0f}-{max(rates):,.0f} | {compile_s:.2f} |', flush=True)
+    run_epoch()
+    times.append(time.perf_counter() - start)
+  return samples / statistics.median(times)
+
+
+# ---------------------------------------------------------------- kdjax side
+def kdjax_setup(config, num_steps, grid_points=0):
+  """(epoch arguments, step_fn) for `config` on random uint8 data."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp
+  from kdjax import data as data_lib, models, optim, steps, train
+
+  spec = data_lib.SPECS[config.dataset.name]
+  shape = (28, 28, 1) if config.dataset.name == 'mnist' else (32, 32, 3)
+  dtype = config.train.compute_dtype
+  model = models.create(config.model, 10, dtype=dtype)
+  tx = optim.create(config.optimizer, 10_000)
+  teacher = teacher_vars = None
+  if config.method != 'none':
+    teacher = models.create(config.teacher.model, 10, dtype=dtype)
+    teacher_vars = models.init(teacher, jax.random.PRNGKey(1), shape)
+  state = steps.create_state(models.init(model, steps.init_rng(0), shape), tx,
+                             steps.stage_rng(0))
+  hparams = train.hparams_of(config)
+  if grid_points:
+    stack = lambda tree: jax.tree.map(
+        lambda x: jnp.broadcast_to(x, (1, grid_points) + x.shape), tree)
+    state, hparams = stack(state), stack(hparams)
+    hparams['temperature'] = jnp.asarray([SWEEP_TEMPERATURES], jnp.float32)
+  n = num_steps * config.train.batch_size
+  images = jax.random.randint(jax.random.PRNGKey(2), (n, *shape), 0, 256).astype(jnp.uint8)
+  labels = jax.random.randint(jax.random.PRNGKey(3), (n,), 0, 10)
+  step_fn = functools.partial(
+      steps.train_step, model=model, tx=tx, teacher=teacher,
+      objective=steps.Objective(config.method), translate=config.dataset.translate,
+      flip=config.dataset.flip, mean=spec.mean, std=spec.std, grid=bool(grid_points))
+  return (state, images, labels, teacher_vars, hparams), step_fn
+
+
+def step_gflop(args, step_fn, batch, grid):
+  """GFLOP of one compiled step, from XLA's cost analysis."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from kdjax import steps
+
+  one = functools.partial(steps.indexed_step, step_fn=step_fn)
+  idx = jax.ShapeDtypeStruct((1,) * grid + (batch,), jax.numpy.int32)
+  if grid:
+    one = jax.vmap(one, in_axes=(0, None, None, 0, None, 0))
+  cost = jax.jit(one).lower(*args[:3], idx, *args[3:]).compile().cost_analysis()
+  return (cost[0] if isinstance(cost, list) else cost)['flops'] / 1e9
+
+
+def kdjax_case(config, num_steps, compiler_options, grid_points=0):
+  """samples/s (summed over a grid's students), compile seconds, GFLOP/sample."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from kdjax import train
+
+  args, step_fn = kdjax_setup(config, num_steps, grid_points)
+  batch = config.train.batch_size
+  runner = train.epoch_runner(train.loop_kind(config), num_steps, batch, step_fn,
+                              grid=bool(grid_points), compiler_options=compiler_options)
+  start = time.perf_counter()
+  compiled = runner(*args)
+  compile_s = time.perf_counter() - start
+  students = max(grid_points, 1)
+  gflop = step_gflop(args, step_fn, batch, bool(grid_points)) / (batch * students)
+  holder = {'state': args[0]}
+
+  def run_epoch():
+    holder['state'], sums = compiled(holder['state'], *args[1:])
+    jax.block_until_ready((holder['state'], sums))
+  rate = median_rate(run_epoch, num_steps * batch * students)
+  return {'samples_per_s': rate, 'compile_s': compile_s, 'gflop_per_sample': gflop}
+
+
+def kdjax_sequential_sweep(config, num_steps, compiler_options):
+  """5 runs one after another: the KD epoch with each temperature in turn."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp
+  from kdjax import train
+
+  args, step_fn = kdjax_setup(config, num_steps)
+  runner = train.epoch_runner(train.loop_kind(config), num_steps,
+                              config.train.batch_size, step_fn,
+                              compiler_options=compiler_options)
+  compiled = runner(*args)
+  states = [jax.tree.map(jnp.copy, args[0]) for _ in SWEEP_TEMPERATURES]
+  hparams = [dict(args[4], temperature=jnp.float32(t)) for t in SWEEP_TEMPERATURES]
+
+  def run_epochs():
+    for i, hp in enumerate(hparams):
+      states[i], sums = compiled(states[i], *args[1:4], hp)
+      jax.block_until_ready((states[i], sums))
+  samples = num_steps * config.train.batch_size * len(SWEEP_TEMPERATURES)
+  return {'samples_per_s': median_rate(run_epochs, samples)}
+
+
+def matmul_gflops(dtype):
+  import jax  # pylint: disable=g-import-not-at-top
+  a = jax.random.normal(jax.random.PRNGKey(0), (2048, 2048)).astype(dtype)
+  f = jax.jit(lambda a: jax.numpy.dot(a, a, preferred_element_type=jax.numpy.float32))
+  return median_rate(lambda: f(a).block_until_ready(), 2 * 2048**3) / 1e9
+
+
+def kdjax_figures():
+  """Each case with the XLA options training uses, with the other option set
+  (to show the choice), and in bfloat16 compute; then the sweep."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from kdjax import train, xla_options
+
+  out = {'device': f'{jax.devices()[0].device_kind} x{jax.device_count()}',
+         'jax': jax.__version__, 'matmul_gflops': matmul_gflops('float32'),
+         'matmul_bf16_gflops': matmul_gflops('bfloat16')}
+  for name, path in CASES:
+    config = load_config(path)
+    num_steps = FLAGS.mlp_steps if config.model.name == 'mlp' else FLAGS.cnn_steps
+    used = xla_options.for_training(train.convolutional(config))
+    other = {} if used else dict(xla_options.YNN)
+    out[name] = {'used': used, 'f32': kdjax_case(config, num_steps, used),
+                 'other': kdjax_case(config, num_steps, other)}
+    config.train.compute_dtype = 'bfloat16'
+    out[name]['bf16'] = kdjax_case(config, num_steps, used)
+    print(f'  kdjax {name}: ' + ', '.join(
+        f'{k} {v["samples_per_s"]:,.0f}' for k, v in out[name].items() if k != 'used')
+          + ' samples/s', flush=True)
+  for name, path in SWEEPS:
+    kd = load_config(path)
+    num_steps = FLAGS.mlp_steps if kd.model.name == 'mlp' else FLAGS.cnn_steps
+    used = xla_options.for_training(train.convolutional(kd))
+    out[name] = {
+        'sequential': kdjax_sequential_sweep(kd, num_steps, used),
+        'grid': kdjax_case(kd, num_steps, used, grid_points=len(SWEEP_TEMPERATURES))}
+  return out
+
+
+# -------------------------------------------------------------- PyTorch side
+def torch_figures():
+  """Each case in float32 and under bfloat16 autocast."""
+  import torch  # pylint: disable=g-import-not-at-top
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  import torch_steps  # pylint: disable=g-import-not-at-top
+  from kdjax import data as data_lib
+
+  torch.manual_seed(0)
+  out = {'torch': torch.__version__, 'threads': torch.get_num_threads()}
+  for dtype in ('float32', 'bfloat16'):
+    a = torch.randn(2048, 2048).to(getattr(torch, dtype))
+    out[f'matmul_{dtype}_gflops'] = median_rate(lambda: a @ a, 2 * 2048**3) / 1e9
+
+  def build(model_config):
+    if model_config.name == 'mlp':
+      return torch_steps.mlp(model_config.hidden, model_config.dropout)
+    return torch_steps.cnn(model_config.convs, model_config.dense, model_config.dropout)
+
+  for name, path in CASES:
+    config = load_config(path)
+    mnist = config.dataset.name == 'mnist'
+    spec = data_lib.SPECS[config.dataset.name]
+    num_steps = FLAGS.mlp_steps if mnist else FLAGS.cnn_steps
+    batch = config.train.batch_size
+    n = num_steps * batch
+    images = torch.randint(0, 256, (n, *((28, 28, 1) if mnist else (32, 32, 3))),
+                           dtype=torch.uint8)
+    labels = torch.randint(0, 10, (n,))
+    out[name] = {}
+    for precision in ('f32', 'bf16'):
+      teacher = build(config.teacher.model) if config.method != 'none' else None
+      step = torch_steps.Step(
+          build(config.model), teacher, images, labels, mean=spec.mean,
+          std=spec.std, shift=config.dataset.translate, flip=config.dataset.flip,
+          lr=config.optimizer.learning_rate,
+          weight_decay=config.optimizer.weight_decay,
+          temperature=config.distill.temperature, alpha=config.distill.alpha,
+          bf16=precision == 'bf16')
+
+      def run_epoch():
+        for idx in torch.randperm(n).view(num_steps, batch):
+          step(idx)
+      out[name][precision] = median_rate(run_epoch, n)
+    print(f'  torch {name}: f32 {out[name]["f32"]:,.0f}, bf16 {out[name]["bf16"]:,.0f}'
+          ' samples/s', flush=True)
+  return out
+
+
+# ------------------------------------------------------------------- report
+def report(ours, theirs):
+  """Markdown: kdjax's figures, then kdjax beside PyTorch, then the sweep."""
+  peak = ours['matmul_gflops']
+  lines = [
+      f'device: {ours["device"]}, jax {ours["jax"]}'
+      + (f', torch {theirs["torch"]} ({theirs["threads"]} threads)' if theirs else ''),
+      f'2048x2048 matmul: XLA float32 {peak:.0f} GFLOP/s, bfloat16 (float32 '
+      f'accumulation) {ours["matmul_bf16_gflops"]:.0f}'
+      + (f'; PyTorch float32 {theirs["matmul_float32_gflops"]:.0f}, bfloat16 '
+         f'{theirs["matmul_bfloat16_gflops"]:.0f}' if theirs else ''),
+      f'median of {FLAGS.repeats} timed epochs after a warm-up epoch; MLP epochs: '
+      f'{FLAGS.mlp_steps} steps of 256, CNN epochs: {FLAGS.cnn_steps} steps of 128.',
+      '', '### kdjax', '',
+      '| step | XLA options | samples/s | compile (s) | GFLOP/sample | achieved '
+      'GFLOP/s (% of f32 matmul) | with the other options | bf16 compute samples/s |',
+      '|---|---|---:|---:|---:|---:|---:|---:|']
+  for name, _ in CASES:
+    r = ours[name]
+    f32 = r['f32']
+    achieved = f32['samples_per_s'] * f32['gflop_per_sample']
+    lines.append(
+        f'| {name} | {"YNN dot+reduce" if r["used"] else "XLA defaults"} | '
+        f'{f32["samples_per_s"]:,.0f} | {f32["compile_s"]:.2f} | '
+        f'{f32["gflop_per_sample"]:.4f} | {achieved:.0f} ({100 * achieved / peak:.0f}%) | '
+        f'{r["other"]["samples_per_s"]:,.0f} | {r["bf16"]["samples_per_s"]:,.0f} |')
+  if theirs:
+    lines += ['', '### kdjax / PyTorch eager (same steps, same machine, same run)', '',
+              '| step | kdjax f32 | PyTorch f32 | ratio | kdjax bf16 | PyTorch bf16 '
+              'autocast | ratio | kdjax bf16 / PyTorch f32 |',
+              '|---|---:|---:|---:|---:|---:|---:|---:|']
+    for name, _ in CASES:
+      k32, kbf = ours[name]['f32']['samples_per_s'], ours[name]['bf16']['samples_per_s']
+      t32, tbf = theirs[name]['f32'], theirs[name]['bf16']
+      lines.append(f'| {name} | {k32:,.0f} | {t32:,.0f} | {k32 / t32:.2f}x | '
+                   f'{kbf:,.0f} | {tbf:,.0f} | {kbf / tbf:.2f}x | {kbf / t32:.2f}x |')
+  lines += ['', f'### 5-point temperature sweep {SWEEP_TEMPERATURES}, one seed '
+            '(samples/s summed over the 5 students)', '',
+            '| KD step | 5 runs one after another | one vmapped grid (one teacher '
+            'forward per batch) | grid / sequential | grid compile (s) |',
+            '|---|---:|---:|---:|---:|']
+  for name, _ in SWEEPS:
+    seq, grid = ours[name]['sequential'], ours[name]['grid']
+    lines.append(f'| {name} | {seq["samples_per_s"]:,.0f} | {grid["samples_per_s"]:,.0f} | '
+                 f'{grid["samples_per_s"] / seq["samples_per_s"]:.2f}x | '
+                 f'{grid["compile_s"]:.2f} |')
+  return '\n'.join(lines)
 
 
 def main(argv):
   del argv
-  print(f'device: {jax.devices()[0].device_kind} x{jax.device_count()}, '
-        f'jax {jax.__version__}; {FLAGS.repeats} timed epochs of {FLAGS.steps} steps')
-  print('| step | batch | samples/s (median) | range | compile (s) |')
-  print('|---|---:|---:|---:|---:|')
-  teacher = config_lib.mlp((1200, 1200), dropout=0.2)
-  bench('MNIST teacher (1200-1200, CE)', teacher, None, 'none')
-  bench('MNIST KD student (800-800 + teacher forward)', config_lib.mlp((800, 800)),
-        teacher, 'kd')
+  ours = kdjax_figures()
+  theirs = None
+  if FLAGS.torch != 'no':
+    try:
+      theirs = torch_figures()
+    except ImportError:
+      if FLAGS.torch == 'yes':
+        raise
+      print('PyTorch is not installed: no PyTorch columns (pip install -e ".[bench]").')
+  text = report(ours, theirs)
+  print(text)
+  if FLAGS.out:
+    with open(FLAGS.out, 'w') as f:
+      f.write('# Train-step throughput\n\nMeasured on this project\'s 2-core CPU '
+              f'machine with\n\n```bash\npython experiments/bench/train_steps.py '
+              f'--out={FLAGS.out}\n```\n\n{text}\n')
 
 
 if __name__ == '__main__':

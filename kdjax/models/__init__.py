@@ -1,6 +1,7 @@
 """Model registry: a config's `model.name` picks a Flax module here."""
 
 import dataclasses
+import hashlib
 
 import flax.linen as nn
 import jax
@@ -17,11 +18,13 @@ MODELS = {'mlp': MLP, 'cnn': CNN, 'resnet': ResNet, 'mobilenet_v2': MobileNetV2}
 CONVOLUTIONAL = ('cnn', 'resnet', 'mobilenet_v2')
 
 
-def create(model_config, num_classes: int, axis_name=None) -> nn.Module:
+def create(model_config, num_classes: int, axis_name=None,
+           dtype='float32') -> nn.Module:
   """Builds the module that `model_config` ({'name': ..., **fields}) names.
 
   `axis_name`: the device axis over which BatchNorm statistics are averaged
-  when a step runs on several devices (not a config key).
+  when a step runs on several devices. `dtype`: the compute dtype
+  (`train.compute_dtype`; parameters stay float32). Neither is a model key.
   """
   kwargs = dict(model_config)
   name = kwargs.pop('name', None)
@@ -30,7 +33,7 @@ def create(model_config, num_classes: int, axis_name=None) -> nn.Module:
         f'model.name={name!r} is unknown; expected one of {sorted(MODELS)}')
   cls = MODELS[name]
   fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name',
-                                                          'axis_name'}
+                                                          'axis_name', 'dtype'}
   for key in kwargs:
     if key not in fields:
       raise errors.ConfigError(
@@ -42,7 +45,7 @@ def create(model_config, num_classes: int, axis_name=None) -> nn.Module:
         "activation; expected e.g. 'relu' or 'gelu'")
   if axis_name is not None and 'axis_name' in {f.name for f in dataclasses.fields(cls)}:
     kwargs['axis_name'] = axis_name
-  return cls(num_classes=num_classes, **kwargs)
+  return cls(num_classes=num_classes, dtype=jax.numpy.dtype(dtype), **kwargs)
 
 
 def init(model: nn.Module, rng, input_shape) -> dict:
@@ -54,3 +57,11 @@ def init(model: nn.Module, rng, input_shape) -> dict:
 def param_count(params) -> int:
   """Number of trainable parameters (BatchNorm statistics excluded)."""
   return int(sum(np.prod(p.shape) for p in jax.tree.leaves(params)))
+
+
+def fingerprint(params) -> str:
+  """SHA-256 of the parameters' bytes in tree order: equal iff bit-identical."""
+  digest = hashlib.sha256()
+  for leaf in jax.tree.leaves(params):
+    digest.update(np.ascontiguousarray(leaf).tobytes())
+  return digest.hexdigest()

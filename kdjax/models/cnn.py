@@ -1,9 +1,11 @@
 """Small CNNs of the comparison study's CIFAR-10 track (seeds/004, sec. 3.2.2)."""
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
+
+from kdjax.models import layers
 
 
 class CNN(nn.Module):
@@ -30,6 +32,7 @@ class CNN(nn.Module):
   pool: Sequence[bool] = ()
   num_classes: int = 10
   dropout: float = 0.0
+  dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
 
   def trunk(self, feature: str) -> set[str]:
     """Submodules that compute `feature`."""
@@ -46,16 +49,17 @@ class CNN(nn.Module):
     pool = tuple(self.pool) or (True,) * len(self.convs)
     features = {}
     for i, filters in enumerate(self.convs):
-      x = nn.relu(nn.Conv(filters, (3, 3), padding='SAME', name=f'conv_{i}')(x))
+      x = nn.relu(layers.conv(filters, (3, 3), padding='SAME', dtype=self.dtype,
+                              name=f'conv_{i}')(x))
       features[f'conv_{i}'] = x
       if pool[i]:
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = layers.max_pool_2x2(x)
       features[f'block_{i}'] = x
     x = jnp.reshape(x, (x.shape[0], -1))
     for i, width in enumerate(self.dense):
-      x = nn.relu(nn.Dense(width, name=f'dense_{i}')(x))
+      x = nn.relu(layers.dense(width, dtype=self.dtype, name=f'dense_{i}')(x))
       features[f'dense_{i}'] = x
       x = nn.Dropout(self.dropout, deterministic=not train)(x)
     features['embedding'] = features[f'dense_{len(self.dense) - 1}'] if self.dense else x
-    logits = nn.Dense(self.num_classes, name='head')(x)
+    logits = layers.dense(self.num_classes, dtype=self.dtype, name='head')(x)
     return (logits, features) if return_features else logits

@@ -1,6 +1,33 @@
 """Layers shared by the models."""
 
+import functools
+from typing import Any
+
 import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def dense(features: int, *, dtype: Any = jnp.float32, name=None, **kwargs) -> nn.Dense:
+  """`nn.Dense` computing in `dtype` with float32 parameters.
+
+  With a 16-bit `dtype` the products accumulate in, and come out as,
+  float32: the fast bfloat16 path of XLA:CPU (AMX; bf16 outputs were slower
+  than float32 there) and the usual mixed precision of GPUs.
+  """
+  if jnp.dtype(dtype) != jnp.float32:
+    kwargs['dot_general'] = functools.partial(
+        jax.lax.dot_general, preferred_element_type=jnp.float32)
+  return nn.Dense(features, dtype=dtype, name=name, **kwargs)
+
+
+def conv(features: int, kernel_size, *, dtype: Any = jnp.float32, name=None,
+         **kwargs) -> nn.Conv:
+  """`nn.Conv` computing in `dtype` with float32 parameters (as `dense`)."""
+  if jnp.dtype(dtype) != jnp.float32:
+    kwargs['conv_general_dilated'] = functools.partial(
+        jax.lax.conv_general_dilated, preferred_element_type=jnp.float32)
+  return nn.Conv(features, kernel_size, dtype=dtype, name=name, **kwargs)
 
 
 def batch_norm(train: bool, name: str, axis_name=None) -> nn.BatchNorm:
@@ -11,3 +38,43 @@ def batch_norm(train: bool, name: str, axis_name=None) -> nn.BatchNorm:
   """
   return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                       axis_name=axis_name, name=name)
+
+
+@jax.custom_vjp
+def max_pool_2x2(x):
+  """2x2 max-pool, stride 2, of [B, H, W, C] with even H and W.
+
+  Same values and gradient as `nn.max_pool(x, (2, 2), strides=(2, 2))` (the
+  gradient goes to the first maximum of each window, row-major), written
+  with reshapes: XLA:CPU runs the select-and-scatter of `nn.max_pool`'s
+  gradient ~7x slower (measured: 100 vs 13 ms at 128x32x32x64).
+  """
+  return _windows(x).max(axis=(2, 4))
+
+
+def _windows(x):
+  b, h, w, c = x.shape
+  return x.reshape(b, h // 2, 2, w // 2, 2, c)
+
+
+def _max_pool_fwd(x):
+  y = max_pool_2x2(x)
+  return y, (x, y)
+
+
+def _max_pool_bwd(residuals, g):
+  x, y = residuals
+  windows = _windows(x)
+  taken = jnp.zeros(y.shape, bool)
+  rows = []
+  for i in range(2):  # window positions in row-major order
+    row = []
+    for j in range(2):
+      first = (windows[:, :, i, :, j, :] == y) & ~taken
+      taken |= first
+      row.append(jnp.where(first, g, 0).astype(g.dtype))
+    rows.append(jnp.stack(row, axis=3))
+  return (jnp.stack(rows, axis=2).reshape(x.shape),)
+
+
+max_pool_2x2.defvjp(_max_pool_fwd, _max_pool_bwd)

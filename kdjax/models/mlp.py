@@ -1,6 +1,6 @@
 """Fully connected networks of the MNIST track (comparison study, sec. 3.2.1)."""
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -28,6 +28,7 @@ class MLP(nn.Module):
   activation: str = 'relu'
   bn_residual: bool = False
   axis_name: str | None = None  # set by the trainer on several devices (sync BN)
+  dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
 
   def trunk(self, feature: str) -> set[str]:
     """Names of the submodules that compute `feature` (e.g. 'hidden_1')."""
@@ -47,7 +48,7 @@ class MLP(nn.Module):
     x = jnp.reshape(x, (x.shape[0], -1))
     features = {}
     for i, width in enumerate(self.hidden):
-      h = nn.Dense(width, name=f'dense_{i}')(x)
+      h = layers.dense(width, dtype=self.dtype, name=f'dense_{i}')(x)
       if self.bn_residual:
         h = layers.batch_norm(train, f'bn_{i}', self.axis_name)(h)
       h = act(h)
@@ -56,5 +57,5 @@ class MLP(nn.Module):
       features[f'hidden_{i}'] = h
       x = nn.Dropout(self.dropout, deterministic=not train)(h)
     features['embedding'] = features[f'hidden_{len(self.hidden) - 1}']
-    logits = nn.Dense(self.num_classes, name='head')(x)
+    logits = layers.dense(self.num_classes, dtype=self.dtype, name='head')(x)
     return (logits, features) if return_features else logits

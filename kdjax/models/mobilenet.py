@@ -6,6 +6,8 @@ to 1280, ReLU6, dropout 0.2 before the classifier: 2,236,682 params for 10
 classes, as torchvision's `mobilenet_v2(num_classes=10)`.
 """
 
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -15,13 +17,12 @@ SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
             (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 
 
-
-
 class InvertedResidual(nn.Module):
   filters: int
   strides: int
   expand: int
   axis_name: str | None = None
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train):
@@ -29,12 +30,15 @@ class InvertedResidual(nn.Module):
     hidden = channels * self.expand
     y = x
     if self.expand != 1:
-      y = nn.Conv(hidden, (1, 1), use_bias=False, name='expand_conv')(y)
+      y = layers.conv(hidden, (1, 1), use_bias=False, dtype=self.dtype,
+                      name='expand_conv')(y)
       y = nn.relu6(layers.batch_norm(train, 'expand_bn', self.axis_name)(y))
-    y = nn.Conv(hidden, (3, 3), self.strides, padding=1, feature_group_count=hidden,
-                use_bias=False, name='depthwise_conv')(y)
+    y = layers.conv(hidden, (3, 3), strides=self.strides, padding=1,
+                    feature_group_count=hidden, use_bias=False, dtype=self.dtype,
+                    name='depthwise_conv')(y)
     y = nn.relu6(layers.batch_norm(train, 'depthwise_bn', self.axis_name)(y))
-    y = nn.Conv(self.filters, (1, 1), use_bias=False, name='project_conv')(y)
+    y = layers.conv(self.filters, (1, 1), use_bias=False, dtype=self.dtype,
+                    name='project_conv')(y)
     y = layers.batch_norm(train, 'project_bn', self.axis_name)(y)
     if self.strides == 1 and channels == self.filters:
       y = x + y
@@ -48,6 +52,7 @@ class MobileNetV2(nn.Module):
   dropout: float = 0.2
   stem_strides: int = 1  # torchvision: 2; CIFAR variant: 1.
   axis_name: str | None = None
+  dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
 
   def trunk(self, feature: str) -> set[str]:
     if feature == 'stem':
@@ -63,20 +68,22 @@ class MobileNetV2(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
-    x = nn.Conv(32, (3, 3), self.stem_strides, padding=1, use_bias=False,
-                name='stem_conv')(x)
+    x = layers.conv(32, (3, 3), strides=self.stem_strides, padding=1,
+                    use_bias=False, dtype=self.dtype, name='stem_conv')(x)
     x = nn.relu6(layers.batch_norm(train, 'stem_bn', self.axis_name)(x))
     features = {'stem': x}
     for s, (expand, filters, blocks, strides) in enumerate(SETTINGS, start=1):
       for b in range(blocks):
         x = InvertedResidual(filters, strides if b == 0 else 1, expand,
-                             self.axis_name, name=f'stage{s}_block{b}')(x, train)
+                             self.axis_name, self.dtype,
+                             name=f'stage{s}_block{b}')(x, train)
       features[f'stage_{s}'] = x
-    x = nn.Conv(1280, (1, 1), use_bias=False, name='last_conv')(x)
+    x = layers.conv(1280, (1, 1), use_bias=False, dtype=self.dtype,
+                    name='last_conv')(x)
     x = nn.relu6(layers.batch_norm(train, 'last_bn', self.axis_name)(x))
     features['last'] = x
     x = jnp.mean(x, axis=(1, 2))
     features['embedding'] = x
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    logits = nn.Dense(self.num_classes, name='head')(x)
+    logits = layers.dense(self.num_classes, dtype=self.dtype, name='head')(x)
     return (logits, features) if return_features else logits

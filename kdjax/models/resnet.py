@@ -6,7 +6,7 @@ pool, one Dense. ResNet-34 = 21,282,122 params for 10 classes, ResNet-18 =
 (seeds/000) describes.
 """
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -18,17 +18,19 @@ class BasicBlock(nn.Module):
   filters: int
   strides: int = 1
   axis_name: str | None = None
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train):
-    y = nn.Conv(self.filters, (3, 3), self.strides, padding=1, use_bias=False,
-                name='conv1')(x)
+    y = layers.conv(self.filters, (3, 3), strides=self.strides, padding=1,
+                    use_bias=False, dtype=self.dtype, name='conv1')(x)
     y = nn.relu(layers.batch_norm(train, 'bn1', self.axis_name)(y))
-    y = nn.Conv(self.filters, (3, 3), padding=1, use_bias=False, name='conv2')(y)
+    y = layers.conv(self.filters, (3, 3), padding=1, use_bias=False,
+                    dtype=self.dtype, name='conv2')(y)
     y = layers.batch_norm(train, 'bn2', self.axis_name)(y)
     if self.strides != 1 or x.shape[-1] != self.filters:
-      x = nn.Conv(self.filters, (1, 1), self.strides, use_bias=False,
-                  name='shortcut_conv')(x)
+      x = layers.conv(self.filters, (1, 1), strides=self.strides, use_bias=False,
+                      dtype=self.dtype, name='shortcut_conv')(x)
       x = layers.batch_norm(train, 'shortcut_bn', self.axis_name)(x)
     return nn.relu(x + y)
 
@@ -40,6 +42,7 @@ class ResNet(nn.Module):
   num_classes: int = 10
   width: int = 64
   axis_name: str | None = None
+  dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
 
   def trunk(self, feature: str) -> set[str]:
     special = {'stem': 0, 'embedding': len(self.stage_sizes)}
@@ -50,16 +53,17 @@ class ResNet(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
-    x = nn.Conv(self.width, (3, 3), padding=1, use_bias=False, name='stem_conv')(x)
+    x = layers.conv(self.width, (3, 3), padding=1, use_bias=False,
+                    dtype=self.dtype, name='stem_conv')(x)
     x = nn.relu(layers.batch_norm(train, 'stem_bn', self.axis_name)(x))
     features = {'stem': x}
     for s, blocks in enumerate(self.stage_sizes, start=1):
       for b in range(blocks):
         strides = 2 if s > 1 and b == 0 else 1
         x = BasicBlock(self.width * 2**(s - 1), strides, self.axis_name,
-                       name=f'stage{s}_block{b}')(x, train)
+                       self.dtype, name=f'stage{s}_block{b}')(x, train)
       features[f'stage_{s}'] = x
     x = jnp.mean(x, axis=(1, 2))
     features['embedding'] = x
-    logits = nn.Dense(self.num_classes, name='head')(x)
+    logits = layers.dense(self.num_classes, dtype=self.dtype, name='head')(x)
     return (logits, features) if return_features else logits
