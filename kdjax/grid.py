@@ -1,9 +1,9 @@
-"""A sweep's grid of students trained as one vmapped program.
+"""A sweep's grid of students trained as one compiled program.
 
 Points may differ only in `GRID_KEYS` (seed and the distillation weights);
 everything else, the teacher included, is shared. The students are stacked
 [seeds, points]: points of one seed share data order, augmentation and the
-teacher's forward pass (`steps.train_step(grid=True)`), seeds are vmapped.
+teacher's forward pass (`steps.train_step(grid=...)`), seeds are vmapped.
 Each point ends with the run directory a separate run would write
 (config.json, checkpoints/, metrics.json, predictions/test.npz,
 tensorboard/), so the analysis tools cannot tell the difference; the
@@ -125,7 +125,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout):
   step_fn = functools.partial(
       steps.train_step, model=model, tx=tx, teacher=teacher, objective=objective,
       translate=config.dataset.translate, flip=config.dataset.flip,
-      mean=data.mean, std=data.std, grid=True)
+      mean=data.mean, std=data.std, grid=train.grid_kind(config))
   if mesh.size > 1:
     step_fn = parallel.shard_step(step_fn, mesh)
   epoch_fn = train.epoch_runner(

@@ -148,14 +148,17 @@ def student_update(state: TrainState, x, labels, teacher_out, dropout_rng, hpara
 def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
                model: nn.Module, tx: optax.GradientTransformation,
                teacher: nn.Module | None, objective: Objective, translate: int,
-               mean, std, flip: bool = False, axis_name=None, grid: bool = False):
+               mean, std, flip: bool = False, axis_name=None, grid: str = ''):
   """One optimizer update on `batch` = (uint8 images [B, H, W, C], labels [B]).
 
   The teacher (eval mode, no gradient) sees the same augmented batch as the
   student. `hparams` holds the objective's hyper-parameters as arrays.
-  grid=True: `state` and `hparams` carry a leading axis of students that
-  share the seed, so the augmentation, dropout keys and the teacher's forward
-  pass are computed once for all of them (each student as its own run would).
+  grid='vmap' or 'unroll': `state` and `hparams` carry a leading axis of
+  students that share the seed, so the augmentation, dropout keys and the
+  teacher's forward pass are computed once for all of them (each student as
+  its own run would); the students' updates are vmapped, or unrolled one
+  after another in the program (faster for convolutions on XLA:CPU, which
+  runs the grouped convolutions of a vmapped conv slowly).
   Returns (new state, metric sums over the batch, per student under grid).
   """
   x, labels, teacher_out, dropout_rng = step_inputs(
@@ -163,7 +166,13 @@ def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
       mean=mean, std=std, flip=flip, axis_name=axis_name)
   update = functools.partial(student_update, model=model, tx=tx,
                              objective=objective, axis_name=axis_name)
-  if grid:
+  if grid == 'unroll':
+    points = state.step.shape[0]
+    outs = [update(jax.tree.map(lambda a: a[i], state), x, labels, teacher_out,
+                   dropout_rng, jax.tree.map(lambda a: a[i], hparams))
+            for i in range(points)]
+    return jax.tree.map(lambda *a: jnp.stack(a), *outs)
+  if grid == 'vmap':
     update = jax.vmap(update, in_axes=(0, None, None, None, None, 0))
   return update(state, x, labels, teacher_out, dropout_rng, hparams)
 
@@ -227,7 +236,7 @@ def predict(variables, images, *, model: nn.Module, mean, std, batch_size: int):
 def grid_epoch(states: TrainState, images, labels, teacher_variables, hparams, *,
                steps: int, batch_size: int, step_fn):
   """`train_epoch` for a grid of students [seeds, points]: `states` and
-  `hparams` carry both leading axes; `step_fn` is a `train_step(grid=True)`.
+  `hparams` carry both leading axes; `step_fn` is a `train_step(grid=...)`.
   Points of one seed share data order, augmentation, dropout keys and the
   teacher's forward pass; seeds are vmapped. One program trains the grid and
   each student ends as its own run would (returns per-student metric sums).

@@ -170,6 +170,13 @@ def convolutional(config) -> bool:
       config.method != 'none' and config.teacher.model.name in models.CONVOLUTIONAL)
 
 
+def grid_kind(config) -> str:
+  """How a grid's students update in one step: 'vmap', or 'unroll' for
+  convolutional models on CPU (measured: CIFAR CNN KD 5-point grid 2,079 vs
+  1,216 samples/s; the MLP grid is faster vmapped, 23,097 vs 20,662)."""
+  return 'unroll' if convolutional(config) and jax.default_backend() == 'cpu' else 'vmap'
+
+
 def loop_kind(config) -> str:
   """How epochs run: 'scan' or 'python' (`train.loop`, 'auto' resolved)."""
   if config.train.loop != 'auto':
@@ -185,7 +192,7 @@ def epoch_runner(kind, steps_per_epoch, batch_size, step_fn, grid=False,
   'scan': the whole epoch is one program. 'python': one compiled step per
   batch, dispatched without waiting (the host syncs once per epoch, on the
   sums); the same data order and keys as 'scan'. grid=True: a [seeds, points]
-  grid of students (`steps.grid_epoch`; `step_fn` built with grid=True).
+  grid of students (`steps.grid_epoch`; `step_fn` a `train_step(grid=...)`).
   `compiler_options`: XLA options of the compiled program (`xla_options`).
   """
   if kind == 'scan':

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from kdjax import config as config_lib
 from kdjax import models
@@ -90,7 +91,8 @@ def test_predict_pads_the_last_batch():
   np.testing.assert_allclose(logits, direct, rtol=1e-5, atol=1e-5)
 
 
-def test_grid_epoch_equals_separate_runs():
+@pytest.mark.parametrize('kind', ['vmap', 'unroll'])
+def test_grid_epoch_equals_separate_runs(kind):
   """A vmapped 2 seeds x 2 (T, alpha) grid == the 4 runs apart."""
   state, step, (images, labels), teacher_vars, _, model = setup('kd')
   tx = optax.adam(1e-2)
@@ -111,7 +113,7 @@ def test_grid_epoch_equals_separate_runs():
   together = stack([stack([new(seed)] * len(points)) for seed in seeds])
   stacked_h = stack([stack([hp(t, a) for t, a in points])] * len(seeds))
   partial = step.__wrapped__  # the functools.partial under jax.jit
-  grid_step = functools.partial(partial.func, **partial.keywords, grid=True)
+  grid_step = functools.partial(partial.func, **partial.keywords, grid=kind)
   grid_fn = jax.jit(functools.partial(steps.grid_epoch, step_fn=grid_step, **kwargs))
   for _ in range(2):
     together, sums = grid_fn(together, images, labels, teacher_vars, stacked_h)

@@ -95,7 +95,8 @@ def kdjax_setup(config, num_steps, grid_points=0):
   step_fn = functools.partial(
       steps.train_step, model=model, tx=tx, teacher=teacher,
       objective=steps.Objective(config.method), translate=config.dataset.translate,
-      flip=config.dataset.flip, mean=spec.mean, std=spec.std, grid=bool(grid_points))
+      flip=config.dataset.flip, mean=spec.mean, std=spec.std,
+      grid=train.grid_kind(config) if grid_points else '')
   return (state, images, labels, teacher_vars, hparams), step_fn
 
 
@@ -282,7 +283,7 @@ def report(ours, theirs):
                    f'{kbf:,.0f} | {tbf:,.0f} | {kbf / tbf:.2f}x | {kbf / t32:.2f}x |')
   lines += ['', f'### 5-point temperature sweep {SWEEP_TEMPERATURES}, one seed '
             '(samples/s summed over the 5 students)', '',
-            '| KD step | 5 runs one after another | one vmapped grid (one teacher '
+            '| KD step | 5 runs one after another | one grid program (one teacher '
             'forward per batch) | grid / sequential | grid compile (s) |',
             '|---|---:|---:|---:|---:|']
   for name, _ in SWEEPS:
