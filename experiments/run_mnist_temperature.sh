@@ -24,13 +24,6 @@ python -m kdjax.main --config=configs/mnist/kd.py --config.distill.temperature=4
     --workdir="$runs/separate/temperature=4.0,seed=0"
 separate_wall=$((SECONDS - t0))
 
-for dir in "$runs"/grid/temperature=* "$runs/separate/temperature=4.0,seed=0" "$runs/teacher"; do
-  out="$results/runs/$(basename "$(dirname "$dir")")/$(basename "$dir")"
-  mkdir -p "$out/predictions"
-  cp "$dir/metrics.json" "$dir/config.json" "$out/"
-  cp "$dir/predictions/test.npz" "$out/predictions/"
-done
 echo "grid of 15 students: $grid_wall s wall; one separate run: $separate_wall s wall" \
     | tee "$results/wall_seconds.txt"
-python -m kdjax.analysis report --runs="$results/runs/grid/*" --out="$results/report" \
-    --title='MNIST KD temperature ablation (one vmapped grid), 3 seeds'
+bash experiments/collect_mnist_temperature.sh "$runs"

@@ -82,6 +82,10 @@ def train_grid(configs, workdirs, grid_workdir) -> list[dict]:
     config_lib.validate(config)
   configs = [config_lib.runlocal(c) if c.runlocal else c for c in configs]
   layout = _layout(configs)
+  if parallel.distributed_requested(configs[0].train.distributed):
+    raise errors.ConfigError(
+        'a grid trains in one process (its devices may be several); expected '
+        'one SLURM task, or train.distributed=no, or a sweep without vmap')
   if all(os.path.exists(os.path.join(w, 'metrics.json')) for w in workdirs):
     return [outputs.read_json(os.path.join(w, 'metrics.json')) for w in workdirs]
   for workdir in workdirs + [grid_workdir]:

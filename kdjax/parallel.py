@@ -26,6 +26,11 @@ from kdjax import errors
 AXIS = 'data'
 
 
+def distributed_requested(mode: str = 'auto') -> bool:
+  """Whether `train.distributed=mode` asks for a multi-process run here."""
+  multi_task = int(os.environ.get('SLURM_NTASKS', '1')) > 1
+  return mode == 'yes' or (
+      mode == 'auto' and ('KDJAX_COORDINATOR' in os.environ or multi_task))
 
 
 def initialize_distributed(mode: str = 'auto') -> bool:
@@ -38,13 +43,11 @@ def initialize_distributed(mode: str = 'auto') -> bool:
   Must run before JAX's first computation.
   """
   env = os.environ
-  explicit = 'KDJAX_COORDINATOR' in env
-  asked = mode == 'yes' or (
-      mode == 'auto' and (explicit or int(env.get('SLURM_NTASKS', '1')) > 1))
+  asked = distributed_requested(mode)
   if not asked or jax.distributed.is_initialized():
     return asked
   kwargs = {}
-  if explicit:
+  if 'KDJAX_COORDINATOR' in env:
     try:
       kwargs = dict(coordinator_address=env['KDJAX_COORDINATOR'],
                     num_processes=int(env['KDJAX_NUM_PROCESSES']),

@@ -130,7 +130,7 @@ def finish(workdir, config, data, model, variables, history, extra):
   Every process computes them on its own first device (from a host copy of
   the replicated variables); only the primary one writes.
   """
-  variables = jax.device_get(variables)
+  variables = jax.device_put(jax.device_get(variables))  # on this process's device
   predict = predictor(config, data, model)
   logits = np.asarray(predict(variables, jnp.asarray(data.test.images)))
   if parallel.is_primary():

@@ -1,5 +1,6 @@
 """Run as a script with 4 CPU devices (tests/test_parallel.py does): one KD step
-of a BatchNorm student on 4 devices (shard_map and pmap) vs on 1 device."""
+of a BatchNorm student on 4 devices (shard_map and pmap) vs on 1 device; the
+trainer and a grid of students on 4 devices."""
 
 import functools
 import json
@@ -14,6 +15,7 @@ import optax
 
 from kdjax import config as config_lib
 from kdjax import errors
+from kdjax import grid
 from kdjax import models
 from kdjax import parallel
 from kdjax import steps
@@ -83,6 +85,16 @@ def main():
   out['loop_accuracies'] = [teacher_metrics['test']['accuracy'],
                             kd_metrics['test']['accuracy']]
   out['loop_steps'] = kd_metrics['steps']
+
+  # A 2-point grid on 4 devices; its first point is the KD run above.
+  other = config_lib.from_json(json.loads(config.to_json()))
+  other.distill.update(temperature=4.0, alpha=0.5)
+  points = grid.train_grid([config, other], [workdir + '/g0', workdir + '/g1'],
+                           workdir + '/grid')
+  out['grid_vs_run_train_loss'] = max(
+      abs(a['train_loss'] - b['train_loss'])
+      for a, b in zip(points[0]['history'], kd_metrics['history']))
+  out['grid_points_differ'] = points[0]['history'] != points[1]['history']
   json.dump(out, sys.stdout)
 
 

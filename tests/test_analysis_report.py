@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from kdjax import config as config_lib
+from kdjax import errors
 from kdjax import outputs
 from kdjax.analysis import report
 from kdjax.analysis import runs as runs_lib
@@ -121,3 +122,12 @@ def test_cli_report(study, tmp_path):
   assert '| student → kd |' in text and 'student → student_bn' not in text
   bad = kdjax_analysis('report', f'--runs={study}/*', f'--out={out}', '--pairs=x:kd')
   assert bad.returncode == 2 and "--pairs entry 'x:kd' is invalid" in bad.stderr
+
+
+def test_several_globs_are_merged(study):
+  both = runs_lib.load_glob(os.path.join(study, 'teacher_*'), os.path.join(study, 'kd_s*'),
+                            os.path.join(study, 'kd_s0'))
+  assert sorted(os.path.basename(r.path) for r in both) == [
+      'kd_s0', 'kd_s1', 'kd_s2', 'teacher_s0', 'teacher_s1', 'teacher_s2']
+  with pytest.raises(errors.DataError, match="--runs='nothing/\\*' matches no finished run"):
+    runs_lib.load_glob(os.path.join(study, 'kd_s*'), 'nothing/*')

@@ -95,3 +95,10 @@ def test_grid_refuses_an_incomplete_product(teacher_dir, tmp_path):
   points = [c for _, c in kd_points(teacher_dir)][:3]
   with pytest.raises(errors.ConfigError, match='not every .* pair of 2 seeds x 2 settings'):
     grid.train_grid(points, [str(tmp_path / str(i)) for i in range(3)], str(tmp_path / 'g'))
+
+
+def test_grid_refuses_a_multi_process_launch(teacher_dir, tmp_path, monkeypatch):
+  monkeypatch.setenv('SLURM_NTASKS', '2')
+  points = [c for _, c in kd_points(teacher_dir)]
+  with pytest.raises(errors.ConfigError, match='a grid trains in one process'):
+    grid.train_grid(points, [str(tmp_path / str(i)) for i in range(4)], str(tmp_path / 'g'))

@@ -128,3 +128,22 @@ def test_max_pool_2x2_matches_flax_max_pool(ties):
   y_ref, vjp_ref = jax.vjp(reference, x)
   np.testing.assert_array_equal(y, y_ref)
   np.testing.assert_array_equal(vjp(g)[0], vjp_ref(g)[0])
+
+
+@pytest.mark.parametrize('model_config,shape', [
+    (config_lib.mlp((32, 32), bn_residual=True), MNIST),
+    (config_lib.cnn((8, 16), dense=(16,)), (32, 32, 3)),
+])
+def test_bfloat16_compute_keeps_float32_parameters(model_config, shape):
+  """train.compute_dtype=bfloat16: same float32 parameter tree, float32
+  logits within bf16 rounding of the float32 model's."""
+  f32 = models.create(model_config, 10)
+  bf16 = models.create(model_config, 10, dtype='bfloat16')
+  variables = models.init(f32, jax.random.PRNGKey(0), shape)
+  assert jax.tree.map(lambda a: a.dtype, models.init(bf16, jax.random.PRNGKey(0), shape)) == (
+      jax.tree.map(lambda a: a.dtype, variables))
+  x = jax.random.normal(jax.random.PRNGKey(1), (4, *shape))
+  want, got = f32.apply(variables, x), bf16.apply(variables, x)
+  assert got.dtype == jnp.float32
+  np.testing.assert_allclose(got, want, atol=0.05 * float(jnp.abs(want).max()))
+  assert not np.array_equal(got, want)  # it did compute in bf16

@@ -43,8 +43,36 @@ def test_training_loop_on_four_devices(four_devices):
   assert four_devices['loop_steps'] == 2 * (1437 // 64)
 
 
+def test_grid_on_four_devices_equals_the_separate_run(four_devices):
+  assert four_devices['grid_vs_run_train_loss'] < 1e-4
+  assert four_devices['grid_points_differ']
+
+
 def test_batch_must_divide_over_devices(four_devices):
   assert four_devices['bad_batch'] == (
       'train.batch_size=30 does not divide over 4 devices; expected a multiple of 4')
   with pytest.raises(errors.ConfigError, match=r'train.devices=1000 but only \d+ devices'):
     parallel.make_mesh(1000)
+
+
+@pytest.mark.parametrize('mode,env,want', [
+    ('auto', {}, False),
+    ('auto', {'SLURM_NTASKS': '1'}, False),
+    ('auto', {'SLURM_NTASKS': '8'}, True),
+    ('auto', {'KDJAX_COORDINATOR': '10.0.0.1:1234'}, True),
+    ('no', {'SLURM_NTASKS': '8'}, False),
+    ('yes', {}, True),
+])
+def test_when_a_run_is_distributed(monkeypatch, mode, env, want):
+  for key in ('SLURM_NTASKS', 'KDJAX_COORDINATOR'):
+    monkeypatch.delenv(key, raising=False)
+  for key, value in env.items():
+    monkeypatch.setenv(key, value)
+  assert parallel.distributed_requested(mode) == want
+
+
+def test_coordinator_without_process_count_is_refused(monkeypatch):
+  monkeypatch.setenv('KDJAX_COORDINATOR', '127.0.0.1:1234')
+  monkeypatch.delenv('KDJAX_NUM_PROCESSES', raising=False)
+  with pytest.raises(errors.ConfigError, match='KDJAX_NUM_PROCESSES / KDJAX_PROCESS_ID'):
+    parallel.initialize_distributed('auto')

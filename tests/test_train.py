@@ -237,3 +237,19 @@ def test_rkd_run(teacher_dir, tmp_path):
   train.train_and_evaluate(tiny_config(), str(tmp_path / 'plain'))
   assert not np.array_equal(predictions(str(tmp_path / 'rkd'))['logits'],
                             predictions(str(tmp_path / 'plain'))['logits'])
+
+
+def test_bfloat16_kd_run_learns_like_float32(teacher_dir, tmp_path):
+  """train.compute_dtype=bfloat16 (student and teacher): float32 checkpoint,
+  and the same learning curve as float32 up to bf16 rounding."""
+  runs = {}
+  for dtype in ('float32', 'bfloat16'):
+    config = kd_config(teacher_dir)
+    config.train.compute_dtype = dtype
+    runs[dtype] = train.train_and_evaluate(config, str(tmp_path / dtype))
+  losses = {d: [h['train_loss'] for h in m['history']] for d, m in runs.items()}
+  np.testing.assert_allclose(losses['bfloat16'], losses['float32'], rtol=0.05)
+  assert losses['bfloat16'] != losses['float32']
+  mngr = checkpoint.manager(str(tmp_path / 'bfloat16'), create=False)
+  state = mngr.restore(mngr.latest_step())['state']
+  assert {a.dtype for a in jax.tree.leaves(state['params'])} == {np.dtype('float32')}

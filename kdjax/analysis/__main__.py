@@ -16,7 +16,7 @@ from kdjax.analysis import stats
 
 flags.DEFINE_string('a', None, 'mcnemar: run directory or predictions .npz of A.')
 flags.DEFINE_string('b', None, 'mcnemar: run directory or predictions .npz of B.')
-flags.DEFINE_string('runs', None, 'report: glob of run directories.')
+flags.DEFINE_multi_string('runs', None, 'report: glob of run directories (repeatable).')
 flags.DEFINE_string('out', None, 'report: output directory.')
 flags.DEFINE_list('pairs', None,
                   'report: comparisons A:B by group name (default: each method '
@@ -50,7 +50,7 @@ def mcnemar():
 def report():
   if not (FLAGS.runs and FLAGS.out):
     raise errors.ConfigError('report needs --runs (a glob) and --out (a directory)')
-  groups = runs_lib.group(runs_lib.load_glob(FLAGS.runs))
+  groups = runs_lib.group(runs_lib.load_glob(*FLAGS.runs))
   pairs = None
   if FLAGS.pairs:
     by_name = {g.name: g for g in groups}

@@ -52,13 +52,17 @@ def load(path: str) -> Run:
   return Run(path, config, metrics)
 
 
-def load_glob(pattern: str) -> list[Run]:
-  paths = sorted(p for p in glob.glob(pattern)
-                 if os.path.exists(os.path.join(p, 'metrics.json')))
-  if not paths:
-    raise errors.DataError(f'--runs={pattern!r} matches no finished run '
-                           '(a directory with metrics.json)')
-  return [load(p) for p in paths]
+def load_glob(*patterns: str) -> list[Run]:
+  """The finished runs (directories with metrics.json) the glob(s) match."""
+  paths = set()
+  for pattern in patterns:
+    found = {p for p in glob.glob(pattern)
+             if os.path.exists(os.path.join(p, 'metrics.json'))}
+    if not found:
+      raise errors.DataError(f'--runs={pattern!r} matches no finished run '
+                             '(a directory with metrics.json)')
+    paths |= found
+  return [load(p) for p in sorted(paths)]
 
 
 def group_key(run: Run) -> tuple:
