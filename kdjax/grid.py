@@ -25,7 +25,6 @@ import tensorboardX
 
 from kdjax import checkpoint
 from kdjax import config as config_lib
-from kdjax import data as data_lib
 from kdjax import errors
 from kdjax import evaluate
 from kdjax import models
@@ -100,18 +99,7 @@ def train_grid(configs, workdirs, grid_workdir) -> list[dict]:
 
 def _train_grid(configs, workdirs, grid_workdir, layout):
   config = configs[0]  # everything but GRID_KEYS is shared
-  mesh = parallel.make_mesh(config.train.devices)
-  parallel.check_batch(config.train.batch_size, mesh.size)
-  axis_name = parallel.AXIS if mesh.size > 1 else None
-  num_classes = data_lib.num_classes(config.dataset)
-  dtype = config.train.compute_dtype
-  model = models.create(config.model, num_classes, axis_name=axis_name, dtype=dtype)
-  data = data_lib.load(config.dataset)
-  teacher = teacher_variables = None
-  if config.method != 'none':
-    teacher = models.create(config.teacher.model, num_classes, dtype=dtype)
-    teacher_variables = checkpoint.load_variables(
-        config.teacher.workdir, train.variable_shapes(teacher, data.image_shape))
+  mesh, model, data, teacher, teacher_variables = train.setup(config)
   batch_size = config.train.batch_size
   steps_per_epoch = len(data.train) // batch_size
   tx = optim.create(config.optimizer, steps_per_epoch * config.train.epochs)
@@ -176,11 +164,8 @@ def _train_grid(configs, workdirs, grid_workdir, layout):
       rate = float(sums['count'].sum()) / seconds
       for s, p, i in cells:
         test = evaluate.classification_metrics(logits[s, p], data.test.labels)
-        record = {'epoch': epoch + 1, 'step': int(state.step[s, p]),
-                  'train_loss': float(loss[s, p]),
-                  'train_accuracy': 100.0 * float(sums['correct'][s, p] / sums['count'][s, p]),
-                  'test_loss': test['loss'], 'test_accuracy': test['accuracy'],
-                  'train_samples_per_sec': rate}
+        record = train.epoch_record(epoch + 1, int(state.step[s, p]),
+                                    _point(sums, s, p), test, rate)
         histories[i].append(record)
         train.log_scalars(writers[i], record)
       accuracies = [h[-1]['test_accuracy'] for h in histories]

@@ -156,6 +156,16 @@ def finish(workdir, config, data, model, variables, history, extra):
   return metrics
 
 
+def epoch_record(epoch, step, sums, test, samples_per_sec) -> dict:
+  """One epoch's entry of a run's history, from its train metric sums and
+  test metrics."""
+  return {'epoch': epoch, 'step': step,
+          'train_loss': float(sums['loss'] / sums['count']),
+          'train_accuracy': 100.0 * float(sums['correct'] / sums['count']),
+          'test_loss': test['loss'], 'test_accuracy': test['accuracy'],
+          'train_samples_per_sec': samples_per_sec}
+
+
 def hparams_of(config) -> dict:
   """The objective's hyper-parameters as arrays (vmappable; see steps)."""
   d = config.distill
@@ -295,11 +305,8 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
       variables = steps.model_variables(state.params, state.batch_stats)
       test = evaluate.classification_metrics(predict(variables, test_x),
                                              data.test.labels)
-      record = {'epoch': epoch + 1, 'step': int(state.step),
-                'train_loss': train_loss,
-                'train_accuracy': 100.0 * float(sums['correct'] / sums['count']),
-                'test_loss': test['loss'], 'test_accuracy': test['accuracy'],
-                'train_samples_per_sec': float(sums['count']) / seconds}
+      record = epoch_record(epoch + 1, int(state.step), sums, test,
+                            float(sums['count']) / seconds)
       history.append(record)
       logging.info(
           '%s epoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  '
@@ -393,10 +400,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return _train_and_evaluate(config, workdir)
 
 
-def _train_and_evaluate(config, workdir):
-  config_json = json.loads(config.to_json())
-  check_same_run(workdir, config_json)
-
+def setup(config):
+  """(mesh, student, data, teacher, teacher variables) of a run; the teacher
+  parts are None for method 'none'. Checks the batch against mesh and data."""
   mesh = parallel.make_mesh(config.train.devices)
   parallel.check_batch(config.train.batch_size, mesh.size)
   axis_name = parallel.AXIS if mesh.size > 1 else None
@@ -406,7 +412,6 @@ def _train_and_evaluate(config, workdir):
   teacher = teacher_variables = None
   if config.method != 'none':
     teacher = models.create(config.teacher.model, num_classes, dtype=dtype)
-
   data = data_lib.load(config.dataset)
   if len(data.train) < config.train.batch_size:
     raise errors.ConfigError(
@@ -415,6 +420,14 @@ def _train_and_evaluate(config, workdir):
   if teacher is not None:
     teacher_variables = placer(mesh)(checkpoint.load_variables(
         config.teacher.workdir, variable_shapes(teacher, data.image_shape)))
+  return mesh, model, data, teacher, teacher_variables
+
+
+def _train_and_evaluate(config, workdir):
+  config_json = json.loads(config.to_json())
+  check_same_run(workdir, config_json)
+
+  mesh, model, data, teacher, teacher_variables = setup(config)
   variables = models.init(model, steps.init_rng(config.seed), data.image_shape)
   logging.info('%s: %s, %d params; %s, %d train / %d test examples',
                workdir, config.model.name, models.param_count(variables['params']),
