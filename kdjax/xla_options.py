@@ -13,7 +13,8 @@ CPU machine (see experiments/results/bench.md):
   ignore `xla_cpu_*` options anyway.
 - Tried, no gain: bf16 convolutions (no faster than f32 on XLA:CPU, with
   or without YNN), convolutions as im2col or as 9 shifted matmuls (slower),
-  YNN for individual convolutions (~2x slower), YNN element-wise fusion.
+  YNN for individual convolutions (~2x slower), YNN element-wise fusion,
+  turning off XLA's tree-reduction rewriter (teacher -7%, student +2%).
 
 KDJAX_XLA_OPTIONS=0 in the environment turns them all off (to compare).
 """

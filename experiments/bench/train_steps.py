@@ -4,13 +4,14 @@
 
 Times, in samples/s: the MNIST MLP teacher step and KD step, the CIFAR-10 CNN
 teacher step and KD step (each built from its study config in configs/), and
-5-point temperature sweeps of both KD students trained as one vmapped grid
-vs 5 runs one after another. Each figure is the median of --repeats
-timed epochs after a warm-up epoch; compilation is timed apart. kdjax runs
-its epochs as training does (`train.epoch_runner` / `loop_kind`), with
-kdjax's XLA flags (`kdjax/xla_flags.py`) and, in a child process, without
-them. When PyTorch is installed (`pip install -e '.[bench]'`), the same
-steps in plain PyTorch eager (experiments/bench/torch_steps.py) run in the
+5-point temperature sweeps of both KD students trained as one grid program
+vs 5 runs one after another. Each figure is the median of --repeats timed
+epochs after a warm-up epoch; compilation is timed apart. kdjax runs its
+epochs as training does (`train.epoch_runner`, `loop_kind`, `grid_kind`)
+with the XLA options training uses (`kdjax/xla_options.py`), again with the
+other option set, and in bfloat16 compute. When PyTorch is installed
+(`pip install -e '.[bench]'`), the same steps in plain PyTorch eager
+(experiments/bench/torch_steps.py), float32 and bf16 autocast, run in the
 same command and the ratios are printed. FLOPs per step come from XLA's cost
 analysis of the compiled step; achieved GFLOP/s is shown beside the
 machine's f32 matmul rate.
