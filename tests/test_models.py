@@ -115,14 +115,17 @@ def test_named_features(model_config, feature, shape):
       lambda: models.init(model, jax.random.PRNGKey(0), CIFAR))['params'])
 
 
-@pytest.mark.parametrize('ties', [False, True])
-def test_max_pool_2x2_matches_flax_max_pool(ties):
+@pytest.mark.parametrize('ties,shape', [(False, (3, 6, 8, 5)), (True, (3, 6, 8, 5)),
+                                        (False, (2, 7, 5, 3))])
+def test_max_pool_2x2_matches_flax_max_pool(ties, shape):
   """Values and gradients equal `nn.max_pool`'s, ties (ReLU zeros, equal
-  maxima) included: the gradient goes to the first maximum of a window."""
-  x = jax.random.normal(jax.random.PRNGKey(0), (3, 6, 8, 5))
+  maxima) and odd sizes included: the gradient goes to the first maximum of
+  a window; an odd last row/column is dropped and gets no gradient."""
+  x = jax.random.normal(jax.random.PRNGKey(0), shape)
   if ties:
     x = jnp.round(jax.nn.relu(x))  # many 0s and 1s: windows with tied maxima
-  g = jax.random.normal(jax.random.PRNGKey(1), (3, 3, 4, 5))
+  g = jax.random.normal(jax.random.PRNGKey(1), (shape[0], shape[1] // 2,
+                                               shape[2] // 2, shape[3]))
   reference = lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))
   y, vjp = jax.vjp(layers.max_pool_2x2, x)
   y_ref, vjp_ref = jax.vjp(reference, x)

@@ -40,9 +40,9 @@ def batch_norm(train: bool, name: str, axis_name=None) -> nn.BatchNorm:
                       axis_name=axis_name, name=name)
 
 
-@jax.custom_vjp
 def max_pool_2x2(x):
-  """2x2 max-pool, stride 2, of [B, H, W, C] with even H and W.
+  """2x2 max-pool, stride 2, of [B, H, W, C]; an odd last row or column is
+  dropped, as by `nn.max_pool`'s 'VALID' padding (e.g. 7x7 -> 3x3).
 
   Same values and gradient as `nn.max_pool(x, (2, 2), strides=(2, 2))` (the
   gradient goes to the first maximum of each window, row-major), written
@@ -50,6 +50,12 @@ def max_pool_2x2(x):
   gradient ~9x slower (measured: gradient of the pool at 128x32x32x64,
   96 vs 11 ms on 2 CPU cores).
   """
+  _, h, w, _ = x.shape
+  return _max_pool_even(x[:, :h - h % 2, :w - w % 2])
+
+
+@jax.custom_vjp
+def _max_pool_even(x):
   return _windows(x).max(axis=(2, 4))
 
 
@@ -59,7 +65,7 @@ def _windows(x):
 
 
 def _max_pool_fwd(x):
-  y = max_pool_2x2(x)
+  y = _max_pool_even(x)
   return y, (x, y)
 
 
@@ -78,4 +84,4 @@ def _max_pool_bwd(residuals, g):
   return (jnp.stack(rows, axis=2).reshape(x.shape),)
 
 
-max_pool_2x2.defvjp(_max_pool_fwd, _max_pool_bwd)
+_max_pool_even.defvjp(_max_pool_fwd, _max_pool_bwd)
