@@ -4,6 +4,7 @@ All Orbax calls live here, so an API change stays local. A run's checkpoints
 are in `<workdir>/checkpoints/<step>/{state,history}`.
 """
 
+import json
 import os
 
 from absl import logging
@@ -26,10 +27,16 @@ def manager(workdir, keep: int = 2, create: bool = True) -> ocp.CheckpointManage
 
 def save(mngr, state, history):
   """Writes `state` (a pytree) and `history` (JSON-able) at `state.step`
-  (for a grid of states, which share their step: at the first one's)."""
+  (for a grid of states, which share their step: at the first one's).
+
+  Orbax serialises the JSON in a background thread, after this returns; the
+  caller appends the next epoch to `history` meanwhile, so a snapshot is
+  saved (else, on a busy machine, a checkpoint's history ran one epoch
+  ahead of its state, and a resumed run skipped that epoch).
+  """
   mngr.save(int(np.ravel(state.step)[0]), args=ocp.args.Composite(
       state=ocp.args.StandardSave(state),
-      history=ocp.args.JsonSave(history)))
+      history=ocp.args.JsonSave(json.loads(json.dumps(history)))))
 
 
 def _restore_newest(mngr, args, where):
@@ -70,8 +77,9 @@ def _shapes(tree):
           for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
 
 
-def load_variables(workdir, template: dict, what: str = 'teacher') -> dict:
-  """Model variables ({'params', maybe 'batch_stats'}) from a run's latest checkpoint.
+def load_variables(workdir, template: dict, what: str = 'teacher'):
+  """(model variables ({'params', maybe 'batch_stats'}), step) of a run's
+  newest readable checkpoint.
 
   `template` is the model's own variables (or their shapes); a checkpoint whose
   tree or shapes differ is refused with the first mismatching path.
@@ -99,4 +107,5 @@ def load_variables(workdir, template: dict, what: str = 'teacher') -> dict:
           f'{what} checkpoint {workdir!r} (step {step}) does not fit '
           f'{what}.model: {path} is {got.get(path, "missing")} in the '
           f'checkpoint, the model expects {want.get(path, "nothing")}')
-  return jax.tree.map(np.asarray, variables)
+  logging.info('%s: %s checkpoint at step %d', workdir, what, step)
+  return jax.tree.map(np.asarray, variables), step

@@ -76,6 +76,9 @@ def get_base_config():
       alpha=0.1,  # weight of the hard-label cross-entropy in eq. (1).
       rkd_distance_weight=100.0,  # beta in eq. (6).
       rkd_angle_weight=0.0,  # weight of Park et al.'s angle-wise loss.
+      # Gather the teacher's outputs from a table built once per (image,
+      # augmentation variant) where that pays and fits (kdjax/teacher_cache.py).
+      teacher_cache=True,
   ))
   # FitNets (Romero et al.): stage 1 fits `regressor(student[guided_layer])`
   # to `teacher[hint_layer]`; stage 2 is KD (distill.*, train.*, optimizer.*)
@@ -88,6 +91,9 @@ def get_base_config():
   ))
   config.teacher = ml_collections.ConfigDict(dict(
       workdir='',  # a finished teacher run; its latest checkpoint is loaded.
+      # Accept a teacher whose run has no metrics.json (killed, or still
+      # running) or whose newest checkpoint is not its final step.
+      allow_unfinished=False,
       model=mlp((1200, 1200), dropout=0.2),
   ))
 

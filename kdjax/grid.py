@@ -99,7 +99,7 @@ def train_grid(configs, workdirs, grid_workdir) -> list[dict]:
 
 def _train_grid(configs, workdirs, grid_workdir, layout):
   config = configs[0]  # everything but GRID_KEYS is shared
-  mesh, model, data, teacher, teacher_variables = train.setup(config)
+  mesh, model, data, teacher, teacher_variables, teacher_record = train.setup(config)
   batch_size = config.train.batch_size
   steps_per_epoch = len(data.train) // batch_size
   tx = optim.create(config.optimizer, steps_per_epoch * config.train.epochs)
@@ -114,6 +114,10 @@ def _train_grid(configs, workdirs, grid_workdir, layout):
   objective = steps.Objective(
       {'none': 'none', 'kd': 'kd', 'rkd': 'rkd'}[config.method],
       rkd_angle=any(c.distill.rkd_angle_weight > 0 for c in configs))
+  cache_start = time.perf_counter()
+  teacher, teacher_variables, cache = train.teacher_source(
+      config, data, teacher, teacher_variables, objective, config.train.epochs, mesh)
+  cache_seconds = time.perf_counter() - cache_start
   step_fn = functools.partial(
       steps.train_step, model=model, tx=tx, teacher=teacher, objective=objective,
       translate=config.dataset.translate, flip=config.dataset.flip,
@@ -193,11 +197,13 @@ def _train_grid(configs, workdirs, grid_workdir, layout):
              # The grid's time, shared by its students, and its share per student.
              'train_seconds': train_seconds / len(configs),
              'compile_seconds': compile_seconds / len(configs),
-             'grid': {'workdir': os.path.abspath(grid_workdir),
+             'teacher_cache': cache,
+             'grid': {'workdir': grid_workdir,
                       'students': len(configs), 'train_seconds': train_seconds,
-                      'compile_seconds': compile_seconds}}
-    if teacher is not None:
-      extra['teacher'] = {'workdir': os.path.abspath(config.teacher.workdir)}
+                      'compile_seconds': compile_seconds,
+                      'teacher_cache_seconds': cache_seconds}}
+    if teacher_record is not None:
+      extra['teacher'] = teacher_record
     results.append((i, train.finish(
         workdirs[i], configs[i], data, model,
         steps.model_variables(point_state.params, point_state.batch_stats),

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import optax
 
 from kdjax import losses
+from kdjax import teacher_cache
 from kdjax.data import augment
 
 # Streams folded out of the run's root key.
@@ -98,19 +99,27 @@ def objective_loss(objective: Objective, student, teacher, labels, hparams):
   raise ValueError(f'unknown objective {objective.name!r}')
 
 
-def step_inputs(batch, rng, teacher_variables, *, teacher: nn.Module | None,
-                translate: int, mean, std, flip: bool = False, axis_name=None):
+def step_inputs(batch, rng, teacher_variables, *, teacher, translate: int, mean,
+                std, flip: bool = False, axis_name=None):
   """What one step's students share: the augmented float batch [B, H, W, C],
   labels [B], the teacher's eval-mode (logits, features) on that batch (no
-  gradient; (None, None) without a teacher) and the dropout key."""
-  images, labels = batch
+  gradient; (None, None) without a teacher) and the dropout key.
+
+  `batch` is (uint8 images, labels) or (images, labels, example indices);
+  the indices are needed when `teacher` is a `teacher_cache.CachedTeacher`,
+  whose outputs are then read from the table passed as `teacher_variables`.
+  """
+  images, labels = batch[:2]
   if axis_name is not None:  # each shard draws its own augmentation and dropout
     rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
   aug_rng, dropout_rng = (jax.random.fold_in(rng, s) for s in (_AUGMENT, _DROPOUT))
-  x = augment.to_float(
-      augment.augment(aug_rng, images, translate=translate, flip=flip), mean, std)
+  variant = augment.variants(aug_rng, images.shape[0], translate=translate, flip=flip)
+  x = augment.to_float(augment.apply(images, variant, translate=translate,
+                                     flip=flip), mean, std)
   teacher_out = (None, None)
-  if teacher is not None:
+  if isinstance(teacher, teacher_cache.CachedTeacher):
+    teacher_out = teacher_cache.lookup(teacher_variables, batch[2], variant)
+  elif teacher is not None:
     teacher_out = jax.lax.stop_gradient(teacher.apply(
         teacher_variables, x, train=False, return_features=True))
   return x, labels, teacher_out, dropout_rng
@@ -217,8 +226,8 @@ def indexed_step(state: TrainState, images, labels, idx, teacher_variables,
   """`step_fn` on examples `idx` [B] of the on-device data, with the key of
   (root key, step): one step of `train_epoch`, also usable on its own."""
   rng, step = _clock(state)
-  return step_fn(state, (images[idx], labels[idx]), jax.random.fold_in(rng, step),
-                 teacher_variables, hparams)
+  return step_fn(state, (images[idx], labels[idx], idx),
+                 jax.random.fold_in(rng, step), teacher_variables, hparams)
 
 
 def predict(variables, images, *, model: nn.Module, mean, std, batch_size: int):

@@ -32,6 +32,7 @@ from kdjax import optim
 from kdjax import outputs
 from kdjax import parallel
 from kdjax import steps
+from kdjax import teacher_cache
 from kdjax import xla_options
 
 # Keys that may change when a run is resumed (they do not change its result).
@@ -50,7 +51,9 @@ def check_same_run(workdir, config_json):
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     return
-  old, new = config_lib.flatten(outputs.read_json(path)), config_lib.flatten(config_json)
+  # A run saved before a key existed has that key's default.
+  saved = json.loads(config_lib.from_json(outputs.read_json(path)).to_json())
+  old, new = config_lib.flatten(saved), config_lib.flatten(config_json)
   for key in sorted(set(old) | set(new)):
     if old.get(key) != new.get(key) and not key.startswith(_RESUMABLE_CHANGES):
       raise errors.ConfigError(
@@ -139,6 +142,7 @@ def finish(workdir, config, data, model, variables, history, extra):
   faults.crash_point('predictions_written')
   metrics = {
       'dataset': data.name, 'data_source': data.source,
+      'test_fingerprint': data_lib.fingerprint(data.test),
       'model': config.model.name, 'method': config.method,
       'params': models.param_count(variables['params']),
       'params_sha256': models.fingerprint(variables['params']),
@@ -246,6 +250,51 @@ def placer(mesh):
   return lambda tree: jax.tree.map(jnp.asarray, tree)
 
 
+def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
+                   mesh, build=True):
+  """(teacher, its variables, record) for a stage: the teacher module and its
+  variables, or a `CachedTeacher` and its output table when the cache rule
+  (`teacher_cache.plan`) says so. `record` (None without a teacher) says
+  which and why, for the log and metrics.json; build=False decides only."""
+  if teacher is None:
+    return None, None, None
+  batch = config.train.batch_size
+  outputs = teacher_cache.OUTPUTS.get(objective.name, ())
+  host_variables = jax.device_get(teacher_variables)
+  plan = teacher_cache.plan(
+      enabled=config.distill.teacher_cache, objective_name=objective.name,
+      num_examples=len(data.train), epochs=epochs,
+      steps_per_epoch=len(data.train) // batch, batch_size=batch,
+      dims=teacher_cache.output_dims(teacher, host_variables, data.image_shape,
+                                     outputs),
+      translate=config.dataset.translate, flip=config.dataset.flip)
+  record = {'used': plan.use, 'reason': plan.reason, 'variants': plan.variants,
+            'bytes': plan.bytes}
+  logging.info('teacher cache %s: %s (%.1f MiB)', 'on' if plan.use else 'off',
+               plan.reason, plan.bytes / 2**20)
+  if not plan.use or not build:
+    return teacher, teacher_variables, record
+  table = teacher_cache.build(
+      teacher, host_variables, data.train.images, outputs=outputs,
+      translate=config.dataset.translate, flip=config.dataset.flip,
+      mean=data.mean, std=data.std, batch_size=batch // mesh.size,
+      compiler_options=xla_options.for_training(convolutional(config)))
+  return teacher_cache.CachedTeacher(outputs), placer(mesh)(table), record
+
+
+def run_timing(history, samples_per_epoch) -> dict:
+  """Seconds spent on all of a stage's pieces (a resumed run's too), summed
+  over its epoch records: training, and the one-off compile and teacher
+  cache of each piece. Records saved before `seconds` existed count
+  samples / rate."""
+  total = lambda key: sum(r.get(key, 0.0) for r in history)
+  return {'train_seconds': sum(
+              r['seconds'] if 'seconds' in r
+              else samples_per_epoch / r['train_samples_per_sec'] for r in history),
+          'compile_seconds': total('compile_seconds'),
+          'teacher_cache_seconds': total('teacher_cache_seconds')}
+
+
 def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
                  data, teacher, teacher_variables, writer, mesh):
   """Runs (or resumes) one stage to `epochs`; returns (state, history, timing).
@@ -264,11 +313,20 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
     state, history = restored
     logging.info('%s: resumed from step %d (epoch %d).', name, int(state.step),
                  len(history))
-  timing = {'train_seconds': 0.0, 'compile_seconds': 0.0}
-  if len(history) >= epochs:
+  finished = len(history) >= epochs
+  start = time.perf_counter()
+  teacher, teacher_variables, cache = teacher_source(
+      config, data, teacher, teacher_variables, objective, epochs, mesh,
+      build=not finished)
+  if finished:
     mngr.close()
-    return state, history, timing
+    return state, history, dict(run_timing(history, steps_per_epoch * batch_size),
+                                teacher_cache=cache)
 
+  # One-off costs of this piece, charged to the first epoch it trains.
+  overhead = {}
+  if cache is not None and cache['used']:
+    overhead['teacher_cache_seconds'] = time.perf_counter() - start
   step_fn = functools.partial(
       steps.train_step, model=model, tx=tx, teacher=teacher, objective=objective,
       translate=config.dataset.translate, flip=config.dataset.flip,
@@ -284,7 +342,7 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
 
   start = time.perf_counter()
   compiled = epoch_fn(state, train_x, train_y, teacher_variables, hparams)
-  timing['compile_seconds'] = time.perf_counter() - start
+  overhead['compile_seconds'] = time.perf_counter() - start
   try:
     for epoch in range(len(history), epochs):
       start = time.perf_counter()
@@ -292,7 +350,6 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
       faults.crash_point(f'{name}_epoch_running')  # the epoch runs asynchronously
       sums = jax.device_get(sums)
       seconds = time.perf_counter() - start
-      timing['train_seconds'] += seconds
       train_loss = float(sums['loss'] / sums['count'])
       if not math.isfinite(train_loss):
         last = mngr.latest_step()
@@ -307,6 +364,8 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
                                              data.test.labels)
       record = epoch_record(epoch + 1, int(state.step), sums, test,
                             float(sums['count']) / seconds)
+      record.update(seconds=seconds, **overhead)
+      overhead = {}
       history.append(record)
       logging.info(
           '%s epoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  '
@@ -320,6 +379,7 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
   finally:
     mngr.wait_until_finished()
     mngr.close()
+  timing = dict(run_timing(history, steps_per_epoch * batch_size), teacher_cache=cache)
   return state, history, timing
 
 
@@ -401,33 +461,54 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 
 def setup(config):
-  """(mesh, student, data, teacher, teacher variables) of a run; the teacher
-  parts are None for method 'none'. Checks the batch against mesh and data."""
+  """(mesh, student, data, teacher, teacher variables, teacher record) of a
+  run; the teacher parts are None for method 'none'. Checks the batch
+  against mesh and data, and that the teacher's run finished (unless
+  `teacher.allow_unfinished`)."""
   mesh = parallel.make_mesh(config.train.devices)
   parallel.check_batch(config.train.batch_size, mesh.size)
   axis_name = parallel.AXIS if mesh.size > 1 else None
   num_classes = data_lib.num_classes(config.dataset)
   dtype = config.train.compute_dtype
   model = models.create(config.model, num_classes, axis_name=axis_name, dtype=dtype)
-  teacher = teacher_variables = None
+  teacher = teacher_variables = teacher_record = None
   if config.method != 'none':
     teacher = models.create(config.teacher.model, num_classes, dtype=dtype)
+    finished = _finished_steps(config.teacher.workdir)
   data = data_lib.load(config.dataset)
   if len(data.train) < config.train.batch_size:
     raise errors.ConfigError(
         f'train.batch_size={config.train.batch_size} exceeds the '
         f'{len(data.train)} training examples; expected a smaller batch')
   if teacher is not None:
-    teacher_variables = placer(mesh)(checkpoint.load_variables(
-        config.teacher.workdir, variable_shapes(teacher, data.image_shape)))
-  return mesh, model, data, teacher, teacher_variables
+    variables, step = checkpoint.load_variables(
+        config.teacher.workdir, variable_shapes(teacher, data.image_shape))
+    if step != finished and not config.teacher.allow_unfinished:
+      raise errors.ConfigError(
+          f'teacher.workdir={config.teacher.workdir!r} ' + (
+              'has no metrics.json: its run never finished' if finished is None
+              else f'finished at step {finished} but its newest readable '
+              f'checkpoint is step {step}') +
+          '; expected a finished teacher run (or teacher.allow_unfinished=True)')
+    teacher_variables = placer(mesh)(variables)
+    teacher_record = {'workdir': config.teacher.workdir, 'step': step}
+  return mesh, model, data, teacher, teacher_variables, teacher_record
+
+
+def _finished_steps(workdir):
+  """The step count a finished run's metrics.json records, else None."""
+  path = os.path.join(workdir, 'metrics.json')
+  try:
+    return int(outputs.read_json(path)['steps'])
+  except (OSError, ValueError, KeyError, TypeError):
+    return None
 
 
 def _train_and_evaluate(config, workdir):
   config_json = json.loads(config.to_json())
   check_same_run(workdir, config_json)
 
-  mesh, model, data, teacher, teacher_variables = setup(config)
+  mesh, model, data, teacher, teacher_variables, teacher_record = setup(config)
   variables = models.init(model, steps.init_rng(config.seed), data.image_shape)
   logging.info('%s: %s, %d params; %s, %d train / %d test examples',
                workdir, config.model.name, models.param_count(variables['params']),
@@ -462,8 +543,8 @@ def _train_and_evaluate(config, workdir):
       writer.close()
 
   extra.update(timing, steps=int(state.step))
-  if teacher is not None:
-    extra['teacher'] = {'workdir': os.path.abspath(config.teacher.workdir)}
+  if teacher_record is not None:
+    extra['teacher'] = teacher_record
   metrics = finish(workdir, config, data, model,
                     steps.model_variables(state.params, state.batch_stats),
                     history, extra)
@@ -489,7 +570,7 @@ def _evaluate_checkpoint(config, workdir):
   model = models.create(config.model, data_lib.num_classes(config.dataset),
                         dtype=config.train.compute_dtype)
   data = data_lib.load(config.dataset)
-  variables = checkpoint.load_variables(
+  variables, _ = checkpoint.load_variables(
       workdir, variable_shapes(model, data.image_shape), what='run')
   old_path = os.path.join(workdir, 'metrics.json')
   old = outputs.read_json(old_path) if os.path.exists(old_path) else {}

@@ -70,7 +70,7 @@ def test_grid_writes_what_separate_runs_write(teacher_dir, tmp_path, method):
     assert got['grid']['students'] == 4 and got['params'] == alone['params']
     # The point's checkpoint is a finished run: usable as a teacher, say.
     model = models.create(config.model, 10)
-    variables = checkpoint.load_variables(workdir, train.variable_shapes(model, (8, 8, 1)))
+    variables, _ = checkpoint.load_variables(workdir, train.variable_shapes(model, (8, 8, 1)))
     assert variables['params']['head']['kernel'].shape == (16, 10)
   assert metrics[0]['history'] != metrics[1]['history']  # the points differ
 

@@ -29,7 +29,8 @@ def predictions(workdir):
 
 
 def timeless(history):
-  return [{k: v for k, v in r.items() if 'per_sec' not in k} for r in history]
+  return [{k: v for k, v in r.items() if 'per_sec' not in k and 'seconds' not in k}
+          for r in history]
 
 
 @pytest.fixture(scope='module')
@@ -253,3 +254,18 @@ def test_bfloat16_kd_run_learns_like_float32(teacher_dir, tmp_path):
   mngr = checkpoint.manager(str(tmp_path / 'bfloat16'), create=False)
   state = mngr.restore(mngr.latest_step())['state']
   assert {a.dtype for a in jax.tree.leaves(state['params'])} == {np.dtype('float32')}
+
+
+def test_unfinished_teacher_is_refused_unless_allowed(teacher_dir, tmp_path):
+  import shutil
+  unfinished = str(tmp_path / 'teacher')
+  shutil.copytree(teacher_dir, unfinished)
+  os.remove(os.path.join(unfinished, 'metrics.json'))  # killed before the end
+  config = kd_config(unfinished)
+  with pytest.raises(errors.ConfigError, match=r"teacher.workdir='.*' has no "
+                     r'metrics.json: its run never finished; expected a finished'):
+    train.train_and_evaluate(config, str(tmp_path / 'kd'))
+  assert not os.path.exists(str(tmp_path / 'kd' / 'config.json'))
+  config.teacher.allow_unfinished = True
+  metrics = train.train_and_evaluate(config, str(tmp_path / 'kd'))
+  assert metrics['teacher'] == {'workdir': unfinished, 'step': 33}

@@ -9,6 +9,7 @@ first of these that `data_dir` holds, else TFDS).
 """
 
 import dataclasses
+import hashlib
 import os
 from typing import Optional
 
@@ -102,21 +103,21 @@ def _load_arrays(config, spec):
           f'dataset.data_dir={data_dir!r} holds neither of '
           f'{image_files.CIFAR_PYTHON}; expected CIFAR-10 python files')
     splits = image_files.load_cifar_python(path)
-    return (splits['train'], splits['test']), f'cifar_python:{os.path.abspath(path)}'
+    return (splits['train'], splits['test']), f'cifar_python:{path}'
   if source == 'image_folder' or (source == 'auto' and folder):
     if folder is None:
       raise errors.DataError(
           f'dataset.data_dir={data_dir!r} holds no train/<class>/ folder and not '
           'exactly one .tar/.tar.gz of one; expected an image-folder tree')
-    splits, cache = image_files.load_image_folder(folder, spec.classes)
-    return (splits['train'], splits['test']), f'image_folder:{os.path.abspath(folder)} (cache {cache})'
+    splits, _ = image_files.load_image_folder(folder, spec.classes)
+    return (splits['train'], splits['test']), f'image_folder:{folder}'
   if source == 'idx' or (source == 'auto' and idx.has_idx_files(data_dir)):
     if not data_dir:
       raise errors.ConfigError(
           "dataset.source='idx' needs dataset.data_dir: the folder with the IDX files")
     splits = tuple(idx.load_split(data_dir, s, spec.idx_md5)
                    for s in ('train', 'test'))
-    return splits, f'idx:{os.path.abspath(data_dir)}'
+    return splits, f'idx:{data_dir}'
   tfds_name = spec.tfds_name or name
   splits = tuple(tfds_source.load_split(tfds_name, s, data_dir, config.download)
                  for s in ('train', 'test'))
@@ -137,6 +138,14 @@ def _subset(images, labels, size):
     return images, labels
   keep = np.sort(np.random.default_rng(4321).permutation(len(labels))[:size])
   return images[keep], labels[keep]
+
+
+def fingerprint(split: Split) -> str:
+  """SHA-256 (first 16 hex digits) of a split's labels and images: equal iff
+  the same examples in the same order, wherever the files were read from."""
+  digest = hashlib.sha256(np.ascontiguousarray(split.labels, np.int32).tobytes())
+  digest.update(np.ascontiguousarray(split.images).tobytes())
+  return digest.hexdigest()[:16]
 
 
 def num_classes(config) -> int:
