@@ -45,8 +45,17 @@ def _fail(message):
   sys.exit(2)
 
 
+_HELP = ('--help', '-h', '-?', '--helpshort', '--helpfull')
+
+
 def parse_flags(argv):
-  """absl's flag parsing, with a bad flag or config override as one line."""
+  """absl's flag parsing, with a bad flag or config override as one line;
+  --help prints the program's usage and flags and exits 0."""
+  if any(a in _HELP for a in argv[1:]):
+    module = sys.modules['__main__']
+    print((module.__doc__ or '').strip() + '\n')
+    print(FLAGS.get_help() if '--helpfull' in argv else FLAGS.main_module_help())
+    sys.exit(0)
   try:
     return FLAGS(argv)
   except flags.Error as e:
@@ -61,6 +70,14 @@ def parse_flags(argv):
     _fail(f'unknown config key {key!r}' + (f' ({hint})' if hint else ''))
   except (TypeError, ValueError) as e:
     _fail(f'bad config override: {_one_line(e)}')
+  except Exception as e:  # pylint: disable=broad-except
+    # A config file that cannot be loaded: missing, a directory, a syntax
+    # error, a failing import or a raising get_config().
+    config = next((a for a in argv[1:] if a.startswith('--config=')), None)
+    if config is None or FLAGS.is_parsed() and FLAGS['verbose'].value:
+      raise
+    _fail(f'{config} cannot be loaded ({type(e).__name__}: {_one_line(e)}); '
+          'expected a Python file whose get_config() returns a ConfigDict')
 
 
 def run(main, max_args=0):
@@ -79,5 +96,12 @@ def run(main, max_args=0):
       if FLAGS.verbose:
         raise
       _fail(e)
+    except KeyboardInterrupt:
+      if FLAGS.verbose:
+        raise
+      logging.flush()
+      print('kdjax: interrupted; the same command resumes from the last '
+            'checkpoint', file=sys.stderr)
+      sys.exit(130)
 
   app.run(wrapped, flags_parser=parse_flags)

@@ -6,6 +6,8 @@ a few fields. The defaults are the MNIST study's (Adam 1e-3, L2 1e-4, batch
 out-of-range value into one `ConfigError` line before any work starts.
 """
 
+import json
+
 import ml_collections
 
 from kdjax import errors
@@ -126,6 +128,68 @@ def get_base_config():
       repeats=200,
   ))
   return config
+
+
+# What each key means, for `python -m kdjax.main --print_config` (model keys:
+# see the model's docstring in kdjax/models/).
+KEY_HELP = {
+    'seed': 'seed of initialisation, data order, augmentation and dropout',
+    'runlocal': 'shrink to a seconds-long CPU smoke test (1 epoch, 2 batches)',
+    'dataset.name': f"one of {sorted(('mnist', 'fashion_mnist', 'digits', 'cifar10', 'image_folder'))}",
+    'dataset.source': f'where to read it: one of {DATA_SOURCES}',
+    'dataset.data_dir': 'folder with IDX files, CIFAR python files, an image folder or a TFDS data_dir',
+    'dataset.download': 'let TFDS download (needs network and the tf extra)',
+    'dataset.validation_size': 'training examples held out as a validation split (0 = none)',
+    'dataset.train_subset': 'train on a fixed random N examples (0 = all)',
+    'dataset.test_subset': 'test on a fixed random N examples (0 = all)',
+    'dataset.translate': 'random shift of up to this many pixels, zero-filled (4 on 32x32 = crop with 4-px padding)',
+    'dataset.flip': 'random horizontal flip, p = 0.5',
+    'model': 'the student (a ConfigDict with name and the model fields)',
+    'method': f'one of {METHODS}',
+    'distill.temperature': 'T of the softened distributions (KD, FitNets stage 2)',
+    'distill.alpha': 'weight of the hard-label cross-entropy; 1 - alpha weighs T^2 KL',
+    'distill.rkd_distance_weight': 'beta of the distance-wise RKD term',
+    'distill.rkd_angle_weight': 'weight of the angle-wise RKD term (O(B^3); 0 = off)',
+    'distill.teacher_cache': "gather the teacher's outputs from a table where that pays and fits",
+    'fitnet.hint_layer': "teacher feature that stage 1 regresses onto",
+    'fitnet.guided_layer': 'student feature fed to the regressor in stage 1',
+    'fitnet.stage1_epochs': 'epochs of the hint stage',
+    'fitnet.stage1_optimizer': 'optimizer of the hint stage (keys as optimizer.*)',
+    'teacher.workdir': 'a finished teacher run whose newest checkpoint is loaded',
+    'teacher.allow_unfinished': 'accept a teacher run without metrics.json (killed, still running)',
+    'teacher.model': "the teacher's model config",
+    'train.epochs': 'epochs of the run (stage 2 for FitNets)',
+    'train.batch_size': 'global batch, split evenly over the devices',
+    'train.eval_batch_size': 'batch of test-set evaluation',
+    'train.devices': 'data-parallel over this many devices (0 = all)',
+    'train.loop': f'how an epoch runs: one of {LOOPS}',
+    'train.compute_dtype': f'layer compute dtype, one of {COMPUTE_DTYPES} (parameters stay float32)',
+    'train.distributed': f'join a multi-process run: one of {DISTRIBUTED}',
+    'optimizer.name': f'one of {OPTIMIZERS}',
+    'optimizer.learning_rate': 'peak learning rate',
+    'optimizer.weight_decay': "L2 coupled into the gradient (adam, sgd; PyTorch's weight_decay) or decoupled (adamw)",
+    'optimizer.momentum': 'SGD momentum',
+    'optimizer.nesterov': 'SGD with Nesterov momentum',
+    'optimizer.schedule': f'learning-rate schedule, one of {SCHEDULES} (cosine: to 0 over the run)',
+    'checkpoint.every_epochs': 'save a checkpoint every N epochs (and at the end)',
+    'checkpoint.keep': 'keep the newest N checkpoints (>= 1)',
+    'latency.batch_size': 'batch of the per-run latency measurement',
+    'latency.warmup': 'untimed calls before timing',
+    'latency.repeats': 'timed calls (>= 1)',
+}
+
+
+def describe(config) -> str:
+  """Every key of `config` with its value and meaning, one per line."""
+  lines = []
+  for key, value in flatten(json.loads(config.to_json())).items():
+    parts = key.split('.')
+    doc = next((KEY_HELP[k] for k in ('.'.join(parts[:i]) for i in range(len(parts), 0, -1))
+                if k in KEY_HELP), '')
+    if key.startswith('fitnet.stage1_optimizer.'):
+      doc = KEY_HELP.get('optimizer.' + parts[-1], doc)
+    lines.append(f'{key} = {value!r}' + (f'  # {doc}' if doc else ''))
+  return '\n'.join(lines)
 
 
 def cifar10_cnn():
@@ -255,6 +319,21 @@ def validate(config):
                config.train.distributed in DISTRIBUTED, f'one of {DISTRIBUTED}')
   _check_range('checkpoint.every_epochs', config.checkpoint.every_epochs,
                config.checkpoint.every_epochs >= 1, 'an integer >= 1')
+  # keep=0 let Orbax delete every checkpoint: no eval, no use as a teacher.
+  _check_range('checkpoint.keep', config.checkpoint.keep,
+               config.checkpoint.keep >= 1, 'an integer >= 1')
+  _check_range('seed', config.seed, 0 <= config.seed <= 2**32 - 1,
+               'an integer in [0, 2**32 - 1]')
+  for key in ('train_subset', 'test_subset', 'validation_size', 'translate'):
+    value = config.dataset[key]
+    _check_range(f'dataset.{key}', value, value >= 0, 'an integer >= 0')
+  for key, low in (('batch_size', 1), ('warmup', 0), ('repeats', 1)):
+    value = config.latency[key]
+    _check_range(f'latency.{key}', value, value >= low, f'an integer >= {low}')
+  for prefix, model in (('model', config.model), ('teacher.model', config.teacher.model)):
+    if 'dropout' in model:
+      _check_range(f'{prefix}.dropout', model.dropout, 0 <= model.dropout < 1,
+                   'a rate in [0, 1)')
   if config.method != 'none' and not config.teacher.workdir:
     raise errors.ConfigError(
         f'method={config.method!r} needs a teacher: set '

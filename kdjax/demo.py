@@ -10,8 +10,10 @@ points between the students are within seed-to-seed noise.
 """
 
 import os
+import time
 
 from absl import flags
+from absl import logging
 
 from kdjax import analysis
 from kdjax import cli
@@ -49,11 +51,23 @@ def get_config(role: str = 'kd', workdir: str = 'runs/demo'):
 
 def main(argv):
   del argv
-  for role in ROLES:
-    train.train_and_evaluate(get_config(role, FLAGS.workdir),
-                             os.path.join(FLAGS.workdir, role))
+  if not FLAGS.verbose:  # one line per run instead of 180 epoch lines
+    logging.set_verbosity(logging.WARNING)
   runs = [os.path.join(FLAGS.workdir, role) for role in ROLES]
-  print(analysis.results_table(runs))
+  for role, workdir in zip(ROLES, runs):
+    config = get_config(role, FLAGS.workdir)
+    print(f'{role}: {config.train.epochs} epochs on the 8x8 digits ...', flush=True)
+    start = time.perf_counter()
+    metrics = train.train_and_evaluate(config, workdir)
+    print(f'  test accuracy {metrics["test"]["accuracy"]:.2f}% in '
+          f'{time.perf_counter() - start:.0f} s', flush=True)
+  print('\n' + analysis.results_table(runs))
+  print(f"""
+The runs are in {FLAGS.workdir}/{{{','.join(ROLES)}}}/: config.json, metrics.json,
+predictions/test.npz, checkpoints/ and tensorboard/. Next:
+  python -m kdjax.analysis mcnemar --a={runs[1]} --b={runs[2]}
+  tensorboard --logdir={FLAGS.workdir}
+  bash experiments/run_study.sh mnist 0    # the MNIST study, on real MNIST""")
 
 
 if __name__ == '__main__':

@@ -85,6 +85,9 @@ def train_grid(configs, workdirs, grid_workdir) -> list[dict]:
     raise errors.ConfigError(
         'a grid trains in one process (its devices may be several); expected '
         'one SLURM task, or train.distributed=no, or a sweep without vmap')
+  bound = os.path.isdir(checkpoint.directory(grid_workdir))
+  for config, workdir in zip(configs, workdirs):  # finished or under way: the same?
+    train.check_same_run(workdir, json.loads(config.to_json()), bound=bound)
   if all(os.path.exists(os.path.join(w, 'metrics.json')) for w in workdirs):
     return [outputs.read_json(os.path.join(w, 'metrics.json')) for w in workdirs]
   for workdir in workdirs + [grid_workdir]:
@@ -93,7 +96,7 @@ def train_grid(configs, workdirs, grid_workdir) -> list[dict]:
     for workdir in workdirs + [grid_workdir]:
       stack.enter_context(train.exclusive(workdir))
     for config, workdir in zip(configs, workdirs):
-      train.check_same_run(workdir, json.loads(config.to_json()))
+      train.check_same_run(workdir, json.loads(config.to_json()), bound=bound)
     return _train_grid(configs, workdirs, grid_workdir, layout)
 
 

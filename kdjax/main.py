@@ -4,6 +4,10 @@
   python -m kdjax.main --config=configs/mnist/kd.py --workdir=runs/mnist/kd \\
       --config.teacher.workdir=runs/mnist/teacher --config.distill.temperature=4
   python -m kdjax.main --mode=eval --workdir=runs/mnist/teacher
+
+Every config key can be overridden as --config.KEY=VALUE. To see every key
+with its default (or resolved) value and what it means, add --print_config:
+  python -m kdjax.main --config=configs/mnist/kd.py --print_config
 """
 
 import os
@@ -25,12 +29,21 @@ flags.DEFINE_string('workdir', None, 'Directory of the run (created/resumed).')
 flags.DEFINE_enum('mode', 'train', ['train', 'eval'],
                   "'train' (resumes), or 'eval': rewrite metrics.json and "
                   "predictions from the workdir's latest checkpoint.")
-flags.mark_flag_as_required('workdir')
+flags.DEFINE_bool('print_config', False,
+                  'Print the resolved config, every key with its value and '
+                  'meaning, and exit.')
 
 
 def _config():
-  if FLAGS.config is not None:
-    return FLAGS.config
+  try:
+    config = FLAGS.config
+    if config is not None:
+      config.keys()  # config_flags raises a deferred load error on first use
+      return config
+  except OSError as e:
+    raise errors.ConfigError(
+        f'--config cannot be loaded ({_reason(e)}); expected a Python file whose '
+        'get_config() returns a ConfigDict') from None
   path = os.path.join(FLAGS.workdir, 'config.json')
   if FLAGS.mode == 'eval' and os.path.exists(path):
     return config_lib.from_json(outputs.read_json(path))
@@ -38,8 +51,21 @@ def _config():
       f'no --config given and no {path}; expected --config=configs/....py')
 
 
+def _reason(error):
+  """The innermost cause of a deferred config-file error, in one line."""
+  while error.__cause__ is not None or error.__context__ is not None:
+    error = error.__cause__ or error.__context__
+  return ' '.join(f'{type(error).__name__}: {error}'.split())
+
+
 def main(argv):
   del argv
+  if FLAGS.print_config:
+    print(config_lib.describe(FLAGS.config if FLAGS.config is not None
+                              else config_lib.get_base_config()))
+    return
+  if not FLAGS.workdir:
+    raise errors.ConfigError('--workdir is required: the directory of the run')
   if FLAGS.mode == 'train':
     train.train_and_evaluate(_config(), FLAGS.workdir)
   else:

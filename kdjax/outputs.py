@@ -16,6 +16,9 @@ def _atomic(path, write):
   fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
                              prefix='.tmp-')
   try:
+    mask = os.umask(0)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600; honour the umask
     with os.fdopen(fd, 'wb') as f:
       write(f)
     os.replace(tmp, path)

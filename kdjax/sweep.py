@@ -18,6 +18,7 @@ writing its own run directory; the stacked state is kept in `<workdir>/grid/`.
 import ast
 import importlib.util
 import itertools
+import json
 import os
 import shlex
 import sys
@@ -50,9 +51,14 @@ FLAGS = flags.FLAGS
 def _load_module(path, what):
   if not os.path.exists(path):
     raise errors.ConfigError(f'{what} {path!r} does not exist')
-  spec = importlib.util.spec_from_file_location(f'kdjax_{what}', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  try:
+    spec = importlib.util.spec_from_file_location(f'kdjax_{what}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.ConfigError(
+        f'{what} {path!r} cannot be loaded ({type(e).__name__}: '
+        f'{" ".join(str(e).split())}); expected a Python file') from None
   return module
 
 
@@ -101,8 +107,28 @@ def point_config(sweep: dict, overrides: dict) -> ml_collections.ConfigDict:
   return config
 
 
+def check_sweep(sweep, path):
+  """Refuses a sweep without a grid, or with a key whose values are not a
+  non-empty list (an empty grid would run nothing, or make a job array
+  --array=0--1)."""
+  grid = sweep.get('grid') if isinstance(sweep, dict) else None
+  if not isinstance(grid, dict) or not grid:
+    raise errors.ConfigError(
+        f'sweep {path!r} has no grid; expected get_sweep() to return '
+        "{'config': ..., 'grid': {KEY: [VALUE, ...]}}")
+  for key, values in grid.items():
+    if not isinstance(values, (list, tuple)) or not values:
+      raise errors.ConfigError(
+          f'sweep {path!r}: grid[{key!r}]={values!r} is invalid; expected a '
+          'non-empty list of values')
+  if not isinstance(sweep.get('config'), str):
+    raise errors.ConfigError(f"sweep {path!r} has no 'config' file path")
+
+
 def _sweep():
-  sweep = dict(_load_module(FLAGS.sweep, 'sweep').get_sweep())
+  sweep = _load_module(FLAGS.sweep, 'sweep').get_sweep()
+  check_sweep(sweep, FLAGS.sweep)
+  sweep = dict(sweep)
   sweep['set'] = {**sweep.get('set', {}), **_parse_set(FLAGS.set)}
   return sweep
 
@@ -110,10 +136,13 @@ def _sweep():
 def run_point(sweep, index, workdir):
   name, overrides = points(sweep)[index]
   run_dir = os.path.join(workdir, name)
+  config = point_config(sweep, overrides)
   if os.path.exists(os.path.join(run_dir, 'metrics.json')):
+    # finished: skipped only if it is this point (--set may have changed)
+    train.check_same_run(run_dir, json.loads(config.to_json()))
     logging.info('%s: finished, skipped', run_dir)
     return
-  train.train_and_evaluate(point_config(sweep, overrides), run_dir)
+  train.train_and_evaluate(config, run_dir)
 
 
 def run_grid(sweep, workdir):

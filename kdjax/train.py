@@ -42,24 +42,59 @@ _RESUMABLE_CHANGES = ('train.epochs', 'train.eval_batch_size', 'train.devices',
                       'checkpoint.', 'latency.')
 
 
+# Long epochs ('python' loop) log a progress line at most every 30 s.
+_PROGRESS_EVERY_STEPS, _PROGRESS_SECONDS = 20, 30.0
+
+
 class TrainingDiverged(errors.KdjaxError):
   """The training loss became NaN or infinite."""
 
 
-def check_same_run(workdir, config_json):
-  """Refuses to resume a workdir whose saved config differs from this one."""
+# Keys a re-evaluation may change: where the data is read from (the test set
+# itself is checked by its fingerprint) and how latency is timed.
+_EVAL_CHANGES = ('dataset.data_dir', 'dataset.source', 'dataset.download',
+                 'teacher.', 'train.eval_batch_size', 'train.devices',
+                 'train.distributed', 'checkpoint.', 'latency.')
+
+
+def config_changes(workdir, config_json, allowed) -> list:
+  """[(key, saved value, new value)] where `workdir`'s config.json (its
+  missing keys at their defaults) differs from `config_json`, outside the
+  `allowed` key prefixes."""
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
-    return
-  # A run saved before a key existed has that key's default.
+    return []
   saved = json.loads(config_lib.from_json(outputs.read_json(path)).to_json())
   old, new = config_lib.flatten(saved), config_lib.flatten(config_json)
-  for key in sorted(set(old) | set(new)):
-    if old.get(key) != new.get(key) and not key.startswith(_RESUMABLE_CHANGES):
-      raise errors.ConfigError(
-          f'workdir {workdir!r} holds a run with {key}={old.get(key)!r}, this '
-          f'config has {new.get(key)!r}; expected the same config to resume, '
-          'or a new --workdir')
+  return [(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+          if old.get(k) != new.get(k) and not k.startswith(allowed)]
+
+
+def _started(workdir) -> bool:
+  """Whether a run in `workdir` trained anything (a checkpoint or outputs)."""
+  return any(os.path.exists(os.path.join(workdir, *p)) for p in (
+      ('metrics.json',), ('checkpoints',), ('stage1', 'checkpoints')))
+
+
+def check_same_run(workdir, config_json, bound=False):
+  """Refuses to resume a workdir whose saved config differs from this one.
+
+  A config.json of a start that failed before training (no checkpoint) does
+  not bind: the corrected command replaces it. Under a schedule that decays
+  over the run, train.epochs is part of the run: a longer or shorter run
+  would not equal a fresh run of that length. bound=True: the config.json
+  binds even without a checkpoint (a grid's points, checkpointed elsewhere).
+  """
+  if not (bound or _started(workdir)):
+    return
+  allowed = _RESUMABLE_CHANGES
+  if config_json['optimizer']['schedule'] != 'constant':
+    allowed = tuple(k for k in allowed if k != 'train.epochs')
+  for key, old, new in config_changes(workdir, config_json, allowed):
+    raise errors.ConfigError(
+        f'workdir {workdir!r} holds a run with {key}={old!r}, this '
+        f'config has {new!r}; expected the same config to resume, '
+        'or a new --workdir')
 
 
 def make_workdir(workdir):
@@ -79,7 +114,12 @@ def make_workdir(workdir):
 def exclusive(workdir):
   """Holds `<workdir>/.lock` for one process; the kernel frees it if we die."""
   path = os.path.join(workdir, '.lock')
-  with open(path, 'a+') as f:
+  try:
+    f = open(path, 'a+')
+  except OSError as e:
+    raise errors.ConfigError(f'workdir {workdir!r} cannot be written ({e.strerror}); '
+                             'expected a writable run directory') from None
+  with f:
     try:
       fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -232,10 +272,19 @@ def epoch_runner(kind, steps_per_epoch, batch_size, step_fn, grid=False,
     def run(state, images, labels, teacher_variables, hparams):
       batches = order(state, labels.shape[0])
       sums = None
+      start = last = time.perf_counter()
       for i in range(steps_per_epoch):
         state, metrics = compiled(state, images, labels, batches[i],
                                   teacher_variables, hparams)
         sums = metrics if sums is None else jax.tree.map(jnp.add, sums, metrics)
+        if (i + 1) % _PROGRESS_EVERY_STEPS == 0 and i + 1 < steps_per_epoch:
+          jax.block_until_ready(sums)  # a pause of one dispatch, no change in results
+          now = time.perf_counter()
+          if now - last >= _PROGRESS_SECONDS:
+            last, rate = now, (i + 1) / (now - start)
+            logging.info('  step %d/%d of the epoch, %.0f samples/s, ETA %.0f s',
+                         i + 1, steps_per_epoch, rate * batch_size,
+                         (steps_per_epoch - i - 1) / rate)
       return state, sums
     return run
   return compile_for
@@ -313,6 +362,11 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
     state, history = restored
     logging.info('%s: resumed from step %d (epoch %d).', name, int(state.step),
                  len(history))
+  if len(history) > epochs:
+    key = 'fitnet.stage1_epochs' if name == 'stage1' else 'train.epochs'
+    raise errors.ConfigError(
+        f'{key}={epochs} is fewer than the {len(history)} epochs {workdir!r} '
+        f'has trained; expected at least {len(history)}, or a new --workdir')
   finished = len(history) >= epochs
   start = time.perf_counter()
   teacher, teacher_variables, cache = teacher_source(
@@ -340,9 +394,12 @@ def _train_stage(*, name, workdir, state, model, tx, objective, epochs, config,
   train_x, train_y, test_x, hparams = place((
       data.train.images, data.train.labels, data.test.images, hparams_of(config)))
 
+  logging.info('%s: compiling the %s epoch (%d steps of %d)...', name,
+               loop_kind(config), steps_per_epoch, batch_size)
   start = time.perf_counter()
   compiled = epoch_fn(state, train_x, train_y, teacher_variables, hparams)
   overhead['compile_seconds'] = time.perf_counter() - start
+  logging.info('%s: compiled in %.1f s', name, overhead['compile_seconds'])
   try:
     for epoch in range(len(history), epochs):
       start = time.perf_counter()
@@ -454,10 +511,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if config.runlocal:
     config = config_lib.runlocal(config)
   parallel.initialize_distributed(config.train.distributed)
+  config_json = json.loads(config.to_json())
+  check_same_run(workdir, config_json)
+  parts = setup(config)  # data and teacher: refused before anything is created
   make_workdir(workdir)
   # Processes of a multi-host run share the workdir: the primary holds it.
   with exclusive(workdir) if parallel.is_primary() else contextlib.nullcontext():
-    return _train_and_evaluate(config, workdir)
+    check_same_run(workdir, config_json)  # no other process started it meanwhile
+    return _train_and_evaluate(config, workdir, config_json, parts)
 
 
 def setup(config):
@@ -504,11 +565,8 @@ def _finished_steps(workdir):
     return None
 
 
-def _train_and_evaluate(config, workdir):
-  config_json = json.loads(config.to_json())
-  check_same_run(workdir, config_json)
-
-  mesh, model, data, teacher, teacher_variables, teacher_record = setup(config)
+def _train_and_evaluate(config, workdir, config_json, parts):
+  mesh, model, data, teacher, teacher_variables, teacher_record = parts
   variables = models.init(model, steps.init_rng(config.seed), data.image_shape)
   logging.info('%s: %s, %d params; %s, %d train / %d test examples',
                workdir, config.model.name, models.param_count(variables['params']),
@@ -559,9 +617,18 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
 
   For checkpoints trained elsewhere (e.g. copied from a GPU cluster): the
   history and timings saved with the run are kept; accuracy, predictions and
-  latency are recomputed here.
+  latency are recomputed here. Only where the data is read from may differ
+  from the run's config.json, and the test set must be the one the run
+  recorded (its fingerprint), so the files keep meaning what they say.
   """
   config_lib.validate(config)
+  changes = config_changes(workdir, json.loads(config.to_json()), _EVAL_CHANGES)
+  if changes:
+    raise errors.ConfigError(
+        f'workdir {workdir!r} holds a run with ' + ', '.join(
+            f'{k}={old!r}' for k, old, _ in changes) + '; this config has ' +
+        ', '.join(f'{k}={new!r}' for k, _, new in changes) + '; expected the '
+        "run's own config (only the data location may change)")
   with exclusive(workdir):
     return _evaluate_checkpoint(config, workdir)
 
@@ -570,16 +637,28 @@ def _evaluate_checkpoint(config, workdir):
   model = models.create(config.model, data_lib.num_classes(config.dataset),
                         dtype=config.train.compute_dtype)
   data = data_lib.load(config.dataset)
-  variables, _ = checkpoint.load_variables(
-      workdir, variable_shapes(model, data.image_shape), what='run')
   old_path = os.path.join(workdir, 'metrics.json')
   old = outputs.read_json(old_path) if os.path.exists(old_path) else {}
+  recorded, found = old.get('test_fingerprint'), data_lib.fingerprint(data.test)
+  if recorded and recorded != found:
+    raise errors.DataError(
+        f'{data.source}: the test set (fingerprint {found}) is not the one '
+        f'{workdir!r} was evaluated on ({recorded}); expected the same '
+        f'{len(data.test)}-example test set, or a new run')
+  variables, step = checkpoint.load_variables(
+      workdir, variable_shapes(model, data.image_shape), what='run')
+  if 'steps' in old and step != old['steps']:
+    logging.warning('%s: evaluating the checkpoint at step %d, not the final '
+                    'step %d (the newer one is unreadable)', workdir, step,
+                    old['steps'])
   history = old.pop('history', [])
   extra = {k: v for k, v in old.items() if k in (
-      'train_seconds', 'compile_seconds', 'steps', 'seed', 'teacher',
-      'stage1_history', 'stage1_train_seconds')}
+      'train_seconds', 'compile_seconds', 'teacher_cache_seconds', 'steps',
+      'seed', 'teacher', 'teacher_cache', 'grid', 'stage1_history',
+      'stage1_train_seconds')}
+  extra['evaluated_step'] = step
   metrics = finish(workdir, config, data, model, variables, history, extra)
-  logging.info('%s: re-evaluated: test accuracy %.2f%% (%d errors), %.3f ms/sample',
-               workdir, metrics['test']['accuracy'], metrics['test']['errors'],
-               metrics['latency']['ms_per_sample_mean'])
+  logging.info('%s: re-evaluated step %d: test accuracy %.2f%% (%d errors), '
+               '%.3f ms/sample', workdir, step, metrics['test']['accuracy'],
+               metrics['test']['errors'], metrics['latency']['ms_per_sample_median'])
   return metrics

@@ -62,6 +62,17 @@ def base(**updates):
     ({'train.batch_size': 0}, 'train.batch_size=0'),
     ({'dataset.source': 'ftp'}, "dataset.source='ftp'"),
     ({'method': 'kd'}, 'needs a teacher'),
+    # issue 13, items 2 and 6: accepted before, then lost checkpoints,
+    # trained at chance or crashed after training
+    ({'checkpoint.keep': 0}, r'checkpoint.keep=0 is invalid; expected an integer >= 1'),
+    ({'model.dropout': 1.0}, r'model.dropout=1.0 is invalid; expected a rate in \[0, 1\)'),
+    ({'teacher.model.dropout': -0.1}, 'teacher.model.dropout=-0.1'),
+    ({'dataset.translate': -1}, 'dataset.translate=-1 is invalid; expected an integer >= 0'),
+    ({'dataset.train_subset': -5}, 'dataset.train_subset=-5'),
+    ({'dataset.test_subset': -1}, 'dataset.test_subset=-1'),
+    ({'latency.repeats': 0}, 'latency.repeats=0 is invalid; expected an integer >= 1'),
+    ({'seed': 2**32}, r'seed=4294967296 is invalid; expected an integer in \[0, 2\*\*32 - 1\]'),
+    ({'seed': -1}, 'seed=-1'),
 ])
 def test_bad_values(updates, match):
   with pytest.raises(errors.ConfigError, match=match):

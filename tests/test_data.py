@@ -143,7 +143,7 @@ def test_tfds_not_prepared_is_one_line(tmp_path):
 def test_translate_shifts_and_zero_fills():
   images = jnp.arange(1, 26, dtype=jnp.float32).reshape(1, 5, 5, 1)
   images = jnp.tile(images, (200, 1, 1, 1))
-  out = augment.random_translate(jax.random.PRNGKey(0), images, 2)
+  out = augment.augment(jax.random.PRNGKey(0), images, translate=2, flip=False)
   assert out.shape == images.shape
   seen = set()
   for img in np.asarray(out[..., 0]):
@@ -165,11 +165,11 @@ def shift(img, dy, dx):
 
 def test_translate_is_deterministic_per_key():
   images = jax.random.uniform(jax.random.PRNGKey(1), (16, 28, 28, 1))
-  a = augment.random_translate(jax.random.PRNGKey(3), images, 2)
-  b = augment.random_translate(jax.random.PRNGKey(3), images, 2)
-  c = augment.random_translate(jax.random.PRNGKey(4), images, 2)
+  a = augment.augment(jax.random.PRNGKey(3), images, translate=2, flip=False)
+  b = augment.augment(jax.random.PRNGKey(3), images, translate=2, flip=False)
+  c = augment.augment(jax.random.PRNGKey(4), images, translate=2, flip=False)
   assert jnp.array_equal(a, b) and not jnp.array_equal(a, c)
-  assert augment.random_translate(jax.random.PRNGKey(3), images, 0) is images
+  assert augment.augment(jax.random.PRNGKey(3), images, translate=0, flip=False) is images
 
 
 def test_to_float_standardises():

@@ -151,11 +151,11 @@ def test_real_cifar10_jpeg():
 
 def test_flip_mirrors_about_half_and_is_deterministic():
   imgs = jnp.tile(jnp.arange(4, dtype=jnp.uint8).reshape(1, 1, 4, 1), (400, 2, 1, 3))
-  out = np.asarray(augment.random_flip(jax.random.PRNGKey(0), imgs))
+  out = np.asarray(augment.augment(jax.random.PRNGKey(0), imgs, translate=0, flip=True))
   flipped = (out[:, 0, 0, 0] == 3)
   assert 150 < flipped.sum() < 250
   np.testing.assert_array_equal(out[flipped][0, :, :, 0], [[3, 2, 1, 0]] * 2)
-  np.testing.assert_array_equal(out, augment.random_flip(jax.random.PRNGKey(0), imgs))
+  np.testing.assert_array_equal(out, augment.augment(jax.random.PRNGKey(0), imgs, translate=0, flip=True))
 
 
 def test_crop_with_padding_keeps_shape():

@@ -5,11 +5,12 @@
       --out=experiments/results/mnist/report [--pairs=student:kd,student:rkd]
 """
 
+import os
+
 from absl import flags
 
 from kdjax import cli
 from kdjax import errors
-from kdjax import outputs
 from kdjax.analysis import report as report_lib
 from kdjax.analysis import runs as runs_lib
 from kdjax.analysis import stats
@@ -26,19 +27,13 @@ FLAGS = flags.FLAGS
 COMMANDS = ('mcnemar', 'report')
 
 
-def _read(path):
-  try:
-    return outputs.read_predictions(runs_lib.predictions_path(path))
-  except (OSError, ValueError, KeyError) as e:
-    raise errors.DataError(f'{path}: no readable predictions ({e}); expected a '
-                           'run directory or a predictions .npz') from None
-
-
 def mcnemar():
   if not (FLAGS.a and FLAGS.b):
     raise errors.ConfigError('mcnemar needs --a and --b (run dirs or .npz files)')
-  r = stats.mcnemar(_read(FLAGS.a), _read(FLAGS.b), names=(FLAGS.a, FLAGS.b))
-  print(f'improved (wrong in A, right in B): {r.improved}\n'
+  r = stats.mcnemar(runs_lib.read_predictions(FLAGS.a),
+                    runs_lib.read_predictions(FLAGS.b), names=(FLAGS.a, FLAGS.b))
+  print(f'A: {FLAGS.a}\nB: {FLAGS.b}\n'
+        f'improved (wrong in A, right in B): {r.improved}\n'
         f'degraded (right in A, wrong in B): {r.degraded}\n'
         f'chi2 (continuity-corrected): {r.chi2:.4f}\n'
         f'p (chi2, 1 dof): {r.p_chi2:.4g}\n'
@@ -50,6 +45,9 @@ def mcnemar():
 def report():
   if not (FLAGS.runs and FLAGS.out):
     raise errors.ConfigError('report needs --runs (a glob) and --out (a directory)')
+  if os.path.exists(FLAGS.out) and not os.path.isdir(FLAGS.out):
+    raise errors.ConfigError(f'--out={FLAGS.out!r} is a file; expected a directory '
+                             'for report.md and the plots')
   groups = runs_lib.group(runs_lib.load_glob(*FLAGS.runs))
   pairs = None
   if FLAGS.pairs:
@@ -67,10 +65,14 @@ def report():
 
 
 def main(argv):
-  command = argv[1] if len(argv) > 1 else None
+  if len(argv) < 2:
+    raise errors.ConfigError(
+        f'no command given; expected one of {", ".join(COMMANDS)}, e.g. '
+        "python -m kdjax.analysis report --runs='runs/*' --out=report")
+  command = argv[1]
   if command not in COMMANDS:
     raise errors.ConfigError(
-        f'command {command!r} is unknown; expected one of {COMMANDS}')
+        f'command {command!r} is unknown; expected one of {", ".join(COMMANDS)}')
   {'mcnemar': mcnemar, 'report': report}[command]()
 
 

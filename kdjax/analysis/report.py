@@ -49,7 +49,7 @@ def _twin(g, groups, **model_changes):
   want = dict(g.key)
   for k, v in model_changes.items():
     want[f'model.{k}'] = v
-  return next((h for h in groups if dict(h.key) == want), None)
+  return next((h for h in groups if dict(h.key) == want and h.data == g.data), None)
 
 
 def default_comparisons(groups):
@@ -61,7 +61,7 @@ def default_comparisons(groups):
   for g in groups:
     if g.method == 'none':
       continue
-    same_bn = [b for b in baselines
+    same_bn = [b for b in baselines if b.data == g.data
                if bool(b.model.get('bn_residual')) == bool(g.model.get('bn_residual'))]
     same_model = [b for b in same_bn if b.model == g.model]
     base = (same_model or same_bn or [None])[0]
@@ -99,7 +99,7 @@ def _summary_table(groups, teacher):
     lat = _mean([_lat(r) for r in g.runs])
     lines.append(
         f'| {g.name} | {runs_lib.describe(g.first)} | {len(g.runs)} | '
-        f'{_mean(errs):.1f} | {acc} | {params:,} | {t_params / params:.2f}× | '
+        f'{errs[0] if len(errs) == 1 else f"{_mean(errs):.1f}"} | {acc} | {params:,} | {t_params / params:.2f}× | '
         f'{100 * _mean(accs) / t_acc:.2f} | {lat:.3f} | {t_lat / lat:.2f}× |')
   return lines
 

@@ -2,9 +2,14 @@
 
 import dataclasses
 import glob
+import hashlib
 import json
 import os
 import re
+import zipfile
+import zlib
+
+import numpy as np
 
 from kdjax import config as config_lib
 from kdjax import errors
@@ -25,13 +30,14 @@ class Run:
   path: str
   config: dict
   metrics: dict
+  data: str  # the test set: its fingerprint, or a digest of the run's labels
 
   @property
   def seed(self) -> int:
     return int(self.config.get('seed', 0))
 
   def predictions(self) -> dict:
-    return outputs.read_predictions(predictions_path(self.path))
+    return read_predictions(self.path)
 
 
 def predictions_path(run_or_npz: str) -> str:
@@ -40,8 +46,30 @@ def predictions_path(run_or_npz: str) -> str:
   return os.path.join(run_or_npz, 'predictions', 'test.npz')
 
 
+def read_predictions(run_or_npz: str) -> dict:
+  """A run's predictions {'labels' [N], 'predictions' [N], 'logits' [N, C]},
+  checked: a missing, truncated or empty file, or one without these arrays
+  of one length, is a one-line `DataError`."""
+  path = predictions_path(run_or_npz)
+  try:
+    arrays = outputs.read_predictions(path)
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    raise errors.DataError(f'{path}: no readable predictions ({type(e).__name__}: '
+                           f'{" ".join(str(e).split())}); expected a predictions '
+                           '.npz written by kdjax') from None
+  missing = [k for k in ('labels', 'predictions') if k not in arrays]
+  n = len(arrays.get('labels', ()))
+  if missing or n == 0 or len(arrays['predictions']) != n or (
+      'logits' in arrays and len(arrays['logits']) != n):
+    raise errors.DataError(
+        f'{path}: predictions with arrays {sorted(arrays)} of lengths '
+        f'{[len(a) for a in arrays.values()]}; expected labels, predictions '
+        '(and logits) of one length N >= 1')
+  return arrays
+
+
 def load(path: str) -> Run:
-  """A finished run: its config.json, metrics.json (and predictions on demand)."""
+  """A finished run: its config.json, metrics.json and checked predictions."""
   try:
     config = outputs.read_json(os.path.join(path, 'config.json'))
     metrics = outputs.read_json(os.path.join(path, 'metrics.json'))
@@ -49,7 +77,10 @@ def load(path: str) -> Run:
     raise errors.DataError(
         f'{path} is not a finished run ({e}); expected config.json and '
         'metrics.json written by kdjax') from None
-  return Run(path, config, metrics)
+  labels = read_predictions(path)['labels']
+  data = metrics.get('test_fingerprint') or 'labels:' + hashlib.sha256(
+      np.ascontiguousarray(labels, np.int32).tobytes()).hexdigest()[:16]
+  return Run(path, config, metrics, data)
 
 
 def load_glob(*patterns: str) -> list[Run]:
@@ -119,6 +150,10 @@ class Group:
     return self.runs[0]
 
   @property
+  def data(self) -> str:
+    return self.first.data
+
+  @property
   def method(self) -> str:
     return self.first.config.get('method', 'none')
 
@@ -128,10 +163,29 @@ class Group:
 
 
 def group(runs: list[Run]) -> list[Group]:
-  """Runs grouped by `group_key`, in a deterministic order (by name)."""
+  """Runs grouped by `group_key` and test set (never pooled across data), in
+  a deterministic order (by name). A run twice (the same parameters), or two
+  runs of one configuration and seed, would count as independent seeds:
+  refused."""
+  by_params = {}
+  for run in runs:
+    digest = run.metrics.get('params_sha256')
+    if digest and digest in by_params:
+      raise errors.DataError(
+          f'{by_params[digest].path} and {run.path} hold the same parameters '
+          f'(params_sha256 {digest[:12]}); expected distinct runs, not copies')
+    by_params.setdefault(digest, run)
   by_key = {}
   for run in runs:
-    by_key.setdefault(group_key(run), []).append(run)
+    by_key.setdefault((group_key(run), run.data), []).append(run)
+  for rs in by_key.values():
+    seeds = {}
+    for run in rs:
+      if run.seed in seeds:
+        raise errors.DataError(
+            f'{seeds[run.seed].path} and {run.path} are the same configuration '
+            f'and seed {run.seed}; expected one run per (configuration, seed)')
+      seeds[run.seed] = run
   groups = [Group(display_name(rs), key, tuple(sorted(rs, key=lambda r: (r.seed, r.path))))
-            for key, rs in by_key.items()]
+            for (key, _), rs in by_key.items()]
   return sorted(groups, key=lambda g: (g.name, describe(g.first)))

@@ -9,7 +9,7 @@ def results_table(runs, names=None) -> str:
   """One row per run: accuracy, errors, params, latency, wall time."""
   names = names or [os.path.basename(os.path.normpath(r)) for r in runs]
   lines = ['| Run | Method | Test acc. (%) | Errors | Params | '
-           'Latency (ms/sample) | Epochs | Train time (s) |',
+           'Latency, median (ms/sample) | Epochs | Train time (s) |',
            '|---|---|---:|---:|---:|---:|---:|---:|']
   for name, run in zip(names, runs):
     m = outputs.read_json(os.path.join(run, 'metrics.json'))
@@ -17,6 +17,6 @@ def results_table(runs, names=None) -> str:
     lines.append(
         f"| {name} | {m['method']} | {m['test']['accuracy']:.2f} | "
         f"{m['test']['errors']} | {m['params']:,} | "
-        f"{lat['ms_per_sample_mean']:.3f} ± {lat['ms_per_sample_std']:.3f} | "
+        f"{lat['ms_per_sample_median']:.3f} | "
         f"{m['epochs']} | {m.get('train_seconds', float('nan')):.1f} |")
   return '\n'.join(lines)

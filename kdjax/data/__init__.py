@@ -174,8 +174,27 @@ def load(config) -> Dataset:
     train_x, train_y = train_x[kept], train_y[kept]
   train_x, train_y = _subset(train_x, train_y, config.train_subset)
   test_x, test_y = _subset(test_x, test_y, config.test_subset)
+  classes = spec.num_classes or int(train_y.max()) + 1
+  _check(source, train_x, train_y, test_x, test_y, classes, config.translate)
   return Dataset(
       name=config.name, source=source, train=Split(train_x, train_y),
       test=Split(test_x, test_y), validation=validation,
-      num_classes=spec.num_classes or int(train_y.max()) + 1, mean=spec.mean,
-      std=spec.std)
+      num_classes=classes, mean=spec.mean, std=spec.std)
+
+
+def _check(source, train_x, train_y, test_x, test_y, classes, translate):
+  """Refuses data that cannot be what the run means (shapes, labels)."""
+  shape = train_x.shape[1:]
+  if len(shape) != 3 or min(shape) < 1 or len(train_y) < 1 or len(test_y) < 1:
+    raise errors.DataError(f'{source}: images of shape {train_x.shape} ({len(test_y)}'
+                           ' test); expected [N >= 1, H >= 1, W >= 1, C >= 1]')
+  if test_x.shape[1:] != shape:
+    raise errors.DataError(f'{source}: train images are {shape}, test images '
+                           f'{test_x.shape[1:]}; expected one shape')
+  for split, labels in (('train', train_y), ('test', test_y)):
+    if labels.min() < 0 or labels.max() >= classes:
+      raise errors.DataError(f'{source}: {split} labels span [{labels.min()}, '
+                             f'{labels.max()}]; expected [0, {classes})')
+  if translate >= min(shape[:2]):
+    raise errors.ConfigError(f'dataset.translate={translate} is invalid; expected '
+                             f'fewer pixels than the {shape[0]}x{shape[1]} images')

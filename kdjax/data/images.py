@@ -12,7 +12,11 @@ import io
 import os
 import pickle
 import tarfile
+import time
+import zipfile
 import zlib
+
+from absl import logging
 
 import numpy as np
 
@@ -28,26 +32,55 @@ def cache_dir():
       os.path.expanduser('~'), '.cache', 'kdjax')
 
 
+def _identity(source):
+  """What the cache key covers: an archive's path, size and mtime; for a
+  folder, every file's relative path, size and mtime, so adding, removing
+  or replacing any file anywhere in the tree changes the key."""
+  digest = hashlib.sha1(os.path.abspath(source).encode())
+  if os.path.isdir(source):
+    for root, dirs, names in os.walk(source):
+      dirs.sort()
+      for name in sorted(names):
+        st = os.stat(os.path.join(root, name))
+        rel = os.path.relpath(os.path.join(root, name), source)
+        digest.update(f'|{rel}|{st.st_size}|{st.st_mtime_ns}'.encode())
+  else:
+    st = os.stat(source)
+    digest.update(f'|{st.st_size}|{st.st_mtime_ns}'.encode())
+  return digest.hexdigest()[:16]
+
+
 def _cached(source, build):
-  """`build()` -> {split: (images, labels)}, cached by the source's identity."""
-  st = os.stat(source)
-  key = hashlib.sha1(f'{os.path.abspath(source)}|{st.st_size}|{st.st_mtime_ns}'
-                     .encode()).hexdigest()[:16]
-  path = os.path.join(cache_dir(), f'{os.path.basename(source.rstrip("/"))}-{key}.npz')
-  if os.path.exists(path):
+  """`build()` -> {split: (images, labels)}, cached by the source's identity.
+
+  A cache folder that cannot be written (KDJAX_CACHE_DIR a file, read-only)
+  only costs the decoding next time: a warning, no error.
+  """
+  path = os.path.join(cache_dir(), f'{os.path.basename(source.rstrip("/"))}-'
+                      f'{_identity(source)}.npz')
+  if os.path.isfile(path):
     try:
       with np.load(path) as data:
         return {s: (data[f'{s}_images'], data[f'{s}_labels'])
                 for s in ('train', 'test')}, path
-    except (OSError, ValueError, KeyError, zlib.error):
+    except (OSError, ValueError, KeyError, zlib.error, EOFError,
+            zipfile.BadZipFile):
       pass  # a damaged cache is rebuilt
   splits = build()
-  os.makedirs(cache_dir(), exist_ok=True)
   tmp = path + f'.tmp{os.getpid()}'
-  with open(tmp, 'wb') as f:
-    np.savez(f, **{f'{s}_{k}': v for s, (x, y) in splits.items()
-                   for k, v in (('images', x), ('labels', y))})
-  os.replace(tmp, path)
+  try:
+    os.makedirs(cache_dir(), exist_ok=True)
+    with open(tmp, 'wb') as f:
+      np.savez(f, **{f'{s}_{k}': v for s, (x, y) in splits.items()
+                     for k, v in (('images', x), ('labels', y))})
+    os.replace(tmp, path)
+  except OSError as e:
+    logging.warning('decoded images not cached: %s (%s); set KDJAX_CACHE_DIR to '
+                    'a writable folder to skip decoding next time', cache_dir(),
+                    e.strerror or e)
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    return splits, None
   return splits, path
 
 
@@ -105,18 +138,40 @@ def _read_folder(source, expected_classes=None):
         f'{source}: class folders {classes} are not the expected ones '
         f'(missing {missing}); expected {list(expected_classes)}')
   out = {}
+  total = sum(len(files) for found in by_split.values() for files in found.values())
+  progress = Progress(f'decoding {source}', total, 'images')
   for split, found in by_split.items():
     images, labels = [], []
     for label, cls in enumerate(classes):
       for rel, raw in found[cls]:
         images.append(_decode(f'{source}:{rel}', raw))
         labels.append(label)
+        progress.update(1)
     shapes = {x.shape for x in images}
     if len(shapes) != 1:
       raise errors.DataError(f'{source}: {split} images have sizes {sorted(shapes)}; '
                              'expected one size')
     out[split] = (np.stack(images), np.asarray(labels, np.int32))
   return out
+
+
+class Progress:
+  """Log lines with count, rate and ETA, at most one every `every` seconds."""
+
+  def __init__(self, what, total, unit, every=5.0):
+    self.what, self.total, self.unit, self.every = what, total, unit, every
+    self.done, self.start = 0, time.perf_counter()
+    self.last = self.start
+
+  def update(self, n):
+    self.done += n
+    now = time.perf_counter()
+    if now - self.last >= self.every or self.done == self.total:
+      self.last = now
+      rate = self.done / max(now - self.start, 1e-9)
+      logging.info('%s: %d/%d %s, %.0f %s/s, ETA %.0f s', self.what, self.done,
+                   self.total, self.unit, rate, self.unit,
+                   (self.total - self.done) / max(rate, 1e-9))
 
 
 def find_image_folder(data_dir):
