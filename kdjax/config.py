@@ -107,7 +107,7 @@ def get_base_config():
       # How an epoch runs: 'scan' (one compiled lax.scan), 'python' (a loop of
       # compiled steps, dispatched asynchronously) or 'auto': scan, except for
       # convolutional models on CPU, where XLA runs convolutions inside a loop
-      # ~60x slower (measured: CIFAR CNN teacher 5 vs 312 samples/s).
+      # much slower (a one-off measurement: CIFAR CNN teacher 5 vs 312 samples/s).
       loop='auto',
       # 'bfloat16': layers compute in bf16 (products accumulate in float32;
       # parameters, optimizer state and losses stay float32), student and

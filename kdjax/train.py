@@ -226,8 +226,9 @@ def convolutional(config) -> bool:
 
 def grid_kind(config) -> str:
   """How a grid's students update in one step: 'vmap', or 'unroll' for
-  convolutional models on CPU (measured: CIFAR CNN KD 5-point grid 2,079 vs
-  1,216 samples/s; the MLP grid is faster vmapped, 23,097 vs 20,662)."""
+  convolutional models on CPU (a one-off measurement: CIFAR CNN KD 5-point
+  grid 2,079 vs 1,216 samples/s; the MLP grid is faster vmapped, 23,097 vs
+  20,662)."""
   return 'unroll' if convolutional(config) and jax.default_backend() == 'cpu' else 'vmap'
 
 

@@ -15,6 +15,12 @@ CPU machine (see experiments/results/bench.md):
   or without YNN), convolutions as im2col or as 9 shifted matmuls (slower),
   YNN for individual convolutions (~2x slower), YNN element-wise fusion,
   turning off XLA's tree-reduction rewriter (teacher -7%, student +2%).
+- AMD EPYC (2026-11-23, experiments/bench/xla_option_sets.py): YNN again
+  best for the CNN steps (teacher 512 -> 812 samples/s, student 1,719 ->
+  2,389). The jaxlib's oneDNN paths (`xla_cpu_use_onednn`, its custom
+  calls, its fusion types for single convolutions or dots) are slower than
+  YNN alone (oneDNN alone: teacher 591, student 1,584), and oneDNN + YNN is
+  within run-to-run noise of YNN alone, so they stay off.
 
 KDJAX_XLA_OPTIONS=0 in the environment turns them all off (to compare).
 """

@@ -327,3 +327,16 @@ def test_ctrl_c_is_one_line_and_resumable(tmp_path):
   assert proc.returncode == 130 and 'Traceback' not in stderr, stderr[-2000:]
   assert stderr.strip().splitlines()[-1] == (
       'kdjax: interrupted; the same command resumes from the last checkpoint')
+
+
+# -- 17: signs of life --------------------------------------------------------
+def test_progress_lines_and_compile_lines(tmp_path, caplog):
+  import logging
+  caplog.set_level(logging.INFO)
+  progress = image_files.Progress('decoding x', 10, 'images', every=0.0)
+  for _ in range(10):
+    progress.update(1)
+  assert 'decoding x: 10/10 images' in caplog.text and 'ETA 0 s' in caplog.text
+  train.train_and_evaluate(tiny_config(), str(tmp_path))
+  assert 'train: compiling the scan epoch (11 steps of 128)...' in caplog.text
+  assert 'train: compiled in' in caplog.text

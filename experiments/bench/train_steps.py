@@ -67,11 +67,13 @@ def median_rate(run_epoch, samples):
 
 
 # ---------------------------------------------------------------- kdjax side
-def kdjax_setup(config, num_steps, grid_points=0):
-  """(epoch arguments, step_fn) for `config` on random uint8 data."""
+def kdjax_setup(config, num_steps, grid_points=0, cache=False):
+  """(epoch arguments, step_fn) for `config` on random uint8 data; cache=True:
+  the teacher's outputs are gathered from a table (`kdjax.teacher_cache`)
+  built before timing, instead of a teacher forward in every step."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp
-  from kdjax import data as data_lib, models, optim, steps, train
+  from kdjax import data as data_lib, models, optim, steps, teacher_cache, train
 
   spec = data_lib.SPECS[config.dataset.name]
   shape = (28, 28, 1) if config.dataset.name == 'mnist' else (32, 32, 3)
@@ -93,6 +95,13 @@ def kdjax_setup(config, num_steps, grid_points=0):
   n = num_steps * config.train.batch_size
   images = jax.random.randint(jax.random.PRNGKey(2), (n, *shape), 0, 256).astype(jnp.uint8)
   labels = jax.random.randint(jax.random.PRNGKey(3), (n,), 0, 10)
+  if cache:
+    outputs = teacher_cache.OUTPUTS[config.method]
+    teacher_vars = jax.tree.map(jnp.asarray, teacher_cache.build(
+        teacher, teacher_vars, jax.device_get(images), outputs=outputs,
+        translate=config.dataset.translate, flip=config.dataset.flip,
+        mean=spec.mean, std=spec.std, batch_size=config.train.batch_size))
+    teacher = teacher_cache.CachedTeacher(outputs)
   step_fn = functools.partial(
       steps.train_step, model=model, tx=tx, teacher=teacher,
       objective=steps.Objective(config.method), translate=config.dataset.translate,
@@ -114,12 +123,12 @@ def step_gflop(args, step_fn, batch, grid):
   return (cost[0] if isinstance(cost, list) else cost)['flops'] / 1e9
 
 
-def kdjax_case(config, num_steps, compiler_options, grid_points=0):
+def kdjax_case(config, num_steps, compiler_options, grid_points=0, cache=False):
   """samples/s (summed over a grid's students), compile seconds, GFLOP/sample."""
   import jax  # pylint: disable=g-import-not-at-top
   from kdjax import train
 
-  args, step_fn = kdjax_setup(config, num_steps, grid_points)
+  args, step_fn = kdjax_setup(config, num_steps, grid_points, cache)
   batch = config.train.batch_size
   runner = train.epoch_runner(train.loop_kind(config), num_steps, batch, step_fn,
                               grid=bool(grid_points), compiler_options=compiler_options)
@@ -195,6 +204,48 @@ def kdjax_figures():
         'sequential': kdjax_sequential_sweep(kd, num_steps, used),
         'grid': kdjax_case(kd, num_steps, used, grid_points=len(SWEEP_TEMPERATURES))}
   return out
+
+
+CACHE_CASES = (  # (name, config): the CIFAR CNN student's steps
+    ('CE (student alone)', 'configs/cifar10_cnn/student.py'),
+    ('KD (T=4, a=0.1)', 'configs/cifar10_cnn/kd.py'),
+    ('RKD (distance, beta=100)', 'configs/cifar10_cnn/rkd.py'),
+)
+
+
+def cache_figures():
+  """The CIFAR CNN student's CE step beside its KD and RKD steps, with the
+  teacher run in every step and with its outputs gathered from the cache."""
+  from kdjax import train, xla_options  # pylint: disable=g-import-not-at-top
+  out = {}
+  for name, path in CACHE_CASES:
+    config = load_config(path)
+    used = xla_options.for_training(train.convolutional(config))
+    out[name] = {'teacher': kdjax_case(config, FLAGS.cnn_steps, used)}
+    if config.method != 'none':
+      out[name]['cache'] = kdjax_case(config, FLAGS.cnn_steps, used, cache=True)
+    print(f'  kdjax cache {name}: ' + ', '.join(
+        f'{k} {v["samples_per_s"]:,.0f}' for k, v in out[name].items()) + ' samples/s',
+          flush=True)
+  return out
+
+
+def cache_report(figures):
+  ce = figures[CACHE_CASES[0][0]]['teacher']
+  lines = ['', '### Teacher-output cache: the CIFAR-10 CNN student\'s steps', '',
+           '| step | teacher forward in the step (samples/s) | GFLOP/sample | '
+           'teacher outputs from the cache (samples/s) | GFLOP/sample | cache / '
+           'forward | cache / CE step |', '|---|---:|---:|---:|---:|---:|---:|']
+  for name, _ in CACHE_CASES:
+    r = figures[name]
+    fwd, cached = r['teacher'], r.get('cache')
+    lines.append(
+        f'| {name} | {fwd["samples_per_s"]:,.0f} | {fwd["gflop_per_sample"]:.4f} | ' + (
+            f'{cached["samples_per_s"]:,.0f} | {cached["gflop_per_sample"]:.4f} | '
+            f'{cached["samples_per_s"] / fwd["samples_per_s"]:.2f}x | '
+            f'{cached["samples_per_s"] / ce["samples_per_s"]:.2f}x |' if cached
+            else '- | - | - | 1.00x |'))
+  return '\n'.join(lines)
 
 
 # -------------------------------------------------------------- PyTorch side
@@ -298,6 +349,7 @@ def report(ours, theirs):
 def main(argv):
   del argv
   ours = kdjax_figures()
+  cache = cache_figures()
   theirs = None
   if FLAGS.torch != 'no':
     try:
@@ -306,7 +358,7 @@ def main(argv):
       if FLAGS.torch == 'yes':
         raise
       print('PyTorch is not installed: no PyTorch columns (pip install -e ".[bench]").')
-  text = report(ours, theirs)
+  text = report(ours, theirs) + '\n' + cache_report(cache)
   print(text)
   if FLAGS.out:
     with open(FLAGS.out, 'w') as f:
