@@ -36,6 +36,8 @@ for row in "${rows[@]}"; do
   python -m kdjax.main "${args[@]}"
   mkdir -p "$out/predictions"
   cp "$runs/$row/metrics.json" "$runs/$row/config.json" "$out/"
+  # committed results name the runs folder, not this machine's path to it
+  sed -i "s|\"$runs/|\"\$RUNS_DIR/|g" "$out/metrics.json" "$out/config.json"
   cp "$runs/$row/predictions/test.npz" "$out/predictions/"
   echo "$((SECONDS - t0))" > "$out/wall_seconds.txt"
   echo "== $row (seed $seed): $((SECONDS - t0)) s wall"
