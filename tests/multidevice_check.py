@@ -17,6 +17,7 @@ from kdjax import config as config_lib
 from kdjax import errors
 from kdjax import grid
 from kdjax import models
+from kdjax import outputs
 from kdjax import parallel
 from kdjax import steps
 from kdjax import train
@@ -95,6 +96,21 @@ def main():
       abs(a['train_loss'] - b['train_loss'])
       for a, b in zip(points[0]['history'], kd_metrics['history']))
   out['grid_points_differ'] = points[0]['history'] != points[1]['history']
+
+  # The teacher-output cache on 4 devices (flips only: 2 variants; each
+  # shard gathers its rows of the replicated table) vs the teacher run in
+  # the step, on 4 devices too.
+  logits = {}
+  for cache in (True, False):
+    run = config_lib.from_json(json.loads(config.to_json()))
+    run.dataset.update(translate=0, flip=True)
+    run.train.epochs = 3
+    run.distill.teacher_cache = cache
+    m = train.train_and_evaluate(run, f'{workdir}/kd_cache_{cache}')
+    out[f'cache_{cache}_used'] = m['teacher_cache']['used']
+    logits[cache] = outputs.read_predictions(
+        f'{workdir}/kd_cache_{cache}/predictions/test.npz')['logits']
+  out['cache_vs_forward_logits'] = float(abs(logits[True] - logits[False]).max())
   json.dump(out, sys.stdout)
 
 

@@ -62,6 +62,7 @@ def test_eval_from_another_location_checks_the_test_set(folder_run, tmp_path):
   assert metrics['test_fingerprint'] == outputs.read_json(
       os.path.join(workdir, 'metrics.json'))['test_fingerprint']
   assert metrics['evaluated_step'] == metrics['steps'] == 3
+  assert metrics['data_source'] == f'image_folder:{moved}'  # item 19: as given
   other = write_image_folder(str(tmp_path / 'other'), per_class=(3, 3))
   with pytest.raises(errors.DataError, match=r'the test set \(fingerprint \w+\) is not '
                      r"the one .* was evaluated on"):

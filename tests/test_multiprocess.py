@@ -50,7 +50,7 @@ def test_both_processes_end_with_identical_parameters(runs):
   _, p0, p1, _ = runs
   assert (p0['process_index'], p1['process_index']) == (0, 1)
   assert p0['params_sha256'] == p1['params_sha256']
-  untimed = lambda m: [{k: v for k, v in h.items() if 'per_sec' not in k}
+  untimed = lambda m: [{k: v for k, v in h.items() if 'per_sec' not in k and 'seconds' not in k}
                        for h in m['history']]
   assert untimed(p0) == untimed(p1)
 

@@ -48,6 +48,11 @@ def test_grid_on_four_devices_equals_the_separate_run(four_devices):
   assert four_devices['grid_points_differ']
 
 
+def test_teacher_cache_on_four_devices(four_devices):
+  assert four_devices['cache_True_used'] and not four_devices['cache_False_used']
+  assert four_devices['cache_vs_forward_logits'] < 1e-4
+
+
 def test_batch_must_divide_over_devices(four_devices):
   assert four_devices['bad_batch'] == (
       'train.batch_size=30 does not divide over 4 devices; expected a multiple of 4')

@@ -129,3 +129,24 @@ def test_run_with_cache_equals_run_without(digits_teacher, tmp_path, method):
         os.path.join(workdir, 'predictions', 'test.npz'))['logits']
   np.testing.assert_array_equal(logits[True].argmax(-1), logits[False].argmax(-1))
   np.testing.assert_allclose(logits[True], logits[False], rtol=0, atol=1e-4)
+
+
+def test_grid_with_cache_equals_separate_runs_with_cache(digits_teacher, tmp_path):
+  """A 2-point KD grid reads one table for both students; each point ends as
+  its own cached run would (to float rounding, as grids do)."""
+  from kdjax import grid
+  configs = []
+  for t in (2.0, 8.0):
+    config = _digits_kd(digits_teacher, True)
+    config.distill.temperature = t
+    configs.append(config)
+  dirs = [str(tmp_path / f'grid_t{c.distill.temperature}') for c in configs]
+  points = grid.train_grid(configs, dirs, str(tmp_path / 'grid'))
+  for config, workdir, got in zip(configs, dirs, points):
+    assert got['teacher_cache']['used']
+    alone = str(tmp_path / f'alone_t{config.distill.temperature}')
+    train.train_and_evaluate(config, alone)
+    np.testing.assert_allclose(
+        outputs.read_predictions(os.path.join(workdir, 'predictions', 'test.npz'))['logits'],
+        outputs.read_predictions(os.path.join(alone, 'predictions', 'test.npz'))['logits'],
+        rtol=0, atol=1e-4)
