@@ -42,10 +42,9 @@ training (the study gives no number). CPU, 2 cores, JAX {jax}.
 
 Accuracy is the **final epoch's** test accuracy (no checkpoint selection);
 mean ± sample std over seeds {seeds}; "Err." is the mean error count. Each
-student of seed *s* is distilled from the teacher of seed *s*. Latency: jitted
-forward at batch 1 on this CPU, mean ± std over the seeds' run means (each run
-times 200 calls); the study timed a Tesla T4 GPU with PyTorch, so compare
-ratios, not milliseconds. Train and wall seconds were measured while other
+student of seed *s* is distilled from the teacher of seed *s*. The study timed
+latency on a Tesla T4 GPU with PyTorch, so compare ratios, not milliseconds.
+Train and wall seconds were measured while other
 work shared the 2 cores at times, so they vary by up to 2x between seeds.
 """
 
@@ -60,8 +59,8 @@ the study gives no length) as in the command below. CPU, 2 cores, JAX {jax}.
 Accuracy is the final epoch's test accuracy on all 10,000 test images, mean ±
 sample std over seeds {seeds}; each student of seed *s* is distilled from the
 teacher of seed *s*. KD, RKD and FitNets' KD stage read the teacher's outputs
-from the teacher-output cache (2 variants per image: flipped or not). Latency:
-jitted forward at batch 1 on this CPU (the study timed a T4). Train and wall
+from the teacher-output cache (2 variants per image: flipped or not). The
+study timed latency on a T4 GPU. Train and wall
 seconds were measured while other work (tests, benchmarks) shared the 2
 cores, so they are upper bounds.
 """
@@ -93,13 +92,28 @@ def _wall(run):
     return int(f.read())
 
 
+def _latency(study_dir):
+  """`analysis latency`'s result for the study, if it has been measured."""
+  path = os.path.join(RESULTS, study_dir, 'latency.json')
+  return outputs.read_json(path) if os.path.exists(path) else None
+
+
+def _arch_latency(latency, row):
+  """'median (low–high)' at batch 1 of the architecture row `row` uses."""
+  for r in latency['batches']['1']:
+    if row in r['runs']:
+      return f'{r["median_ms"]:.3f} ({r["median_ci95"][0]:.3f}–{r["median_ci95"][1]:.3f})'
+  return 'n/a'
+
+
 def table(title, study_dir, study, header, command, note=''):
   lines = [f'# {title}', '']
+  latency = _latency(study_dir)
   jax_version, seeds = '?', set()
   summary = ['| Model | Acc. (%) | Err. | Params | Lat. (ms/sample) | Study Err. | '
              'Study Acc. | Study Params | Study Lat. (ms) | Δ Acc. vs study (pt) |',
              '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
-  each = ['| Model | Seed | Acc. (%) | Err. | Lat. (ms/sample) | Train (s; FitNet: '
+  each = ['| Model | Seed | Acc. (%) | Err. | Own lat. (ms/sample) | Train (s; FitNet: '
           'hint + KD stages) | Wall (s) |',
           '|---|---:|---:|---:|---:|---:|---:|']
   for row, (s_err, s_acc, s_params, s_lat) in study.items():
@@ -117,7 +131,9 @@ def table(title, study_dir, study, header, command, note=''):
              else f'{statistics.fmean(acc) - s_acc:+.2f}')
     summary.append(
         f'| {name} | {_ms(acc, "{:.2f}")} | {mean_err} | '
-        f'{runs[0].metrics["params"]:,} | {_ms(lat, "{:.3f}")} | {s_err} | {s_acc} | '
+        f'{runs[0].metrics["params"]:,} | '
+        f'{_arch_latency(latency, row) if latency else _ms(lat, "{:.3f}")} | '
+        f'{s_err} | {s_acc} | '
         f'{s_params} | {s_lat} | {delta} |')
     for r in runs:
       m = r.metrics
@@ -129,6 +145,18 @@ def table(title, study_dir, study, header, command, note=''):
     return None
   lines.append(header.format(jax=jax_version, seeds=sorted(seeds),
                              scale=_scale(_runs(study_dir, 'teacher') or runs)))
+  if latency:
+    note = (note + '\n\n' if note else '') + (
+        'Lat. (ms/sample): one measurement per architecture, `python -m '
+        f'kdjax.analysis latency` ([latency.md](latency.md), {latency["device"]}): '
+        'the median at batch 1 with its 95 % bootstrap interval; rows that share '
+        'an architecture share the number. The per-run column below is each '
+        "run's own timing.")
+  else:
+    note = (note + '\n\n' if note else '') + (
+        "Lat. (ms/sample): each run's own timing at batch 1 (200 jitted calls "
+        'after training), mean ± std over seeds; it moves with what the machine '
+        'was doing (`python -m kdjax.analysis latency` measures architectures).')
   if note:
     lines += [note, '']
   lines += summary + ['', '## Each run', ''] + each + [

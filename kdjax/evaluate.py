@@ -41,4 +41,7 @@ def latency(model, variables, input_shape, *, batch_size: int, warmup: int,
           'ms_per_sample_median': statistics.median(times),
           'method': (f'jit forward, batch {batch_size}, {warmup} warm-up + '
                      f'{repeats} timed calls, block_until_ready each'),
-          'device': str(jax.devices()[0].device_kind)}
+          'device': str(jax.devices()[0].device_kind),
+          'scope': ("this run's own timing, once after training, on whatever "
+                    'else the machine was doing; compare architectures with '
+                    '`python -m kdjax.analysis latency`')}

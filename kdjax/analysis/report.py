@@ -79,9 +79,25 @@ def _fmt_p(p):
   return f'{p:.2g}' if p < 0.001 else f'{p:.4f}'
 
 
-def _summary_table(groups, teacher):
+def arch_latency(latency, group, batch='1'):
+  """(median ms/sample, [speed-up vs the reference, low, high]) of the
+  architecture `group` uses, from `analysis latency`'s result; None if absent."""
+  for row in (latency or {}).get('batches', {}).get(batch, []):
+    if group.name in row['runs']:
+      return row['median_ms'], row['speedup_vs_reference']
+  return None
+
+
+def _group_latency(g, latency):
+  found = arch_latency(latency, g)
+  return found[0] if found else _mean([_lat(r) for r in g.runs])
+
+
+def _summary_table(groups, teacher, latency=None):
   t_acc = _mean([_acc(r) for r in teacher.runs]) if teacher else math.nan
   t_lat = _mean([_lat(r) for r in teacher.runs]) if teacher else math.nan
+  reference = teacher is not None and latency and teacher.name in latency.get(
+      'reference', [])
   t_params = teacher.first.metrics['params'] if teacher else math.nan
   lines = ['| Model | Configuration | Seeds | Err. | Acc. (%) ± 95% CI | Params | '
            'Compression vs teacher | Teacher recovery (%) | Lat. (ms/sample) | '
@@ -96,16 +112,23 @@ def _summary_table(groups, teacher):
     else:
       acc = f'{accs[0]:.2f} ({_wilson_pct(g.first.metrics["test"])})'
     params = g.first.metrics['params']
-    lat = _mean([_lat(r) for r in g.runs])
+    found = arch_latency(latency, g)
+    if found and reference:  # one number per architecture, ratios with intervals
+      (lat, (s, low, high)) = found
+      speed = f'{s:.2f}× ({low:.2f}–{high:.2f})'
+    else:
+      lat = _mean([_lat(r) for r in g.runs])
+      speed = f'{t_lat / lat:.2f}×'
     lines.append(
         f'| {g.name} | {runs_lib.describe(g.first)} | {len(g.runs)} | '
         f'{errs[0] if len(errs) == 1 else f"{_mean(errs):.1f}"} | {acc} | {params:,} | {t_params / params:.2f}× | '
-        f'{100 * _mean(accs) / t_acc:.2f} | {lat:.3f} | {t_lat / lat:.2f}× |')
+        f'{100 * _mean(accs) / t_acc:.2f} | {lat:.3f} | {speed} |')
   return lines
 
 
 def _run_table(groups):
-  lines = ['| Model | Seed | Acc. (%) | Wilson 95% CI | Errors | Lat. (ms/sample) |',
+  lines = ['| Model | Seed | Acc. (%) | Wilson 95% CI | Errors | This run\'s own '
+           'latency (ms/sample) |',
            '|---|---:|---:|---:|---:|---:|']
   for g in groups:
     for r in g.runs:
@@ -173,7 +196,7 @@ def sweeps(groups, key):
   return [sorted(v, key=lambda t: t[0]) for v in buckets.values() if len(v) > 1]
 
 
-def _plots(groups, out_dir):
+def _plots(groups, out_dir, latency=None):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -209,7 +232,7 @@ def _plots(groups, out_dir):
 
   scatter(lambda g: g.first.metrics['params'], 'parameters (log scale)',
           'accuracy_vs_params.png', True)
-  scatter(lambda g: _mean([_lat(r) for r in g.runs]),
+  scatter(lambda g: _group_latency(g, latency),
           'latency (ms/sample, batch 1)', 'accuracy_vs_latency.png', False)
   for key, symbol in (('distill.temperature', 'T'), ('distill.alpha', 'α')):
     for i, sweep in enumerate(sweeps(groups, key)):
@@ -243,16 +266,22 @@ def _ordered(groups, teacher):
   return sorted(groups, key=rank)
 
 
-def build(groups, pairs, title='kdjax report'):
-  """The report's markdown (str) for `groups` and McNemar `pairs`."""
+def build(groups, pairs, title='kdjax report', latency=None):
+  """The report's markdown (str) for `groups` and McNemar `pairs`; `latency`:
+  the result of `analysis latency` for the latency columns."""
   teacher = find_teacher(groups)
   groups = _ordered(groups, teacher)
+  how = ('one measurement per architecture (`analysis latency`, batch 1, '
+         f'{latency["device"]}): the median, and the speed-up vs the teacher with '
+         'its 95 % bootstrap interval' if latency else
+         "each run's own measurement (see its metrics.json), averaged over seeds; "
+         'these move with what the machine was doing, so differences between '
+         'them are not evidence (run `analysis latency`)')
   lines = [f'# {title}', '',
            'Final-epoch test accuracy. With several seeds: mean ± half-width of the '
            '95 % t-interval over seeds; with one: the Wilson 95 % interval. Teacher: '
-           f'`{teacher.name if teacher else "none"}`. Latency: each run\'s own '
-           'measurement (see its metrics.json), averaged over seeds.', '']
-  lines += _summary_table(groups, teacher)
+           f'`{teacher.name if teacher else "none"}`. Latency: {how}.', '']
+  lines += _summary_table(groups, teacher, latency)
   lines += ['', '## Each run', ''] + _run_table(groups)
   if pairs:
     rows = mcnemar_rows(pairs)
@@ -267,13 +296,13 @@ def build(groups, pairs, title='kdjax report'):
   return '\n'.join(lines) + '\n'
 
 
-def write(groups, out_dir, pairs=None, title='kdjax report'):
+def write(groups, out_dir, pairs=None, title='kdjax report', latency=None):
   """Writes report.md and the plots to `out_dir`; returns report.md's path."""
   os.makedirs(out_dir, exist_ok=True)
   groups = _ordered(groups, find_teacher(groups))
   pairs = default_comparisons(groups) if pairs is None else pairs
-  text = build(groups, pairs, title)
-  plots = _plots(groups, out_dir)
+  text = build(groups, pairs, title, latency)
+  plots = _plots(groups, out_dir, latency)
   text += '\n## Plots\n\n' + '\n'.join(f'![{p}]({p})' for p in plots) + '\n'
   path = os.path.join(out_dir, 'report.md')
   outputs.write_text(path, text)
