@@ -127,6 +127,9 @@ def describe(run: Run) -> str:
   text = model['name']
   if 'hidden' in model:
     text += ' ' + '-'.join(str(h) for h in model['hidden'])
+  if 'convs' in model:  # conv widths, then hidden dense widths after '+'
+    text += ' ' + '-'.join(str(c) for c in model['convs']) + ''.join(
+        f'+{d}' for d in model.get('dense', ()))
   if model.get('bn_residual'):
     text += ' +BN/res'
   method, d = c.get('method', 'none'), c.get('distill', {})
