@@ -51,8 +51,8 @@ work shared the 2 cores at times, so they vary by up to 2x between seeds.
 CIFAR_COMMAND = 'for seed in 0 1 2; do bash experiments/run_study.sh cifar10_cnn $seed; done'
 CIFAR_HEADER = """Real CIFAR-10 images (`../shared/data/cifar10-jpeg`: JPEG quality 75, so a
 little below the PNG-exact data), horizontal flips, Adam 1e-3, batch 128;
-KD and FitNet stage 2 T=4, α=0.1; RKD β=100; FitNet stage 1 (hint training;
-the study gives no length) as in the command below. CPU, 2 cores, JAX {jax}.
+KD and FitNet stage 2 T=4, α=0.1; RKD β=100; FitNet stage 1: 5 epochs of hint
+training (the study gives no length). CPU, 2 cores, JAX {jax}.
 
 **{scale}**
 
