@@ -4,8 +4,9 @@
 
 Each run is trained again from its own config.json (same seed, same data
 from `dataset.data_dir` as recorded, relative to the repository root) in a
-temporary workdir; runs with a teacher need `--teacher=ROW_DIR=WORKDIR`
-pairs or are skipped. The result, logits bit-identical or not (with the
+temporary workdir; a run whose teacher is recorded as `$RUNS_DIR/...` (as
+experiments/run_study.sh collects them) uses the RUNS_DIR of the
+environment, and is skipped without it. The result, logits bit-identical or not (with the
 largest difference and how many predictions changed), is appended to
 experiments/results/reproduction.md with the date, commit and machine.
 """
@@ -30,7 +31,12 @@ from kdjax import train  # pylint: disable=wrong-import-position
 def check(run_dir):
   config = config_lib.from_json(outputs.read_json(os.path.join(run_dir, 'config.json')))
   if config.method != 'none':
-    return f'| {os.path.relpath(run_dir, REPO)} | skipped: needs its teacher | | |'
+    teacher = config.teacher.workdir
+    if teacher.startswith('$RUNS_DIR/') and os.environ.get('RUNS_DIR'):
+      config.teacher.workdir = os.path.join(os.environ['RUNS_DIR'],
+                                            teacher[len('$RUNS_DIR/'):])
+    if not os.path.isdir(config.teacher.workdir):
+      return f'| {os.path.relpath(run_dir, REPO)} | skipped: needs its teacher | | |'
   with tempfile.TemporaryDirectory() as workdir:
     train.train_and_evaluate(config, os.path.join(workdir, 'run'))
     new = outputs.read_predictions(os.path.join(workdir, 'run', 'predictions', 'test.npz'))
