@@ -310,12 +310,11 @@ def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
     return None, None, None
   batch = config.train.batch_size
   outputs = teacher_cache.OUTPUTS.get(objective.name, ())
-  host_variables = jax.device_get(teacher_variables)
   plan = teacher_cache.plan(
       enabled=config.distill.teacher_cache, objective_name=objective.name,
       num_examples=len(data.train), epochs=epochs,
       steps_per_epoch=len(data.train) // batch, batch_size=batch,
-      dims=teacher_cache.output_dims(teacher, host_variables, data.image_shape,
+      dims=teacher_cache.output_dims(teacher, teacher_variables, data.image_shape,
                                      outputs),
       translate=config.dataset.translate, flip=config.dataset.flip)
   record = {'used': plan.use, 'reason': plan.reason, 'variants': plan.variants,
@@ -324,8 +323,8 @@ def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
                plan.reason, plan.bytes / 2**20)
   if not plan.use or not build:
     return teacher, teacher_variables, record
-  table = teacher_cache.build(
-      teacher, host_variables, data.train.images, outputs=outputs,
+  table = teacher_cache.build(  # on this process's device, from a host copy
+      teacher, jax.device_get(teacher_variables), data.train.images, outputs=outputs,
       translate=config.dataset.translate, flip=config.dataset.flip,
       mean=data.mean, std=data.std, batch_size=batch // mesh.size,
       compiler_options=xla_options.for_training(convolutional(config)))
