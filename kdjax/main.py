@@ -61,7 +61,7 @@ def _reason(error):
 def main(argv):
   del argv
   if FLAGS.print_config:
-    print(config_lib.describe(FLAGS.config if FLAGS.config is not None
+    print(config_lib.describe(_config() if FLAGS.config is not None
                               else config_lib.get_base_config()))
     return
   if not FLAGS.workdir:
