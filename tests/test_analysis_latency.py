@@ -18,12 +18,12 @@ def test_ratio_and_verdict_on_known_times():
   fast = 1.0 + 0.05 * rng.standard_normal(300)
   times = np.stack([fast, 2.0 * fast + 0.05 * rng.standard_normal(300),
                     fast + 0.05 * rng.standard_normal(300)], axis=1)
-  point, low, high = latency.ratio(times, 0, 1)  # how many times faster 0 is than 1
+  point, low, high = latency.ratio([times], 0, 1)  # how many times faster 0 is than 1
   assert point == pytest.approx(2.0, rel=0.02) and low < point < high
   assert latency.verdict((point, low, high)) == 'faster'
-  assert latency.verdict(latency.ratio(times, 1, 0)) == 'slower'
-  assert latency.verdict(latency.ratio(times, 0, 2)) == 'no difference'
-  low, high = latency.bootstrap_median(times)
+  assert latency.verdict(latency.ratio([times], 1, 0)) == 'slower'
+  assert latency.verdict(latency.ratio([times], 0, 2)) == 'no difference'
+  low, high = latency.bootstrap_median([times])
   assert (low < np.median(times, axis=0)).all() and (np.median(times, axis=0) < high).all()
 
 

@@ -104,32 +104,46 @@ def _resample(times, rng, draws):
   return np.stack(out)
 
 
+def bootstrap_medians(times, draws=2000, seed=0):
+  """Medians [draws, archs] of bootstrap samples of `times`, a list of
+  [rounds, archs] arrays, one per process (see `_resample`)."""
+  return np.median(_resample(times, np.random.default_rng(seed), draws), axis=1)
+
+
+def _interval(samples):
+  return np.percentile(samples, 2.5, axis=0), np.percentile(samples, 97.5, axis=0)
+
+
 def bootstrap_median(times, draws=2000, seed=0):
   """95 % bootstrap interval (low, high) of the median of each architecture."""
-  times = times if isinstance(times, list) else [times]
-  medians = np.median(_resample(times, np.random.default_rng(seed), draws), axis=1)
-  return np.percentile(medians, 2.5, axis=0), np.percentile(medians, 97.5, axis=0)
+  return _interval(bootstrap_medians(times, draws, seed))
+
+
+def _ratio(pooled, boot, a, b):
+  point = float(np.median(pooled[:, b]) / np.median(pooled[:, a]))
+  low, high = _interval(boot[:, b] / boot[:, a])
+  return point, float(low), float(high)
 
 
 def ratio(times, a, b, draws=2000, seed=0):
   """median(b) / median(a) (b's time per a's: > 1 means a is faster) and its 95 %
   bootstrap interval, resampling processes and rounds jointly for a and b."""
-  times = times if isinstance(times, list) else [times]
-  boot = _resample(times, np.random.default_rng(seed), draws)
-  boot = np.median(boot[:, :, b], axis=1) / np.median(boot[:, :, a], axis=1)
+  return _ratio(np.concatenate(times), bootstrap_medians(times, draws, seed), a, b)
+
+
+def summarize(archs, times, ref) -> list[dict]:
+  """Each architecture's median, interval, IQR and speed-up over `ref`, all
+  from one bootstrap resample of `times` (a list, one array per process)."""
+  boot = bootstrap_medians(times)
+  low, high = _interval(boot)
   pooled = np.concatenate(times)
-  point = float(np.median(pooled[:, b]) / np.median(pooled[:, a]))
-  return point, float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
-
-
-def summarize(archs, times) -> list[dict]:
-  low, high = bootstrap_median(times)
-  pooled = np.concatenate(times) if isinstance(times, list) else times
   q1, q3 = np.percentile(pooled, 25, axis=0), np.percentile(pooled, 75, axis=0)
   return [{'runs': list(a.runs), 'model': a.model, 'image_shape': list(a.image_shape),
            'dtype': a.dtype, 'median_ms': float(np.median(pooled[:, i])),
            'median_ci95': [float(low[i]), float(high[i])],
-           'iqr_ms': [float(q1[i]), float(q3[i])]} for i, a in enumerate(archs)]
+           'iqr_ms': [float(q1[i]), float(q3[i])],
+           'speedup_vs_reference': list(_ratio(pooled, boot, i, ref))}
+          for i, a in enumerate(archs)]
 
 
 def benchmark(groups, *, batches=(1, 256), rounds=200, warmup=20, processes=1,
@@ -150,10 +164,7 @@ def benchmark(groups, *, batches=(1, 256), rounds=200, warmup=20, processes=1,
          'processes': processes, 'reference': list(archs[ref].runs), 'params': params,
          'batches': {}, 'times_ms': {}}
   for batch, times in raw.items():
-    rows = summarize(archs, times)
-    for i, row in enumerate(rows):
-      row['speedup_vs_reference'] = list(ratio(times, i, ref))
-    out['batches'][batch] = rows
+    out['batches'][batch] = summarize(archs, times, ref)
     out['times_ms'][batch] = [t.tolist() for t in times]
   return out
 
