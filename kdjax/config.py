@@ -11,10 +11,9 @@ import json
 import ml_collections
 
 from kdjax import errors
+from kdjax import methods
+from kdjax import optim
 
-METHODS = ('none', 'kd', 'fitnet', 'rkd')
-OPTIMIZERS = ('adam', 'adamw', 'sgd')
-SCHEDULES = ('constant', 'cosine')
 LOOPS = ('auto', 'scan', 'python')
 COMPUTE_DTYPES = ('float32', 'bfloat16')
 DISTRIBUTED = ('auto', 'yes', 'no')
@@ -30,18 +29,8 @@ def mlp(hidden, dropout=0.0, bn_residual=False):
       bn_residual=bn_residual))
 
 
-def optimizer(name='adam', learning_rate=1e-3, weight_decay=1e-4, momentum=0.9,
-              nesterov=False, schedule='constant'):
-  """Optimizer config for `kdjax.optim.create`.
-
-  name: 'adam', 'adamw' or 'sgd' (momentum, nesterov: SGD only).
-  weight_decay: coupled L2 for 'adam'/'sgd' (PyTorch's `weight_decay=`),
-    decoupled for 'adamw'.
-  schedule: 'constant' or 'cosine' (to 0 over the stage's steps).
-  """
-  return ml_collections.ConfigDict(dict(
-      name=name, learning_rate=learning_rate, weight_decay=weight_decay,
-      momentum=momentum, nesterov=nesterov, schedule=schedule))
+# Optimizer sub-configs (`optimizer`, `fitnet.stage1_optimizer`), for config files.
+optimizer = optim.config
 
 
 def get_base_config():
@@ -74,23 +63,13 @@ def get_base_config():
 
   config.method = 'none'
   config.distill = ml_collections.ConfigDict(dict(
-      temperature=20.0,  # T in eq. (2); KD and FitNets stage 2.
-      alpha=0.1,  # weight of the hard-label cross-entropy in eq. (1).
-      rkd_distance_weight=100.0,  # beta in eq. (6).
-      rkd_angle_weight=0.0,  # weight of Park et al.'s angle-wise loss.
       # Gather the teacher's outputs from a table built once per (image,
       # augmentation variant) where that pays and fits (kdjax/teacher_cache.py).
       teacher_cache=True,
   ))
-  # FitNets (Romero et al.): stage 1 fits `regressor(student[guided_layer])`
-  # to `teacher[hint_layer]`; stage 2 is KD (distill.*, train.*, optimizer.*)
-  # from the stage-1 weights. Layer names are the models' feature names.
-  config.fitnet = ml_collections.ConfigDict(dict(
-      hint_layer='hidden_0',
-      guided_layer='hidden_1',
-      stage1_epochs=10,
-      stage1_optimizer=optimizer(),
-  ))
+  # Every registered method's keys (kdjax/methods/): distill.temperature and
+  # distill.alpha (KD), distill.rkd_* (RKD), fitnet.*, dkd.*, at.*.
+  methods.base.add_defaults(config)
   config.teacher = ml_collections.ConfigDict(dict(
       workdir='',  # a finished teacher run; its latest checkpoint is loaded.
       # Accept a teacher whose run has no metrics.json (killed, or still
@@ -145,16 +124,8 @@ KEY_HELP = {
     'dataset.translate': 'random shift of up to this many pixels, zero-filled (4 on 32x32 = crop with 4-px padding)',
     'dataset.flip': 'random horizontal flip, p = 0.5',
     'model': 'the student (a ConfigDict with name and the model fields)',
-    'method': f'one of {METHODS}',
-    'distill.temperature': 'T of the softened distributions (KD, FitNets stage 2)',
-    'distill.alpha': 'weight of the hard-label cross-entropy; 1 - alpha weighs T^2 KL',
-    'distill.rkd_distance_weight': 'beta of the distance-wise RKD term',
-    'distill.rkd_angle_weight': 'weight of the angle-wise RKD term (O(B^3); 0 = off)',
+    'method': 'the distillation method (kdjax/methods/)',
     'distill.teacher_cache': "gather the teacher's outputs from a table where that pays and fits",
-    'fitnet.hint_layer': "teacher feature that stage 1 regresses onto",
-    'fitnet.guided_layer': 'student feature fed to the regressor in stage 1',
-    'fitnet.stage1_epochs': 'epochs of the hint stage',
-    'fitnet.stage1_optimizer': 'optimizer of the hint stage (keys as optimizer.*)',
     'teacher.workdir': 'a finished teacher run whose newest checkpoint is loaded',
     'teacher.allow_unfinished': 'accept a teacher run without metrics.json (killed, still running)',
     'teacher.model': "the teacher's model config",
@@ -165,12 +136,12 @@ KEY_HELP = {
     'train.loop': f'how an epoch runs: one of {LOOPS}',
     'train.compute_dtype': f'layer compute dtype, one of {COMPUTE_DTYPES} (parameters stay float32)',
     'train.distributed': f'join a multi-process run: one of {DISTRIBUTED}',
-    'optimizer.name': f'one of {OPTIMIZERS}',
+    'optimizer.name': f'one of {optim.NAMES}',
     'optimizer.learning_rate': 'peak learning rate',
     'optimizer.weight_decay': "L2 coupled into the gradient (adam, sgd; PyTorch's weight_decay) or decoupled (adamw)",
     'optimizer.momentum': 'SGD momentum',
     'optimizer.nesterov': 'SGD with Nesterov momentum',
-    'optimizer.schedule': f'learning-rate schedule, one of {SCHEDULES} (cosine: to 0 over the run)',
+    'optimizer.schedule': f'learning-rate schedule, one of {optim.SCHEDULES} (cosine: to 0 over the run)',
     'checkpoint.every_epochs': 'save a checkpoint every N epochs (and at the end)',
     'checkpoint.keep': 'keep the newest N checkpoints (>= 1)',
     'latency.batch_size': 'batch of the per-run latency measurement',
@@ -181,13 +152,15 @@ KEY_HELP = {
 
 def describe(config) -> str:
   """Every key of `config` with its value and meaning, one per line."""
+  help_ = {**KEY_HELP, **{k.path: k.help for k in methods.all_keys().values()},
+           'method': f'one of {methods.names()}'}
   lines = []
   for key, value in flatten(json.loads(config.to_json())).items():
     parts = key.split('.')
-    doc = next((KEY_HELP[k] for k in ('.'.join(parts[:i]) for i in range(len(parts), 0, -1))
-                if k in KEY_HELP), '')
+    doc = next((help_[k] for k in ('.'.join(parts[:i]) for i in range(len(parts), 0, -1))
+                if k in help_), '')
     if key.startswith('fitnet.stage1_optimizer.'):
-      doc = KEY_HELP.get('optimizer.' + parts[-1], doc)
+      doc = help_.get('optimizer.' + parts[-1], doc)
     lines.append(f'{key} = {value!r}' + (f'  # {doc}' if doc else ''))
   return '\n'.join(lines)
 
@@ -215,6 +188,17 @@ def cifar10_resnet():
   config.model = ml_collections.ConfigDict(dict(name='mobilenet_v2'))
   config.teacher.model = ml_collections.ConfigDict(dict(
       name='resnet', stage_sizes=(3, 4, 6, 3)))
+  return config
+
+
+def cifar10_cnn_ablation(epochs=20):
+  """The ResNet study's recipe (`cifar10_resnet`) on the comparison study's
+  CNN pair: its KD student (Table 2's 32/64 CNN) from the 64/128/256 CNN
+  teacher; the CPU-scale answer to that study's T/alpha questions."""
+  config = cifar10_resnet()
+  config.model = cnn((32, 64), dense=(256,))
+  config.teacher.model = cnn((64, 128, 256), dense=(1024,), dropout=0.3)
+  config.train.epochs = epochs
   return config
 
 
@@ -286,26 +270,10 @@ def _check_range(name, value, ok, expected):
 def validate(config):
   """Raises `ConfigError` naming the first bad key or value in `config`."""
   _check_keys(config, get_base_config())
-  _check_range('method', config.method, config.method in METHODS,
-               f'one of {METHODS}')
-  t, a = config.distill.temperature, config.distill.alpha
-  _check_range('distill.temperature', t, t > 0, 'a number > 0')
-  _check_range('distill.alpha', a, 0 <= a <= 1, 'a number in [0, 1]')
-  for key in ('rkd_distance_weight', 'rkd_angle_weight'):
-    value = config.distill[key]
-    _check_range(f'distill.{key}', value, value >= 0, 'a number >= 0')
-  for prefix, opt in (('optimizer', config.optimizer),
-                      ('fitnet.stage1_optimizer', config.fitnet.stage1_optimizer)):
-    _check_range(f'{prefix}.name', opt.name, opt.name in OPTIMIZERS,
-                 f'one of {OPTIMIZERS}')
-    _check_range(f'{prefix}.schedule', opt.schedule, opt.schedule in SCHEDULES,
-                 f'one of {SCHEDULES}')
-    _check_range(f'{prefix}.learning_rate', opt.learning_rate,
-                 opt.learning_rate > 0, 'a number > 0')
-    _check_range(f'{prefix}.weight_decay', opt.weight_decay,
-                 opt.weight_decay >= 0, 'a number >= 0')
-  _check_range('fitnet.stage1_epochs', config.fitnet.stage1_epochs,
-               config.fitnet.stage1_epochs >= 0, 'an integer >= 0')
+  method = methods.get(config.method)
+  for key in methods.all_keys().values():
+    key.check(methods.base.lookup(config, key.path))
+  optim.check('optimizer', config.optimizer)
   _check_range('dataset.source', config.dataset.source,
                config.dataset.source in DATA_SOURCES, f'one of {DATA_SOURCES}')
   for key in ('epochs', 'batch_size', 'eval_batch_size'):
@@ -334,7 +302,8 @@ def validate(config):
     if 'dropout' in model:
       _check_range(f'{prefix}.dropout', model.dropout, 0 <= model.dropout < 1,
                    'a rate in [0, 1)')
-  if config.method != 'none' and not config.teacher.workdir:
+  method.check(config)
+  if method.needs_teacher and not config.teacher.workdir:
     raise errors.ConfigError(
         f'method={config.method!r} needs a teacher: set '
         '--config.teacher.workdir to a finished teacher run')

@@ -15,3 +15,7 @@ class DataError(KdjaxError, ValueError):
 
 class CheckpointError(KdjaxError, ValueError):
   """A checkpoint that is missing or does not fit the model."""
+
+
+class TrainingDiverged(KdjaxError):
+  """The training loss became NaN or infinite."""

@@ -1,6 +1,38 @@
 """Optax optimizers and learning-rate schedules from `config.optimizer`."""
 
+import ml_collections
 import optax
+
+from kdjax import errors
+
+NAMES = ('adam', 'adamw', 'sgd')
+SCHEDULES = ('constant', 'cosine')
+
+
+def config(name='adam', learning_rate=1e-3, weight_decay=1e-4, momentum=0.9,
+           nesterov=False, schedule='constant'):
+  """Optimizer config for `create`.
+
+  name: 'adam', 'adamw' or 'sgd' (momentum, nesterov: SGD only).
+  weight_decay: coupled L2 for 'adam'/'sgd' (PyTorch's `weight_decay=`),
+    decoupled for 'adamw'.
+  schedule: 'constant' or 'cosine' (to 0 over the stage's steps).
+  """
+  return ml_collections.ConfigDict(dict(
+      name=name, learning_rate=learning_rate, weight_decay=weight_decay,
+      momentum=momentum, nesterov=nesterov, schedule=schedule))
+
+
+def check(prefix: str, opt):
+  """Raises `ConfigError` naming the first bad field of optimizer config `opt`."""
+  for key, ok, expected in (
+      ('name', opt.name in NAMES, f'one of {NAMES}'),
+      ('schedule', opt.schedule in SCHEDULES, f'one of {SCHEDULES}'),
+      ('learning_rate', opt.learning_rate > 0, 'a number > 0'),
+      ('weight_decay', opt.weight_decay >= 0, 'a number >= 0')):
+    if not ok:
+      raise errors.ConfigError(
+          f'{prefix}.{key}={opt[key]!r} is invalid; expected {expected}')
 
 
 def create(config, total_steps: int) -> optax.GradientTransformation:

@@ -13,8 +13,9 @@ each device its slice of every global batch, so no examples travel between
 hosts, and every process runs the same programs in the same order.
 """
 
-import functools
+import dataclasses
 import os
+from typing import Any
 
 import jax
 import numpy as np
@@ -102,17 +103,32 @@ def replicated(mesh):
   return NamedSharding(mesh, P())
 
 
-def shard_step(step_fn, mesh):
-  """`step_fn(state, batch, rng, teacher_variables, hparams, axis_name=...)` with
-  the batch split over `mesh` and everything else replicated."""
-  return jax.shard_map(
-      functools.partial(step_fn, axis_name=AXIS), mesh=mesh,
-      in_specs=(P(), P(AXIS), P(), P(), P()), out_specs=(P(), P()),
-      check_vma=False)
+@dataclasses.dataclass(frozen=True)
+class ShardedStep:
+  """`step` (a `steps.Step` or `GridStep`) run per shard under `jax.shard_map`:
+  the batch split over `mesh`, everything else replicated."""
+  step: Any
+  mesh: jax.sharding.Mesh
+
+  def clock(self, state):
+    return self.step.clock(state)
+
+  def __call__(self, state, batch, rng, teacher_variables, hparams):
+    return jax.shard_map(
+        self.step.on_axis(AXIS), mesh=self.mesh,
+        in_specs=(P(), P(AXIS), P(), P(), P()), out_specs=(P(), P()),
+        check_vma=False)(state, batch, rng, teacher_variables, hparams)
+
+
+def shard_step(step_fn, mesh) -> ShardedStep:
+  """`step_fn(state, batch, rng, teacher_variables, hparams)` (a `steps.Step`
+  or `GridStep`) per shard, with the batch split over `mesh` and everything
+  else replicated."""
+  return ShardedStep(step_fn, mesh)
 
 
 def pmap_step(step_fn):
   """The same step under `jax.pmap`: batch leaves [devices, B / devices, ...];
   the state is broadcast in and comes out stacked per device."""
-  return jax.pmap(functools.partial(step_fn, axis_name=AXIS), axis_name=AXIS,
+  return jax.pmap(step_fn.on_axis(AXIS), axis_name=AXIS,
                   in_axes=(None, 0, None, None, None))

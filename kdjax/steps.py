@@ -8,7 +8,6 @@ same data order, augmentation and dropout as an uninterrupted one.
 """
 
 import dataclasses
-import functools
 from typing import Any
 
 import flax.linen as nn
@@ -18,6 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from kdjax import losses
+from kdjax import methods
 from kdjax import teacher_cache
 from kdjax.data import augment
 
@@ -60,137 +60,131 @@ def model_variables(params, batch_stats) -> dict:
 
 
 @dataclasses.dataclass(frozen=True)
-class Objective:
-  """What a training stage minimises (static: picks the code path).
+class Augmentation:
+  """Random translation (pixels, zero-filled) and flips of uint8 images,
+  then normalisation with per-channel `mean` and `std` (pixel units / 255)."""
+  translate: int = 0
+  flip: bool = False
+  mean: tuple = (0.0,)
+  std: tuple = (1.0,)
 
-  name: 'none' (cross-entropy), 'kd' (Hinton), 'hint' (FitNets stage 1) or
-    'rkd' (CE + distance- and optionally angle-wise RKD).
-  hint_layer: the teacher feature that 'hint' regresses onto.
-  rkd_angle: include the angle-wise term (O(B^3); off unless weighted).
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+  """One optimizer update of one student, with everything static about it.
+
+  Call it as `step(state, batch, rng, teacher_variables, hparams)` ->
+  (new state, metric sums over the batch). `batch` is (uint8 images
+  [B, H, W, C], labels [B]) or (images, labels, example indices); the indices
+  are needed when `teacher` is a `teacher_cache.CachedTeacher`, whose table is
+  then passed as `teacher_variables`. `hparams` holds the objective's
+  hyper-parameters as arrays (`Method.hparams_of`), so one compiled step
+  serves every value. The teacher (eval mode, no gradient) sees the same
+  augmented batch as the student.
+
+  model: the student; tx: its optimizer; objective: what the stage
+  minimises (`methods.Objective`); teacher: a module, a cached teacher or
+  None; steps_per_epoch: the clock of the loss's hparams['epoch'] (0: epoch 1
+  throughout); axis_name: the device axis under shard_map/pmap (see parallel).
   """
-  name: str
-  hint_layer: str = ''
-  rkd_angle: bool = False
+  model: nn.Module
+  tx: optax.GradientTransformation
+  objective: methods.Objective
+  teacher: Any = None
+  augmentation: Augmentation = Augmentation()
+  steps_per_epoch: int = 0
+  axis_name: str | None = None
 
+  def on_axis(self, axis_name) -> 'Step':
+    """This step, written per shard of `axis_name` (parallel.shard_step)."""
+    return dataclasses.replace(self, axis_name=axis_name)
 
-def objective_loss(objective: Objective, student, teacher, labels, hparams):
-  """Scalar loss; `student`/`teacher` are (logits [B, C], features dict).
-
-  `hparams` holds arrays: temperature, alpha (KD), rkd_distance and
-  rkd_angle (the weights beta and gamma of the RKD terms).
-  """
-  (s_logits, s_features), (t_logits, t_features) = student, teacher
-  if objective.name == 'none':
-    return losses.cross_entropy(s_logits, labels)
-  if objective.name == 'kd':
-    return losses.kd_loss(s_logits, t_logits, labels,
-                          temperature=hparams['temperature'],
-                          alpha=hparams['alpha'])
-  if objective.name == 'hint':
-    return losses.hint_loss(s_features['regressed'],
-                            t_features[objective.hint_layer])
-  if objective.name == 'rkd':
-    s_emb, t_emb = s_features['embedding'], t_features['embedding']
-    loss = losses.cross_entropy(s_logits, labels) + hparams['rkd_distance'] * (
-        losses.rkd_distance_loss(s_emb, t_emb))
-    if objective.rkd_angle:
-      loss += hparams['rkd_angle'] * losses.rkd_angle_loss(s_emb, t_emb)
-    return loss
-  raise ValueError(f'unknown objective {objective.name!r}')
-
-
-def step_inputs(batch, rng, teacher_variables, *, teacher, translate: int, mean,
-                std, flip: bool = False, axis_name=None):
-  """What one step's students share: the augmented float batch [B, H, W, C],
-  labels [B], the teacher's eval-mode (logits, features) on that batch (no
-  gradient; (None, None) without a teacher) and the dropout key.
-
-  `batch` is (uint8 images, labels) or (images, labels, example indices);
-  the indices are needed when `teacher` is a `teacher_cache.CachedTeacher`,
-  whose outputs are then read from the table passed as `teacher_variables`.
-  """
-  images, labels = batch[:2]
-  if axis_name is not None:  # each shard draws its own augmentation and dropout
-    rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
-  aug_rng, dropout_rng = (jax.random.fold_in(rng, s) for s in (_AUGMENT, _DROPOUT))
-  variant = augment.variants(aug_rng, images.shape[0], translate=translate, flip=flip)
-  x = augment.to_float(augment.apply(images, variant, translate=translate,
-                                     flip=flip), mean, std)
-  teacher_out = (None, None)
-  if isinstance(teacher, teacher_cache.CachedTeacher):
-    teacher_out = teacher_cache.lookup(teacher_variables, batch[2], variant)
-  elif teacher is not None:
-    teacher_out = jax.lax.stop_gradient(teacher.apply(
-        teacher_variables, x, train=False, return_features=True))
-  return x, labels, teacher_out, dropout_rng
-
-
-def student_update(state: TrainState, x, labels, teacher_out, dropout_rng, hparams,
-                   *, model: nn.Module, tx: optax.GradientTransformation,
-                   objective: Objective, axis_name=None):
-  """One optimizer update of one student on prepared inputs (`step_inputs`)."""
-  def loss_fn(params):
-    variables = model_variables(params, state.batch_stats)
-    (logits, student_features), updates = model.apply(
-        variables, x, train=True, return_features=True,
-        rngs={'dropout': dropout_rng}, mutable=['batch_stats'])
-    loss = objective_loss(objective, (logits, student_features), teacher_out,
-                          labels, hparams)
-    return loss, (logits, updates.get('batch_stats', {}))
-
-  (loss, (logits, batch_stats)), grads = jax.value_and_grad(
-      loss_fn, has_aux=True)(state.params)
-  if axis_name is not None:
-    grads, batch_stats = jax.lax.pmean((grads, batch_stats), axis_name)
-  updates, opt_state = tx.update(grads, state.opt_state, state.params)
-  state = state.replace(
-      step=state.step + 1, params=optax.apply_updates(state.params, updates),
-      batch_stats=batch_stats, opt_state=opt_state)
-  metrics = {'loss': loss * labels.shape[0],
-             'correct': losses.correct(logits, labels).sum(),
-             'count': jnp.asarray(labels.shape[0], jnp.float32)}
-  if axis_name is not None:
-    metrics = jax.lax.psum(metrics, axis_name)
-  return state, metrics
-
-
-def train_step(state: TrainState, batch, rng, teacher_variables, hparams, *,
-               model: nn.Module, tx: optax.GradientTransformation,
-               teacher: nn.Module | None, objective: Objective, translate: int,
-               mean, std, flip: bool = False, axis_name=None, grid: str = ''):
-  """One optimizer update on `batch` = (uint8 images [B, H, W, C], labels [B]).
-
-  The teacher (eval mode, no gradient) sees the same augmented batch as the
-  student. `hparams` holds the objective's hyper-parameters as arrays.
-  grid='vmap' or 'unroll': `state` and `hparams` carry a leading axis of
-  students that share the seed, so the augmentation, dropout keys and the
-  teacher's forward pass are computed once for all of them (each student as
-  its own run would); the students' updates are vmapped, or unrolled one
-  after another in the program (faster for convolutions on XLA:CPU, which
-  runs the grouped convolutions of a vmapped conv slowly).
-  Returns (new state, metric sums over the batch, per student under grid).
-  """
-  x, labels, teacher_out, dropout_rng = step_inputs(
-      batch, rng, teacher_variables, teacher=teacher, translate=translate,
-      mean=mean, std=std, flip=flip, axis_name=axis_name)
-  update = functools.partial(student_update, model=model, tx=tx,
-                             objective=objective, axis_name=axis_name)
-  if grid == 'unroll':
-    points = state.step.shape[0]
-    outs = [update(jax.tree.map(lambda a: a[i], state), x, labels, teacher_out,
-                   dropout_rng, jax.tree.map(lambda a: a[i], hparams))
-            for i in range(points)]
-    return jax.tree.map(lambda *a: jnp.stack(a), *outs)
-  if grid == 'vmap':
-    update = jax.vmap(update, in_axes=(0, None, None, None, None, 0))
-  return update(state, x, labels, teacher_out, dropout_rng, hparams)
-
-
-def _clock(state: TrainState):
-  """(root key, step) of a state, or of a grid of states that share them."""
-  if state.step.ndim == 0:
+  def clock(self, state: TrainState):
+    """(root key, step) of `state`."""
     return state.rng, state.step
-  return state.rng[0], state.step[0]
+
+  def inputs(self, batch, rng, teacher_variables):
+    """What one step's students share: the augmented float batch [B, H, W, C],
+    labels [B], the teacher's eval-mode (logits, features) on that batch ((None,
+    None) without a teacher) and the dropout key."""
+    images, labels = batch[:2]
+    if self.axis_name is not None:  # each shard draws its own augmentation and dropout
+      rng = jax.random.fold_in(rng, jax.lax.axis_index(self.axis_name))
+    aug_rng, dropout_rng = (jax.random.fold_in(rng, s) for s in (_AUGMENT, _DROPOUT))
+    aug = self.augmentation
+    variant = augment.variants(aug_rng, images.shape[0], translate=aug.translate,
+                               flip=aug.flip)
+    x = augment.to_float(augment.apply(images, variant, translate=aug.translate,
+                                       flip=aug.flip), aug.mean, aug.std)
+    teacher_out = (None, None)
+    if isinstance(self.teacher, teacher_cache.CachedTeacher):
+      teacher_out = teacher_cache.lookup(teacher_variables, batch[2], variant)
+    elif self.teacher is not None:
+      teacher_out = jax.lax.stop_gradient(self.teacher.apply(
+          teacher_variables, x, train=False, return_features=True))
+    return x, labels, teacher_out, dropout_rng
+
+  def update(self, state: TrainState, x, labels, teacher_out, dropout_rng, hparams):
+    """One optimizer update of one student on prepared inputs (`inputs`)."""
+    epoch = (state.step // self.steps_per_epoch + 1 if self.steps_per_epoch
+             else jnp.ones((), jnp.int32))
+    hparams = {**hparams, 'epoch': epoch.astype(jnp.float32)}
+
+    def loss_fn(params):
+      variables = model_variables(params, state.batch_stats)
+      (logits, student_features), updates = self.model.apply(
+          variables, x, train=True, return_features=True,
+          rngs={'dropout': dropout_rng}, mutable=['batch_stats'])
+      loss = self.objective((logits, student_features), teacher_out, labels, hparams)
+      return loss, (logits, updates.get('batch_stats', {}))
+
+    (loss, (logits, batch_stats)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(state.params)
+    if self.axis_name is not None:
+      grads, batch_stats = jax.lax.pmean((grads, batch_stats), self.axis_name)
+    updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
+    state = state.replace(
+        step=state.step + 1, params=optax.apply_updates(state.params, updates),
+        batch_stats=batch_stats, opt_state=opt_state)
+    metrics = {'loss': loss * labels.shape[0],
+               'correct': losses.correct(logits, labels).sum(),
+               'count': jnp.asarray(labels.shape[0], jnp.float32)}
+    if self.axis_name is not None:
+      metrics = jax.lax.psum(metrics, self.axis_name)
+    return state, metrics
+
+  def __call__(self, state: TrainState, batch, rng, teacher_variables, hparams):
+    return self.update(state, *self.inputs(batch, rng, teacher_variables), hparams)
+
+
+@dataclasses.dataclass(frozen=True)
+class GridStep:
+  """`step` for a grid of students that share the seed: `state` and `hparams`
+  carry a leading axis of points; the augmentation, dropout keys and the
+  teacher's forward pass are computed once for all of them, and each student
+  updates as its own run would. kind='vmap' vmaps the updates; 'unroll'
+  writes them one after another into the program (faster for convolutions on
+  XLA:CPU, which runs the grouped convolutions of a vmapped conv slowly).
+  Returns (new states, metric sums per student)."""
+  step: Step
+  kind: str = 'vmap'
+
+  def on_axis(self, axis_name) -> 'GridStep':
+    return dataclasses.replace(self, step=self.step.on_axis(axis_name))
+
+  def clock(self, state: TrainState):
+    """(root key, step) the grid's points share."""
+    return state.rng[0], state.step[0]
+
+  def __call__(self, state: TrainState, batch, rng, teacher_variables, hparams):
+    inputs = self.step.inputs(batch, rng, teacher_variables)
+    if self.kind == 'unroll':
+      outs = [self.step.update(jax.tree.map(lambda a: a[i], state), *inputs,
+                               jax.tree.map(lambda a: a[i], hparams))
+              for i in range(state.step.shape[0])]
+      return jax.tree.map(lambda *a: jnp.stack(a), *outs)
+    return jax.vmap(self.step.update, in_axes=(0,) + (None,) * 4 + (0,))(
+        state, *inputs, hparams)
 
 
 def epoch_order(root_rng, epoch, num_examples: int, steps: int, batch_size: int):
@@ -201,9 +195,9 @@ def epoch_order(root_rng, epoch, num_examples: int, steps: int, batch_size: int)
 
 
 def epoch_batches(state: TrainState, num_examples: int, steps: int,
-                  batch_size: int):
+                  batch_size: int, *, step_fn):
   """Example indices [steps, batch_size] of the epoch `state` is in."""
-  rng, step = _clock(state)
+  rng, step = step_fn.clock(state)
   return epoch_order(rng, step // steps, num_examples, steps, batch_size)
 
 
@@ -214,7 +208,7 @@ def train_epoch(state: TrainState, images, labels, teacher_variables, hparams, *
   The epoch index is derived from `state.step`, the per-step key from
   (root key, step), so the function is pure. Returns (state, metric sums).
   """
-  order = epoch_batches(state, labels.shape[0], steps, batch_size)
+  order = epoch_batches(state, labels.shape[0], steps, batch_size, step_fn=step_fn)
   body = lambda state, idx: indexed_step(state, images, labels, idx,
                                          teacher_variables, hparams, step_fn=step_fn)
   state, metrics = jax.lax.scan(body, state, order)
@@ -225,7 +219,7 @@ def indexed_step(state: TrainState, images, labels, idx, teacher_variables,
                  hparams, *, step_fn):
   """`step_fn` on examples `idx` [B] of the on-device data, with the key of
   (root key, step): one step of `train_epoch`, also usable on its own."""
-  rng, step = _clock(state)
+  rng, step = step_fn.clock(state)
   return step_fn(state, (images[idx], labels[idx], idx),
                  jax.random.fold_in(rng, step), teacher_variables, hparams)
 
@@ -245,7 +239,7 @@ def predict(variables, images, *, model: nn.Module, mean, std, batch_size: int):
 def grid_epoch(states: TrainState, images, labels, teacher_variables, hparams, *,
                steps: int, batch_size: int, step_fn):
   """`train_epoch` for a grid of students [seeds, points]: `states` and
-  `hparams` carry both leading axes; `step_fn` is a `train_step(grid=...)`.
+  `hparams` carry both leading axes; `step_fn` is a `GridStep`.
   Points of one seed share data order, augmentation, dropout keys and the
   teacher's forward pass; seeds are vmapped. One program trains the grid and
   each student ends as its own run would (returns per-student metric sums).

@@ -3,7 +3,10 @@
 A sweep file (see experiments/sweeps/) has `get_sweep()` returning
   {'config': 'configs/....py', 'grid': {'distill.temperature': [1, 2], 'seed': [0, 1]},
    'set': {'distill.alpha': 0.3}}
-Each grid point is an ordinary run in `<workdir>/<key=value,...>/`. With
+and optionally 'points': [{'distill.temperature': 4.0, 'distill.alpha': 0.5}, ...],
+settings that are not a product (a T line and an alpha line that share a
+point), each crossed with the grid. Each point is an ordinary run in
+`<workdir>/<key=value,...>/`. With
 `'vmap': True` in the sweep, points that differ only in seed and distillation
 weights train together as one vmapped program (`kdjax.grid`), each still
 writing its own run directory; the stacked state is kept in `<workdir>/grid/`.
@@ -31,6 +34,7 @@ from kdjax import cli
 from kdjax import errors
 from kdjax import grid as grid_lib
 from kdjax import train
+from kdjax import workdir as workdir_lib
 
 flags.DEFINE_string('sweep', None, 'Sweep file (experiments/sweeps/*.py).')
 flags.DEFINE_string('workdir', None, 'Parent directory of the sweep\'s runs.')
@@ -63,13 +67,28 @@ def _load_module(path, what):
 
 
 def points(sweep: dict) -> list[tuple[str, dict]]:
-  """(name, overrides) of every grid point, in a fixed order."""
-  keys = sorted(sweep['grid'])
+  """(name, overrides) of every point: each of the sweep's 'points' (or one
+  empty setting) crossed with the product of its 'grid', in a fixed order."""
+  keys = sorted(sweep.get('grid', {}))
   out = []
-  for values in itertools.product(*(sweep['grid'][k] for k in keys)):
-    overrides = dict(zip(keys, values))
-    name = ','.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in overrides.items())
-    out.append((name, {**sweep.get('set', {}), **overrides}))
+  for setting in sweep.get('points') or [{}]:
+    for values in itertools.product(*(sweep['grid'][k] for k in keys)):  # () if none
+      overrides = {**setting, **dict(zip(keys, values))}
+      name = ','.join(f'{k.rsplit(".", 1)[-1]}={overrides[k]}' for k in sorted(overrides))
+      out.append((name, {**sweep.get('set', {}), **overrides}))
+  return out
+
+
+def one_at_a_time(centre: dict, axes: dict, first=()) -> list[dict]:
+  """Settings (for a sweep's 'points') that vary one key at a time from
+  `centre`, e.g. a T line at alpha=0.3 and an alpha line at T=4: each
+  distinct setting once, after the settings `first`."""
+  out = list(first)
+  for key, values in axes.items():
+    for value in values:
+      setting = {**centre, key: value}
+      if setting not in out:
+        out.append(setting)
   return out
 
 
@@ -111,11 +130,11 @@ def check_sweep(sweep, path):
   """Refuses a sweep without a grid, or with a key whose values are not a
   non-empty list (an empty grid would run nothing, or make a job array
   --array=0--1)."""
-  grid = sweep.get('grid') if isinstance(sweep, dict) else None
-  if not isinstance(grid, dict) or not grid:
+  grid = sweep.get('grid', {}) if isinstance(sweep, dict) else None
+  if not isinstance(grid, dict) or not (grid or sweep.get('points')):
     raise errors.ConfigError(
         f'sweep {path!r} has no grid; expected get_sweep() to return '
-        "{'config': ..., 'grid': {KEY: [VALUE, ...]}}")
+        "{'config': ..., 'grid': {KEY: [VALUE, ...]}} (or 'points': [...])")
   for key, values in grid.items():
     if not isinstance(values, (list, tuple)) or not values:
       raise errors.ConfigError(
@@ -123,6 +142,16 @@ def check_sweep(sweep, path):
           'non-empty list of values')
   if not isinstance(sweep.get('config'), str):
     raise errors.ConfigError(f"sweep {path!r} has no 'config' file path")
+  settings = sweep.get('points', [])
+  if not isinstance(settings, (list, tuple)) or not all(
+      isinstance(p, dict) and not set(p) & set(grid) for p in settings):
+    raise errors.ConfigError(
+        f"sweep {path!r}: 'points' is invalid; expected a list of {{KEY: VALUE}} "
+        "settings whose keys are not grid keys")
+  names = [name for name, _ in points(sweep)]
+  if len(set(names)) != len(names):
+    raise errors.ConfigError(
+        f"sweep {path!r} names a point twice; expected distinct points")
 
 
 def _sweep():
@@ -139,7 +168,7 @@ def run_point(sweep, index, workdir):
   config = point_config(sweep, overrides)
   if os.path.exists(os.path.join(run_dir, 'metrics.json')):
     # finished: skipped only if it is this point (--set may have changed)
-    train.check_same_run(run_dir, json.loads(config.to_json()))
+    workdir_lib.check_same_run(run_dir, json.loads(config.to_json()))
     logging.info('%s: finished, skipped', run_dir)
     return
   train.train_and_evaluate(config, run_dir)

@@ -7,10 +7,10 @@ example from V variants (`augment.num_variants`: 2 for flips alone,
 training, and a step gathers `table[idx, v]` instead of running the teacher.
 
 Rule (`plan`): the cache is used when `distill.teacher_cache` is on (the
-default), the stage's objective reads only 'logits' and/or 'embedding' (not
-FitNets' hint maps), building it takes fewer teacher forwards than the
-stage would (N * V < epochs * steps * batch) and the table fits in
-`MAX_BYTES`. The decision, the reason and the size are logged and recorded
+default), building it takes fewer teacher forwards than the stage would
+(N * V < epochs * steps * batch) and the table of the outputs the stage's
+objective reads (`Objective.teacher_outputs`: logits, the embedding, or
+feature maps) fits in `MAX_BYTES`. The decision, the reason and the size are logged and recorded
 in metrics.json.
 
 Exactness: the table is built with the training batch size and the
@@ -31,8 +31,6 @@ import numpy as np
 from kdjax.data import augment
 
 MAX_BYTES = 2 * 2**30  # the table lives on the device, beside the data
-# What each objective reads of the teacher; objectives not listed run it.
-OUTPUTS = {'kd': ('logits',), 'rkd': ('embedding',)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,20 +48,19 @@ class Plan:
   bytes: int
 
 
-def plan(*, enabled: bool, objective_name: str, num_examples: int, epochs: int,
-         steps_per_epoch: int, batch_size: int, dims: dict, translate: int,
-         flip: bool) -> Plan:
-  """Whether a stage uses the cache (see the module docstring); `dims` maps
-  each teacher output to its width."""
+def plan(*, enabled: bool, objective_name: str, outputs: tuple, num_examples: int,
+         epochs: int, steps_per_epoch: int, batch_size: int, dims: dict,
+         translate: int, flip: bool) -> Plan:
+  """Whether a stage uses the cache (see the module docstring); `outputs`
+  are what its objective reads of the teacher, `dims` their widths."""
   v = augment.num_variants(translate=translate, flip=flip)
-  outputs = OUTPUTS.get(objective_name)
-  size = 4 * num_examples * v * sum(dims.get(o, 0) for o in outputs or ())
+  size = 4 * num_examples * v * sum(dims.get(o, 0) for o in outputs)
   forwards, saved = num_examples * v, epochs * steps_per_epoch * batch_size
   if not enabled:
     return Plan(False, 'distill.teacher_cache=False', v, 0)
-  if outputs is None:
-    return Plan(False, f'objective {objective_name!r} reads teacher features '
-                'that are not cached', v, 0)
+  if not outputs:
+    return Plan(False, f'objective {objective_name!r} reads nothing of the '
+                'teacher', v, 0)
   if forwards >= saved:
     return Plan(False, f'{num_examples} images x {v} variants = {forwards} '
                 f'teacher forwards, not fewer than the {saved} of training', v, size)

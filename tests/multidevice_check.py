@@ -2,7 +2,6 @@
 of a BatchNorm student on 4 devices (shard_map and pmap) vs on 1 device; the
 trainer and a grid of students on 4 devices."""
 
-import functools
 import json
 import sys
 
@@ -16,6 +15,7 @@ import optax
 from kdjax import config as config_lib
 from kdjax import errors
 from kdjax import grid
+from kdjax import methods
 from kdjax import models
 from kdjax import outputs
 from kdjax import parallel
@@ -39,13 +39,13 @@ def main():
   images = jax.random.randint(jax.random.PRNGKey(2), (32, *shape), 0, 256).astype(jnp.uint8)
   labels = jnp.arange(32) % 10
   hparams = {'temperature': jnp.float32(4.0), 'alpha': jnp.float32(0.3)}
-  kwargs = dict(tx=tx, teacher=teacher, objective=steps.Objective('kd'), translate=0,
-                mean=(0.3,), std=(0.4,))
+  kwargs = dict(tx=tx, teacher=teacher, objective=methods.get('kd').objective([None]),
+                augmentation=steps.Augmentation(0, False, (0.3,), (0.4,)))
   rng = jax.random.PRNGKey(3)
 
-  one = jax.jit(functools.partial(steps.train_step, model=single_model, **kwargs))
+  one = jax.jit(steps.Step(model=single_model, **kwargs))
   s1, m1 = one(state, (images, labels), rng, teacher_vars, hparams)
-  step4 = functools.partial(steps.train_step, model=sharded_model, **kwargs)
+  step4 = steps.Step(model=sharded_model, **kwargs)
   mesh = parallel.make_mesh()
   s4, m4 = jax.jit(parallel.shard_step(step4, mesh))(
       state, (images, labels), rng, teacher_vars, hparams)

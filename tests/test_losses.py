@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 
 from kdjax import losses
+from kdjax.methods import fitnet
+from kdjax.methods import kd
+from kdjax.methods import rkd
 
 STUDENT = np.array([[2.0, -1.0, 0.5, 0.0], [0.1, 0.2, 3.0, -2.0],
                     [-1.0, 4.0, 0.0, 1.0]], np.float32)
@@ -41,7 +44,7 @@ def test_cross_entropy_hand_value():
 @pytest.mark.parametrize('temperature,alpha', [(1.0, 0.5), (4.0, 0.1),
                                                (20.0, 0.1), (2.5, 0.0)])
 def test_kd_loss_matches_numpy(temperature, alpha):
-  got = losses.kd_loss(STUDENT, TEACHER, LABELS, temperature=temperature,
+  got = kd.kd_loss(STUDENT, TEACHER, LABELS, temperature=temperature,
                        alpha=alpha)
   np.testing.assert_allclose(
       got, np_kd(STUDENT.astype(np.float64), TEACHER.astype(np.float64),
@@ -62,13 +65,13 @@ def test_kl_is_zero_for_equal_logits():
   assert abs(float(losses.kl_divergence(STUDENT, STUDENT, 7.0))) < 1e-7
   # ... and the soft term vanishes, leaving alpha * CE.
   np.testing.assert_allclose(
-      losses.kd_loss(STUDENT, STUDENT, LABELS, temperature=5.0, alpha=0.3),
+      kd.kd_loss(STUDENT, STUDENT, LABELS, temperature=5.0, alpha=0.3),
       0.3 * losses.cross_entropy(STUDENT, LABELS), rtol=1e-6)
 
 
 def test_alpha_one_is_cross_entropy():
   np.testing.assert_allclose(
-      losses.kd_loss(STUDENT, TEACHER, LABELS, temperature=20.0, alpha=1.0),
+      kd.kd_loss(STUDENT, TEACHER, LABELS, temperature=20.0, alpha=1.0),
       losses.cross_entropy(STUDENT, LABELS), rtol=1e-6)
 
 
@@ -76,7 +79,7 @@ def test_alpha_one_is_cross_entropy():
                                                (20.0, 0.1)])
 def test_kd_gradient_closed_form(temperature, alpha):
   b = STUDENT.shape[0]
-  grad = jax.grad(lambda s: losses.kd_loss(
+  grad = jax.grad(lambda s: kd.kd_loss(
       s, TEACHER, LABELS, temperature=temperature, alpha=alpha))(STUDENT)
   p_s_t, p_t_t = np_softmax(STUDENT, temperature), np_softmax(TEACHER, temperature)
   one_hot = np.eye(4)[LABELS]
@@ -86,7 +89,7 @@ def test_kd_gradient_closed_form(temperature, alpha):
 
 
 def test_kd_loss_does_not_differentiate_the_teacher():
-  grad = jax.grad(lambda t: losses.kd_loss(
+  grad = jax.grad(lambda t: kd.kd_loss(
       STUDENT, t, LABELS, temperature=4.0, alpha=0.5))(TEACHER)
   np.testing.assert_array_equal(grad, np.zeros_like(TEACHER))
 
@@ -107,9 +110,14 @@ def np_smooth_l1(x, y):
   return np.where(d < 1, 0.5 * d**2, d - 0.5).mean()
 
 
+def np_pair_mean(d):
+  """Study eq. 4's mu: the mean distance over the pairs i != j."""
+  return d[~np.eye(len(d), dtype=bool)].mean()
+
+
 def np_rkd_distance(s, t):
   ds, dt = np_distances(s), np_distances(t)
-  return np_smooth_l1(ds / ds[ds > 0].mean(), dt / dt[dt > 0].mean())
+  return np_smooth_l1(ds / np_pair_mean(ds), dt / np_pair_mean(dt))
 
 
 def np_rkd_angle(s, t):
@@ -129,37 +137,37 @@ EMB_T = np.random.default_rng(1).normal(size=(6, 7)).astype(np.float32) * 3
 def test_hint_loss_matches_numpy_and_is_zero_for_an_exact_regressor():
   r = EMB_S[:, :4]
   h = EMB_T[:, :4]
-  np.testing.assert_allclose(losses.hint_loss(r, h), ((r - h) ** 2).mean(), rtol=1e-6)
-  assert float(losses.hint_loss(h, h)) == 0.0
+  np.testing.assert_allclose(fitnet.hint_loss(r, h), ((r - h) ** 2).mean(), rtol=1e-6)
+  assert float(fitnet.hint_loss(h, h)) == 0.0
 
 
 def test_rkd_distance_matches_numpy():
-  np.testing.assert_allclose(losses.rkd_distance_loss(EMB_S, EMB_T),
+  np.testing.assert_allclose(rkd.distance_loss(EMB_S, EMB_T),
                              np_rkd_distance(EMB_S, EMB_T), rtol=1e-5)
 
 
 def test_rkd_distance_smooth_l1_uses_both_branches():
   far = EMB_S.copy()
   far[0] *= 40  # pushes some normalised distance differences above delta=1
-  d = np.abs(np_distances(far) / np_distances(far)[np_distances(far) > 0].mean()
-             - np_distances(EMB_T) / np_distances(EMB_T)[np_distances(EMB_T) > 0].mean())
+  d = np.abs(np_distances(far) / np_pair_mean(np_distances(far))
+             - np_distances(EMB_T) / np_pair_mean(np_distances(EMB_T)))
   assert (d > 1).any() and (d < 1).any()
-  np.testing.assert_allclose(losses.rkd_distance_loss(far, EMB_T),
+  np.testing.assert_allclose(rkd.distance_loss(far, EMB_T),
                              np_rkd_distance(far, EMB_T), rtol=1e-5)
 
 
 def test_rkd_distance_is_scale_and_permutation_invariant():
-  base = losses.rkd_distance_loss(EMB_S, EMB_T)
-  np.testing.assert_allclose(losses.rkd_distance_loss(7.5 * EMB_S, 0.01 * EMB_T),
+  base = rkd.distance_loss(EMB_S, EMB_T)
+  np.testing.assert_allclose(rkd.distance_loss(7.5 * EMB_S, 0.01 * EMB_T),
                              base, rtol=1e-4)
   perm = np.random.default_rng(3).permutation(6)
-  np.testing.assert_allclose(losses.rkd_distance_loss(EMB_S[perm], EMB_T[perm]),
+  np.testing.assert_allclose(rkd.distance_loss(EMB_S[perm], EMB_T[perm]),
                              base, rtol=1e-5)
-  assert float(losses.rkd_distance_loss(EMB_T, 2 * EMB_T)) < 1e-6
+  assert float(rkd.distance_loss(EMB_T, 2 * EMB_T)) < 1e-6
 
 
 def test_rkd_angle_matches_numpy():
-  np.testing.assert_allclose(losses.rkd_angle_loss(EMB_S, EMB_T),
+  np.testing.assert_allclose(rkd.angle_loss(EMB_S, EMB_T),
                              np_rkd_angle(EMB_S, EMB_T), rtol=1e-4, atol=1e-6)
 
 
@@ -168,19 +176,19 @@ def test_rkd_gradients_are_finite_for_duplicate_embeddings():
   s[1] = s[0]  # a zero distance off the diagonal
   t = EMB_T.copy()
   t[2] = t[3]
-  for loss in (losses.rkd_distance_loss, losses.rkd_angle_loss):
+  for loss in (rkd.distance_loss, rkd.angle_loss):
     grad = jax.grad(loss)(jnp.asarray(s), jnp.asarray(t))
     assert np.isfinite(np.asarray(grad)).all(), loss.__name__
     assert np.abs(np.asarray(grad)).sum() > 0
   # A batch collapsed onto one point: loss and gradient stay finite.
   same = jnp.ones((4, 5))
-  assert np.isfinite(float(losses.rkd_distance_loss(same, jnp.asarray(EMB_T[:4]))))
-  assert np.isfinite(np.asarray(jax.grad(losses.rkd_distance_loss)(same, same))).all()
+  assert np.isfinite(float(rkd.distance_loss(same, jnp.asarray(EMB_T[:4]))))
+  assert np.isfinite(np.asarray(jax.grad(rkd.distance_loss)(same, same))).all()
 
 
 def test_rkd_distance_gradient_matches_finite_differences():
   s = jnp.asarray(EMB_S, jnp.float32)
-  grad = jax.grad(losses.rkd_distance_loss)(s, EMB_T)
+  grad = jax.grad(rkd.distance_loss)(s, EMB_T)
   eps = 1e-3
   for i, j in ((0, 0), (3, 2), (5, 4)):
     bump = np.zeros_like(EMB_S)
@@ -203,7 +211,7 @@ def _clustered(seed, offset):
 def test_rkd_on_clustered_embeddings_matches_float64(name, offset):
   """Before centring, float32 lost the spread under the common offset (angle
   off by 7e-4 relative at offset 0; 15x the value at offset 100)."""
-  loss = getattr(losses, f'rkd_{name}_loss')
+  loss = getattr(rkd, f'{name}_loss')
   reference = {'distance': np_rkd_distance, 'angle': np_rkd_angle}[name]
   for seed in range(5):
     s, t = _clustered(seed, offset)
@@ -218,12 +226,20 @@ def test_rkd_on_clustered_embeddings_matches_float64(name, offset):
       assert abs(grad[i, j] - numeric) <= 1e-5 * np.abs(grad).max(), (seed, i, j)
 
 
-def test_rkd_distance_zero_rule_is_scale_free():
-  """A near-duplicate pair ([0] vs [5.96e-8]) counted as zero at one scale and
-  not at another made the loss jump (0.222 vs 0.361 at scale 17)."""
-  student = np.array([[0.0], [1.0], [5.96e-8]], np.float32)
+@pytest.mark.parametrize('near', [5.96e-8, 6.1035156e-05])
+def test_rkd_distance_near_duplicates_are_continuous(near):
+  """A near-duplicate pair: when the mean ran over the non-zero distances, the
+  pair's float32 distance (noise of the Gram formula at this spread) moving
+  between 0 and not 0 changed the mean's count, and the loss jumped (0.222 vs
+  0.361 at scale 17 for 5.96e-8; 0.243 vs 0.255 under a permutation for
+  6.1e-5, both found by the property test). Eq. 4's mean over all pairs has
+  no such jump: scaled and permuted, the loss stays at float64's value."""
+  student = np.array([[0.0], [1.0], [near], [1.6663229], [3.2339253]], np.float32)
   teacher = np.roll(student, 1, axis=0) * 2 + 1
-  base = float(losses.rkd_distance_loss(student, teacher))
-  for scale in (17.0, 1e-3, 1e4):
-    assert float(losses.rkd_distance_loss(student * scale, teacher)) == pytest.approx(
-        base, rel=1e-5)
+  want = np_rkd_distance(student, teacher)
+  for scale in (1.0, 5.0, 17.0, 1e-3, 1e4):
+    assert float(rkd.distance_loss(student * scale, teacher)) == pytest.approx(
+        want, rel=1e-4, abs=1e-6)
+  perm = [4, 2, 0, 3, 1]
+  assert float(rkd.distance_loss(student[perm], teacher[perm])) == pytest.approx(
+      want, rel=1e-4, abs=1e-6)

@@ -1,8 +1,11 @@
 """Parameter counts against the papers, and the feature interface."""
 
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -150,3 +153,57 @@ def test_bfloat16_compute_keeps_float32_parameters(model_config, shape):
   assert got.dtype == jnp.float32
   np.testing.assert_allclose(got, want, atol=0.05 * float(jnp.abs(want).max()))
   assert not np.array_equal(got, want)  # it did compute in bf16
+
+
+PROTOCOL_CASES = {  # a small instance of every registered model
+    'mlp': (config_lib.mlp((8, 6), bn_residual=True), MNIST),
+    'cnn': (config_lib.cnn((4, 6), dense=(8,)), (32, 32, 3)),
+    'resnet': (ml_collections.ConfigDict(dict(name='resnet', stage_sizes=(1, 1), width=4)),
+               (32, 32, 3)),
+    'mobilenet_v2': (ml_collections.ConfigDict(dict(name='mobilenet_v2')), (32, 32, 3)),
+}
+
+
+def test_every_registered_model_has_a_protocol_case():
+  assert sorted(PROTOCOL_CASES) == sorted(models.MODELS)
+
+
+def _equations(jaxpr):
+  """Every equation of `jaxpr`, nested ones (jit, custom_jvp) included."""
+  for eqn in jaxpr.eqns:
+    yield eqn
+    for param in eqn.params.values():
+      inner = getattr(param, 'jaxpr', param)
+      if hasattr(inner, 'eqns'):
+        yield from _equations(inner)
+
+
+@pytest.mark.parametrize('name', sorted(PROTOCOL_CASES))
+def test_model_protocol(name):
+  """The contract in kdjax/models/__init__.py, for every registered model."""
+  model_config, shape = PROTOCOL_CASES[name]
+  model = models.create(model_config, num_classes=7, dtype='bfloat16')
+  x = jnp.zeros((2, *shape))
+  init = lambda **kw: jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), x, **kw))
+  variables = init()
+  assert jax.tree.structure(variables) == jax.tree.structure(init(return_features=True))
+  assert {p.dtype for p in jax.tree.leaves(variables['params'])} == {jnp.dtype('float32')}
+  apply = lambda v: model.apply(v, x, return_features=True)
+  logits, features = jax.eval_shape(apply, variables)
+  assert logits.shape == (2, 7) and logits.dtype == jnp.float32
+  # Every matmul and convolution of the forward pass reads bfloat16 operands.
+  products = [e for e in _equations(jax.make_jaxpr(apply)(variables).jaxpr)
+              if e.primitive.name in ('dot_general', 'conv_general_dilated')]
+  assert products and all(v.aval.dtype == jnp.bfloat16 for e in products for v in e.invars)
+  assert features['embedding'].ndim == 2 and features['embedding'].shape[0] == 2
+  assert all(f.shape[0] == 2 for f in features.values())
+  if name in models.CONVOLUTIONAL:
+    assert any(f.ndim == 4 for f in features.values()), 'no feature maps'
+  has_bn = 'batch_stats' in variables
+  fields = {f.name for f in dataclasses.fields(models.MODELS[name])}
+  assert has_bn == ('axis_name' in fields), 'BatchNorm models take axis_name'
+  if has_bn:
+    assert models.create(model_config, 7, axis_name='data').axis_name == 'data'
+  for feature in features:
+    trunk = model.trunk(feature)
+    assert trunk and trunk <= set(variables['params']), feature

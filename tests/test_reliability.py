@@ -14,6 +14,7 @@ from kdjax import config as config_lib
 from kdjax import errors
 from kdjax import outputs
 from kdjax import train
+from kdjax import workdir as workdir_lib
 from tests.conftest import REPO
 
 # A FitNet run on the bundled digits: 2 hint epochs, then 3 KD epochs.
@@ -124,7 +125,7 @@ def test_unreadable_latest_checkpoint_falls_back(tmp_path, caplog):
 def test_one_process_per_workdir(tmp_path):
   workdir = str(tmp_path / 'run')
   os.makedirs(workdir)
-  with train.exclusive(workdir):
+  with workdir_lib.exclusive(workdir):
     result = subprocess.run(
         [sys.executable, '-m', 'kdjax.main', '--config=configs/demo.py:student',
          f'--workdir={workdir}'], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -152,7 +153,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
   outputs.write_json(os.path.join(workdir, 'config.json'),
                      json.loads(diverging.to_json()))
   os.remove(os.path.join(workdir, 'metrics.json'))
-  with pytest.raises(train.TrainingDiverged) as error:
+  with pytest.raises(errors.TrainingDiverged) as error:
     train.train_and_evaluate(diverging, workdir)
   message = str(error.value)
   assert message.startswith('training diverged: mean loss nan in train epoch 3')

@@ -9,6 +9,7 @@ import optax
 import pytest
 
 from kdjax import config as config_lib
+from kdjax import methods
 from kdjax import models
 from kdjax import steps
 
@@ -21,17 +22,17 @@ def setup(method='none', dropout=0.1):
   state = steps.create_state(models.init(model, steps.init_rng(0), SHAPE), tx, steps.stage_rng(0))
   teacher = models.create(config_lib.mlp((32,)), 10) if method == 'kd' else None
   teacher_vars = models.init(teacher, jax.random.PRNGKey(9), SHAPE) if teacher else None
-  step = jax.jit(functools.partial(
-      steps.train_step, model=model, tx=tx, teacher=teacher, objective=steps.Objective(method),
-      translate=1, mean=(0.3,), std=(0.4,)))
+  spec = steps.Step(model=model, tx=tx, objective=methods.get(method).objective([None]),
+                    teacher=teacher, augmentation=steps.Augmentation(1, False, (0.3,), (0.4,)))
+  step = jax.jit(spec)
   images = jax.random.randint(jax.random.PRNGKey(1), (32, *SHAPE), 0, 256).astype(jnp.uint8)
   labels = jnp.arange(32) % 10
   hparams = {'temperature': jnp.float32(4.0), 'alpha': jnp.float32(0.5)}
-  return state, step, (images, labels), teacher_vars, hparams, model
+  return state, step, (images, labels), teacher_vars, hparams, model, spec
 
 
 def test_train_step_is_a_pure_function():
-  state, step, batch, teacher_vars, hparams, _ = setup('kd')
+  state, step, batch, teacher_vars, hparams, *_ = setup('kd')
   rng = jax.random.PRNGKey(5)
   a, ma = step(state, batch, rng, teacher_vars, hparams)
   b, mb = step(state, batch, rng, teacher_vars, hparams)
@@ -44,7 +45,7 @@ def test_train_step_is_a_pure_function():
 
 
 def test_kd_hparams_change_the_update():
-  state, step, batch, teacher_vars, hparams, _ = setup('kd', dropout=0.0)
+  state, step, batch, teacher_vars, hparams, *_ = setup('kd', dropout=0.0)
   rng = jax.random.PRNGKey(5)
   a, _ = step(state, batch, rng, teacher_vars, hparams)
   b, _ = step(state, batch, rng, teacher_vars, {**hparams, 'alpha': jnp.float32(1.0)})
@@ -66,10 +67,9 @@ def test_epoch_order_is_a_permutation_per_epoch():
 
 
 def test_train_epoch_equals_stepping_by_hand():
-  state, step, (images, labels), teacher_vars, hparams, _ = setup('kd')
-  step_fn = lambda *a: step(*a)
+  state, step, (images, labels), teacher_vars, hparams, _, spec = setup('kd')
   epoch = jax.jit(functools.partial(steps.train_epoch, steps=2, batch_size=16,
-                                    step_fn=step_fn))
+                                    step_fn=spec))
   got, sums = epoch(state, images, labels, teacher_vars, hparams)
   order = steps.epoch_order(state.rng, 0, 32, 2, 16)
   manual = state
@@ -82,7 +82,7 @@ def test_train_epoch_equals_stepping_by_hand():
 
 
 def test_predict_pads_the_last_batch():
-  state, _, (images, _), _, _, model = setup()
+  state, _, (images, _), _, _, model, _ = setup()
   variables = {'params': state.params}
   logits = steps.predict(variables, images[:27], model=model, mean=(0.3,),
                          std=(0.4,), batch_size=10)
@@ -94,7 +94,7 @@ def test_predict_pads_the_last_batch():
 @pytest.mark.parametrize('kind', ['vmap', 'unroll'])
 def test_grid_epoch_equals_separate_runs(kind):
   """A vmapped 2 seeds x 2 (T, alpha) grid == the 4 runs apart."""
-  state, step, (images, labels), teacher_vars, _, model = setup('kd')
+  _, _, (images, labels), teacher_vars, _, model, step = setup('kd')
   tx = optax.adam(1e-2)
   seeds, points = (0, 1), ((2.0, 0.1), (8.0, 0.9))
   new = lambda seed: steps.create_state(
@@ -112,8 +112,7 @@ def test_grid_epoch_equals_separate_runs(kind):
   stack = lambda trees: jax.tree.map(lambda *x: jnp.stack(x), *trees)
   together = stack([stack([new(seed)] * len(points)) for seed in seeds])
   stacked_h = stack([stack([hp(t, a) for t, a in points])] * len(seeds))
-  partial = step.__wrapped__  # the functools.partial under jax.jit
-  grid_step = functools.partial(partial.func, **partial.keywords, grid=kind)
+  grid_step = steps.GridStep(step, kind)
   grid_fn = jax.jit(functools.partial(steps.grid_epoch, step_fn=grid_step, **kwargs))
   for _ in range(2):
     together, sums = grid_fn(together, images, labels, teacher_vars, stacked_h)

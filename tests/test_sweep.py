@@ -25,6 +25,27 @@ def test_points_are_the_grid_in_a_fixed_order():
                     float)
 
 
+def test_points_that_are_not_a_product():
+  """The ResNet study's T line (alpha=0.3) and alpha line (T=4) share one point."""
+  lines = [{'distill.temperature': t, 'distill.alpha': 0.3} for t in (1.0, 4.0)] + [
+      {'distill.temperature': 4.0, 'distill.alpha': a} for a in (0.1, 0.3, 0.9)]
+  spec = {'config': GRID['config'], 'grid': {'seed': [0, 1]}, 'points': lines}
+  with pytest.raises(errors.ConfigError, match='names a point twice'):
+    sweep.check_sweep(spec, 'lines.py')
+  spec['points'] = sweep.one_at_a_time(
+      {'distill.temperature': 4.0, 'distill.alpha': 0.3},
+      {'distill.temperature': [1.0, 4.0], 'distill.alpha': [0.1, 0.3, 0.9]})
+  assert spec['points'] == [lines[0], lines[1], lines[2], lines[4]]  # (4, 0.3) once
+  spec['points'] = [lines[0], lines[2], lines[4]]
+  sweep.check_sweep(spec, 'lines.py')
+  names = [name for name, _ in sweep.points(spec)]
+  assert names == ['alpha=0.3,temperature=1.0,seed=0', 'alpha=0.3,temperature=1.0,seed=1',
+                   'alpha=0.1,temperature=4.0,seed=0', 'alpha=0.1,temperature=4.0,seed=1',
+                   'alpha=0.9,temperature=4.0,seed=0', 'alpha=0.9,temperature=4.0,seed=1']
+  with pytest.raises(errors.ConfigError, match="'points' is invalid"):
+    sweep.check_sweep({**spec, 'points': [{'seed': 3}]}, 'lines.py')
+
+
 def test_unknown_sweep_key():
   with pytest.raises(errors.ConfigError, match="sweep key 'distill.temp' is not"):
     sweep.point_config(GRID, {'distill.temp': 2.0})

@@ -156,7 +156,7 @@ def test_eval_mode_rewrites_outputs(teacher_dir, tmp_path):
 def test_diverging_run_stops_with_one_line(tmp_path):
   config = tiny_config()
   config.optimizer.update(name='sgd', learning_rate=1e6)
-  with pytest.raises(train.TrainingDiverged, match='training diverged: mean loss nan in train epoch 1'):
+  with pytest.raises(errors.TrainingDiverged, match='training diverged: mean loss nan in train epoch 1'):
     train.train_and_evaluate(config, str(tmp_path))
 
 

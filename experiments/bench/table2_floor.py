@@ -39,7 +39,7 @@ def row_gflop(row):
   """{part: GFLOP} of one row's whole run."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp
-  from kdjax import data as data_lib, models, optim, steps, teacher_cache
+  from kdjax import data as data_lib, methods, models, optim, steps, teacher_cache
   from kdjax.data import augment
 
   config = train_steps.load_config(f'configs/cifar10_cnn/{row}.py')
@@ -50,11 +50,12 @@ def row_gflop(row):
   model = models.create(config.model, 10)
   student_vars = models.init(model, jax.random.PRNGKey(0), shape)
   parts = {}
-  objective = {'fitnet': 'kd'}.get(config.method, config.method)
+  objective = methods.get(config.method).objective([config])
   variants = augment.num_variants(translate=config.dataset.translate,
                                   flip=config.dataset.flip)
-  cached = objective in teacher_cache.OUTPUTS and teacher_cache.plan(
-      enabled=True, objective_name=objective, num_examples=N_TRAIN, epochs=epochs,
+  cached = objective.name != 'none' and teacher_cache.plan(
+      enabled=True, objective_name=objective.name, outputs=objective.teacher_outputs,
+      num_examples=N_TRAIN, epochs=epochs,
       steps_per_epoch=steps_per_epoch, batch_size=batch, dims={'logits': 10,
                                                                'embedding': 1024},
       translate=config.dataset.translate, flip=config.dataset.flip).use
@@ -85,11 +86,11 @@ def row_gflop(row):
     wv = models.init(wrapped, jax.random.PRNGKey(2), shape)
     tx = optim.create(fit.stage1_optimizer, 1000)
     st = steps.create_state(wv, tx, steps.stage_rng(0, 1))
-    step1 = functools.partial(
-        steps.train_step, model=wrapped, tx=tx, teacher=teacher,
-        objective=steps.Objective('hint', hint_layer=fit.hint_layer),
-        translate=config.dataset.translate, flip=config.dataset.flip,
-        mean=spec.mean, std=spec.std)
+    step1 = steps.Step(
+        model=wrapped, tx=tx, teacher=teacher,
+        objective=methods.fitnet.hint_objective(config),
+        augmentation=steps.Augmentation(config.dataset.translate, config.dataset.flip,
+                                        spec.mean, spec.std))
     one1 = functools.partial(steps.indexed_step, step_fn=step1)
     parts['hint stage steps'] = _gflop(one1, st, images, labels, idx, tv, hparams) * (
         steps_per_epoch * fit.stage1_epochs)

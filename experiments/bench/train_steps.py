@@ -7,7 +7,7 @@ teacher step and KD step (each built from its study config in configs/), and
 5-point temperature sweeps of both KD students trained as one grid program
 vs 5 runs one after another. Each figure is the median of --repeats timed
 epochs after a warm-up epoch; compilation is timed apart. kdjax runs its
-epochs as training does (`train.epoch_runner`, `loop_kind`, `grid_kind`)
+epochs as training does (`loop.epoch_runner`, `loop_kind`, `grid_kind`)
 with the XLA options training uses (`kdjax/xla_options.py`), again with the
 other option set, and in bfloat16 compute. When PyTorch is installed
 (`pip install -e '.[bench]'`), the same steps in plain PyTorch eager
@@ -73,7 +73,7 @@ def kdjax_setup(config, num_steps, grid_points=0, cache=False):
   built before timing, instead of a teacher forward in every step."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp
-  from kdjax import data as data_lib, models, optim, steps, teacher_cache, train
+  from kdjax import data as data_lib, loop, methods, models, optim, steps, teacher_cache
 
   spec = data_lib.SPECS[config.dataset.name]
   shape = (28, 28, 1) if config.dataset.name == 'mnist' else (32, 32, 3)
@@ -81,12 +81,13 @@ def kdjax_setup(config, num_steps, grid_points=0, cache=False):
   model = models.create(config.model, 10, dtype=dtype)
   tx = optim.create(config.optimizer, 10_000)
   teacher = teacher_vars = None
-  if config.method != 'none':
+  method = methods.get(config.method)
+  if method.needs_teacher:
     teacher = models.create(config.teacher.model, 10, dtype=dtype)
     teacher_vars = models.init(teacher, jax.random.PRNGKey(1), shape)
   state = steps.create_state(models.init(model, steps.init_rng(0), shape), tx,
                              steps.stage_rng(0))
-  hparams = train.hparams_of(config)
+  hparams = method.hparams_of(config)
   if grid_points:
     stack = lambda tree: jax.tree.map(
         lambda x: jnp.broadcast_to(x, (1, grid_points) + x.shape), tree)
@@ -96,17 +97,18 @@ def kdjax_setup(config, num_steps, grid_points=0, cache=False):
   images = jax.random.randint(jax.random.PRNGKey(2), (n, *shape), 0, 256).astype(jnp.uint8)
   labels = jax.random.randint(jax.random.PRNGKey(3), (n,), 0, 10)
   if cache:
-    outputs = teacher_cache.OUTPUTS[config.method]
+    outputs = method.objective([config]).teacher_outputs
     teacher_vars = jax.tree.map(jnp.asarray, teacher_cache.build(
         teacher, teacher_vars, jax.device_get(images), outputs=outputs,
         translate=config.dataset.translate, flip=config.dataset.flip,
         mean=spec.mean, std=spec.std, batch_size=config.train.batch_size))
     teacher = teacher_cache.CachedTeacher(outputs)
-  step_fn = functools.partial(
-      steps.train_step, model=model, tx=tx, teacher=teacher,
-      objective=steps.Objective(config.method), translate=config.dataset.translate,
-      flip=config.dataset.flip, mean=spec.mean, std=spec.std,
-      grid=train.grid_kind(config) if grid_points else '')
+  step_fn = steps.Step(
+      model=model, tx=tx, objective=method.objective([config]), teacher=teacher,
+      augmentation=steps.Augmentation(config.dataset.translate, config.dataset.flip,
+                                      spec.mean, spec.std))
+  if grid_points:
+    step_fn = steps.GridStep(step_fn, loop.grid_kind(config))
   return (state, images, labels, teacher_vars, hparams), step_fn
 
 
@@ -126,11 +128,11 @@ def step_gflop(args, step_fn, batch, grid):
 def kdjax_case(config, num_steps, compiler_options, grid_points=0, cache=False):
   """samples/s (summed over a grid's students), compile seconds, GFLOP/sample."""
   import jax  # pylint: disable=g-import-not-at-top
-  from kdjax import train
+  from kdjax import loop
 
   args, step_fn = kdjax_setup(config, num_steps, grid_points, cache)
   batch = config.train.batch_size
-  runner = train.epoch_runner(train.loop_kind(config), num_steps, batch, step_fn,
+  runner = loop.epoch_runner(loop.loop_kind(config), num_steps, batch, step_fn,
                               grid=bool(grid_points), compiler_options=compiler_options)
   start = time.perf_counter()
   compiled = runner(*args)
@@ -150,10 +152,10 @@ def kdjax_sequential_sweep(config, num_steps, compiler_options):
   """5 runs one after another: the KD epoch with each temperature in turn."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp
-  from kdjax import train
+  from kdjax import loop
 
   args, step_fn = kdjax_setup(config, num_steps)
-  runner = train.epoch_runner(train.loop_kind(config), num_steps,
+  runner = loop.epoch_runner(loop.loop_kind(config), num_steps,
                               config.train.batch_size, step_fn,
                               compiler_options=compiler_options)
   compiled = runner(*args)
@@ -179,7 +181,7 @@ def kdjax_figures():
   """Each case with the XLA options training uses, with the other option set
   (to show the choice), and in bfloat16 compute; then the sweep."""
   import jax  # pylint: disable=g-import-not-at-top
-  from kdjax import train, xla_options
+  from kdjax import loop, xla_options
 
   out = {'device': f'{jax.devices()[0].device_kind} x{jax.device_count()}',
          'jax': jax.__version__, 'matmul_gflops': matmul_gflops('float32'),
@@ -187,7 +189,7 @@ def kdjax_figures():
   for name, path in CASES:
     config = load_config(path)
     num_steps = FLAGS.mlp_steps if config.model.name == 'mlp' else FLAGS.cnn_steps
-    used = xla_options.for_training(train.convolutional(config))
+    used = xla_options.for_training(loop.convolutional(config))
     other = {} if used else dict(xla_options.YNN)
     out[name] = {'used': used, 'f32': kdjax_case(config, num_steps, used),
                  'other': kdjax_case(config, num_steps, other)}
@@ -199,7 +201,7 @@ def kdjax_figures():
   for name, path in SWEEPS:
     kd = load_config(path)
     num_steps = FLAGS.mlp_steps if kd.model.name == 'mlp' else FLAGS.cnn_steps
-    used = xla_options.for_training(train.convolutional(kd))
+    used = xla_options.for_training(loop.convolutional(kd))
     out[name] = {
         'sequential': kdjax_sequential_sweep(kd, num_steps, used),
         'grid': kdjax_case(kd, num_steps, used, grid_points=len(SWEEP_TEMPERATURES))}
@@ -216,11 +218,11 @@ CACHE_CASES = (  # (name, config): the CIFAR CNN student's steps
 def cache_figures():
   """The CIFAR CNN student's CE step beside its KD and RKD steps, with the
   teacher run in every step and with its outputs gathered from the cache."""
-  from kdjax import train, xla_options  # pylint: disable=g-import-not-at-top
+  from kdjax import loop, xla_options  # pylint: disable=g-import-not-at-top
   out = {}
   for name, path in CACHE_CASES:
     config = load_config(path)
-    used = xla_options.for_training(train.convolutional(config))
+    used = xla_options.for_training(loop.convolutional(config))
     out[name] = {'teacher': kdjax_case(config, FLAGS.cnn_steps, used)}
     if config.method != 'none':
       out[name]['cache'] = kdjax_case(config, FLAGS.cnn_steps, used, cache=True)

@@ -13,16 +13,21 @@ import numpy as np
 
 from kdjax import config as config_lib
 from kdjax import errors
+from kdjax import methods
 from kdjax import outputs
 
 # Keys that do not change what a run computes (or that differ per seed).
+# (The teacher cache changes only the rounding of a differently fused program.)
 _IGNORED = ('seed', 'dataset.data_dir', 'dataset.source', 'dataset.download',
             'teacher.workdir', 'checkpoint.', 'latency.', 'train.eval_batch_size',
-            'train.devices', 'runlocal')
-# Keys that matter only for some methods.
-_METHOD_KEYS = {'none': (), 'kd': ('distill.temperature', 'distill.alpha'),
-                'fitnet': ('distill.temperature', 'distill.alpha', 'fitnet.'),
-                'rkd': ('distill.rkd_',)}
+            'train.devices', 'runlocal', 'distill.teacher_cache')
+
+
+def _own_keys(method_name) -> tuple:
+  """Prefixes of the config keys that matter for `method_name`: its own keys
+  (every registered method's other keys are ignored)."""
+  method = methods.base.find(method_name)
+  return tuple(k.path for k in method.keys) if method else ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,12 +105,13 @@ def group_key(run: Run) -> tuple:
   """The resolved config that defines a configuration, seeds excluded."""
   flat = config_lib.flatten(run.config)
   method = flat.get('method', 'none')
+  method_keys = tuple(methods.all_keys())
+  own = _own_keys(method)
   relevant = {}
   for key, value in flat.items():
     if key.startswith(_IGNORED):
       continue
-    if key.startswith(('distill.', 'fitnet.')) and not key.startswith(
-        _METHOD_KEYS.get(method, ())):
+    if key.startswith(method_keys) and not key.startswith(own):
       continue
     if key.startswith('teacher.') and method == 'none':
       continue
@@ -132,13 +138,12 @@ def describe(run: Run) -> str:
         f'+{d}' for d in model.get('dense', ()))
   if model.get('bn_residual'):
     text += ' +BN/res'
-  method, d = c.get('method', 'none'), c.get('distill', {})
-  if method in ('kd', 'fitnet'):
-    text += f", {method} T={d['temperature']:g} α={d['alpha']:g}"
-  elif method == 'rkd':
-    text += f", rkd β={d['rkd_distance_weight']:g}"
-    if d.get('rkd_angle_weight'):
-      text += f" γ={d['rkd_angle_weight']:g}"
+  method = methods.base.find(c.get('method', 'none'))
+  if method is not None and method.name != 'none':
+    flat = config_lib.flatten(c)
+    shown = [f'{k.symbol}={flat[k.path]:g}' for k in method.keys
+             if k.symbol and k.path in flat and (k.show_zero or flat[k.path])]
+    text += ', ' + ' '.join([method.name] + shown)
   return text
 
 

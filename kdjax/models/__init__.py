@@ -1,4 +1,22 @@
-"""Model registry: a config's `model.name` picks a Flax module here."""
+"""Model registry: a config's `model.name` picks a Flax module here.
+
+The model protocol: what every entry of `MODELS` provides, so that any
+method can train any model it can apply to (checked for every registered
+model by tests/test_models.py::test_model_protocol):
+
+- a `flax.linen.Module` built as `cls(num_classes=..., dtype=..., **fields)`;
+  `dtype` is the compute dtype (`train.compute_dtype`), parameters stay
+  float32. A model with BatchNorm has an `axis_name` field: `create` sets
+  it on several devices, and the batch statistics are averaged over it.
+- `__call__(x, *, train=False, return_features=False)`: images
+  [B, H, W, C] -> logits [B, num_classes]; with `return_features`,
+  (logits, features): named activations [B, ...] that include
+  'embedding' [B, D], the classifier's input (RKD reads it), and, for
+  convolutional models, feature maps [B, h, w, c] (FitNets' hints,
+  attention transfer's pairs). The parameter tree is the same either way.
+- `trunk(feature)`: the top-level submodules that compute `feature`
+  (FitNets' stage 1 trains only those).
+"""
 
 import dataclasses
 import hashlib

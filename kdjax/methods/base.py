@@ -1,0 +1,181 @@
+"""What a distillation method is, and the registry of methods.
+
+A method declares everything about itself in one `Method`: its name, whether
+it needs a teacher, its config keys (`Key`: default, meaning, check), which
+of them are runtime arrays (`hparams`: a grid may vary them), the student
+and teacher features its loss reads, and the pure loss. The base config, its
+validation and help, the step's hyper-parameters, a grid's allowed keys, the
+teacher cache and the analysis all read the registry, so adding a method is
+one module that calls `register`.
+"""
+
+import copy
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import ml_collections
+import numpy as np
+
+from kdjax import errors
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+  """A config key a method owns.
+
+  path: dotted, e.g. 'distill.temperature' (sub-dicts are created as needed).
+  valid / expected: the check of a value, and what the error says is expected.
+  symbol: how a run's one-line description shows it ('T' -> 'T=4'); '' hides
+    it; show_zero=False hides it while it is 0 (an optional term).
+  """
+  path: str
+  default: Any
+  help: str
+  valid: Callable[[Any], bool] = lambda value: True
+  expected: str = ''
+  symbol: str = ''
+  show_zero: bool = True
+
+  def check(self, value):
+    if not self.valid(value):
+      raise errors.ConfigError(
+          f'{self.path}={value!r} is invalid; expected {self.expected}')
+
+
+def number(path, default, help, *, low=None, high=None, low_open=False,
+           symbol='', show_zero=True) -> Key:
+  """A float key in [low, high] (low_open: (low, high])."""
+  def valid(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+      return False
+    if low is not None and (v <= low if low_open else v < low):
+      return False
+    return high is None or v <= high
+  if low is not None and high is not None:
+    bounds = f'a number in {"(" if low_open else "["}{low:g}, {high:g}]'
+  else:
+    bounds = 'a number' + (f' {">" if low_open else ">="} {low:g}' if low is not None else '')
+  return Key(path, default, help, valid, bounds, symbol, show_zero)
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+  """A training stage's loss with its static options (hashable: it picks the
+  code path of the compiled step).
+
+  `loss(student, teacher, labels, hparams, **options)` -> scalar, where
+  student and teacher are (logits [B, C], features {name: [B, ...]}); the
+  teacher's is (None, None) without a teacher and holds only
+  `teacher_outputs` when read from the teacher cache. `hparams`: the
+  method's runtime arrays plus 'epoch' (1-based, float32, of the step).
+  """
+  name: str
+  loss: Callable
+  teacher_outputs: tuple = ()
+  options: tuple = ()  # ((name, value), ...), passed to `loss` as keywords
+
+  def __call__(self, student, teacher, labels, hparams):
+    return self.loss(student, teacher, labels, hparams, **dict(self.options))
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """A distillation method (see the module docstring).
+
+  name: the `method=` value.
+  loss: `loss(student, teacher, labels, hparams, **options)`, see `Objective`.
+  needs_teacher: whether `teacher.workdir` is required.
+  keys: the config keys it owns (`Key`); a key may be shared with another
+    method only as the same `Key` object.
+  hparams: {name in the loss's hparams: config key}, float32 arrays at run
+    time, so one compiled step serves every value (and a grid's points).
+  options: configs -> {name: static value} of the loss (the same for every
+    point of a grid, hence a list of configs).
+  features: (config, options) -> (student feature names, teacher output
+    names) the loss reads; the teacher's may include 'logits'. Checked to
+    exist before training; the teacher's are what the teacher cache stores.
+  check_features: (config, student shapes, teacher shapes) -> None, raising
+    `ConfigError` where the models' features cannot serve the method.
+  check: config -> None, cross-key checks beyond each key's own.
+  two_stage: FitNets: a hint stage (`fitnet.*`) precedes training.
+  """
+  name: str
+  loss: Callable
+  needs_teacher: bool = True
+  keys: tuple = ()
+  hparams: Mapping[str, str] = dataclasses.field(default_factory=dict)
+  options: Callable = lambda configs: {}
+  features: Callable = lambda config, options: ((), ('logits',))
+  check_features: Callable = lambda config, student, teacher: None
+  check: Callable = lambda config: None
+  two_stage: bool = False
+
+  def objective(self, configs) -> Objective:
+    """The stage's objective for `configs` (one run's, or a grid's points)."""
+    options = self.options(configs)
+    return Objective(self.name, self.loss, self.features(configs[0], options)[1],
+                     tuple(sorted(options.items())))
+
+  def hparams_of(self, config) -> dict:
+    """The loss's runtime hyper-parameters of `config`, as float32 scalars."""
+    return {name: np.float32(lookup(config, path)) for name, path in self.hparams.items()}
+
+
+_REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+  """Adds `method` (replacing one of the same name); refuses a key that
+  another method declares differently."""
+  for other in _REGISTRY.values():
+    if other.name == method.name:
+      continue
+    for key in method.keys:
+      for theirs in other.keys:
+        if theirs.path == key.path and theirs is not key:
+          raise ValueError(f'method {method.name!r} declares {key.path!r}, '
+                           f'which method {other.name!r} declares differently')
+  _REGISTRY[method.name] = method
+  return method
+
+
+def find(name: str) -> Method | None:
+  """The registered method `name`, or None."""
+  return _REGISTRY.get(name)
+
+
+def get(name: str) -> Method:
+  """The registered method `name`; a `ConfigError` naming the known ones if none."""
+  if name not in _REGISTRY:
+    raise errors.ConfigError(
+        f'method={name!r} is invalid; expected one of {names()}')
+  return _REGISTRY[name]
+
+
+def names() -> tuple:
+  return tuple(_REGISTRY)
+
+
+def all_keys() -> dict:
+  """{path: Key} of every registered method's keys."""
+  return {k.path: k for m in _REGISTRY.values() for k in m.keys}
+
+
+def lookup(config, path: str):
+  node = config
+  for part in path.split('.'):
+    node = node[part]
+  return node
+
+
+def add_defaults(config):
+  """Sets every registered key's default in `config` (a ConfigDict)."""
+  for key in all_keys().values():
+    *parents, leaf = key.path.split('.')
+    node = config
+    for part in parents:
+      if part not in node:
+        node[part] = ml_collections.ConfigDict()
+      node = node[part]
+    node[leaf] = copy.deepcopy(key.default)
+  return config

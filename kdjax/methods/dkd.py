@@ -1,0 +1,82 @@
+"""Decoupled KD (Zhao et al., CVPR 2022): KD split into its target-class
+part (TCKD) and non-target-class part (NCKD), weighted apart.
+
+With p = softmax(z / T), the binary b = [p_y, 1 - p_y] and p^ = p / (1 - p_y)
+over the classes other than y (paper eqs. 1-5):
+
+  loss = CE(s, y) + w(epoch) * T^2 * (alpha * KL(b_t || b_s) + beta * KL(p^_t || p^_s))
+
+where w(epoch) = min(epoch / warmup_epochs, 1) ramps the distillation terms in
+(the authors' code, 1-based epochs; T^2 as in their code). Computed in log
+space: log b and log p^ come from log-softmax and a log-sum-exp over the
+non-target logits, so no probability is rounded to 0 and then logged.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from kdjax import losses
+from kdjax.methods import base
+
+ALPHA = base.number('dkd.alpha', 1.0, 'weight of the target-class term TCKD',
+                    low=0, symbol='α')
+BETA = base.number('dkd.beta', 8.0, 'weight of the non-target-class term NCKD',
+                   low=0, symbol='β')
+TEMPERATURE = base.number('dkd.temperature', 4.0, 'T of DKD', low=0,
+                          low_open=True, symbol='T')
+WARMUP = base.number('dkd.warmup_epochs', 20.0,
+                     'epochs over which the DKD terms ramp linearly to full '
+                     'weight (0 = none; the paper: 20 of 240)', low=0,
+                     symbol='warm-up')
+
+
+def _binary_and_rest(logits, labels, temperature):
+  """(log b [B, 2], log p^ [B, C] (0 at the target), target mask [B, C]).
+
+  The target entry is set to 0, not left at z_y - logsumexp(rest): that can
+  overflow exp() (a confident teacher), and inf * 0 in the masked gradient is
+  NaN."""
+  z = logits.astype(jnp.float32) / temperature
+  target = jax.nn.one_hot(labels, z.shape[-1], dtype=bool)
+  all_ = jax.nn.logsumexp(z, axis=-1)
+  rest = jax.nn.logsumexp(jnp.where(target, -jnp.inf, z), axis=-1)
+  z_y = jnp.sum(jnp.where(target, z, 0.0), axis=-1)
+  log_b = jnp.stack([z_y - all_, rest - all_], axis=-1)
+  return log_b, jnp.where(target, 0.0, z - rest[:, None]), target
+
+
+def dkd_terms(student_logits, teacher_logits, labels, temperature):
+  """(TCKD, NCKD): batch means of KL(b_t || b_s) and KL(p^_t || p^_s), nats."""
+  s_b, s_rest, target = _binary_and_rest(student_logits, labels, temperature)
+  t_b, t_rest, _ = _binary_and_rest(jax.lax.stop_gradient(teacher_logits),
+                                    labels, temperature)
+  tckd = jnp.sum(jnp.exp(t_b) * (t_b - s_b), axis=-1).mean()
+  nckd = jnp.sum(jnp.where(target, 0.0, jnp.exp(t_rest) * (t_rest - s_rest)),
+                 axis=-1).mean()
+  return tckd, nckd
+
+
+def dkd_loss(student_logits, teacher_logits, labels, *, alpha, beta,
+             temperature, weight=1.0):
+  """CE + weight * T^2 * (alpha * TCKD + beta * NCKD)."""
+  tckd, nckd = dkd_terms(student_logits, teacher_logits, labels, temperature)
+  return losses.cross_entropy(student_logits, labels) + (
+      weight * temperature**2 * (alpha * tckd + beta * nckd))
+
+
+def warmup_weight(epoch, warmup_epochs):
+  """min(epoch / warmup_epochs, 1); 1 without a warm-up."""
+  return jnp.where(warmup_epochs > 0,
+                   jnp.minimum(epoch / jnp.maximum(warmup_epochs, 1e-9), 1.0), 1.0)
+
+
+def loss(student, teacher, labels, hparams):
+  return dkd_loss(student[0], teacher[0], labels, alpha=hparams['alpha'],
+                  beta=hparams['beta'], temperature=hparams['temperature'],
+                  weight=warmup_weight(hparams['epoch'], hparams['warmup_epochs']))
+
+
+METHOD = base.register(base.Method(
+    'dkd', loss, keys=(ALPHA, BETA, TEMPERATURE, WARMUP),
+    hparams={'alpha': ALPHA.path, 'beta': BETA.path,
+             'temperature': TEMPERATURE.path, 'warmup_epochs': WARMUP.path}))
