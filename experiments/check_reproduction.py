@@ -1,6 +1,11 @@
 """Re-trains committed runs with today's code and compares their predictions.
 
   python experiments/check_reproduction.py experiments/results/mnist/runs/student_s0 [...]
+  python experiments/check_reproduction.py --compare OLD_RUNS NEW_RUNS
+
+The second form compares runs already trained twice (the rows of OLD_RUNS/
+that NEW_RUNS/ also has, e.g. a study's seed by the code before and after a
+restructuring, on one machine) without training.
 
 Each run is trained again from its own config.json (same seed, same data
 from `dataset.data_dir` as recorded, relative to the repository root) in a
@@ -41,18 +46,38 @@ def check(run_dir):
     train.train_and_evaluate(config, os.path.join(workdir, 'run'))
     new = outputs.read_predictions(os.path.join(workdir, 'run', 'predictions', 'test.npz'))
   old = outputs.read_predictions(os.path.join(run_dir, 'predictions', 'test.npz'))
+  return _compare_logits(os.path.relpath(run_dir, REPO), old, new)
+
+
+def _compare_logits(run_dir, old, new):
   same = np.array_equal(old['logits'], new['logits'])
   diff = float(np.abs(old['logits'] - new['logits']).max())
   changed = int((old['predictions'] != new['predictions']).sum())
-  return (f'| {os.path.relpath(run_dir, REPO)} | {"**bit-identical**" if same else "differs"} '
+  return (f'| {run_dir} | {"**bit-identical**" if same else "differs"} '
           f'| {diff:.3g} | {changed} |')
 
 
-def main(run_dirs):
+def compare(old_runs, new_runs):
+  """Rows comparing each run of `old_runs` with its namesake in `new_runs`."""
+  rows = []
+  for name in sorted(os.listdir(old_runs)):
+    new = os.path.join(new_runs, name, 'predictions', 'test.npz')
+    if os.path.exists(new):
+      rows.append(_compare_logits(
+          name,
+          outputs.read_predictions(os.path.join(old_runs, name, 'predictions', 'test.npz')),
+          outputs.read_predictions(new)))
+  return rows
+
+
+def main(args):
   os.chdir(REPO)  # data_dir is recorded relative to the repository
   commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
                           text=True, check=False).stdout.strip()
-  rows = [check(os.path.abspath(r)) for r in run_dirs]
+  if args[:1] == ['--compare']:
+    rows = compare(*args[1:3])
+  else:
+    rows = [check(os.path.abspath(r)) for r in args]
   path = os.path.join(REPO, 'experiments', 'results', 'reproduction.md')
   header = '' if os.path.exists(path) else (
       '# Committed runs re-trained with later code\n\n'

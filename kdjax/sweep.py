@@ -154,10 +154,15 @@ def check_sweep(sweep, path):
         f"sweep {path!r} names a point twice; expected distinct points")
 
 
+def get_sweep_file(path) -> dict:
+  """The checked sweep of the sweep file `path` (a copy: callers may change it)."""
+  sweep = _load_module(path, 'sweep').get_sweep()
+  check_sweep(sweep, path)
+  return dict(sweep)
+
+
 def _sweep():
-  sweep = _load_module(FLAGS.sweep, 'sweep').get_sweep()
-  check_sweep(sweep, FLAGS.sweep)
-  sweep = dict(sweep)
+  sweep = get_sweep_file(FLAGS.sweep)
   sweep['set'] = {**sweep.get('set', {}), **_parse_set(FLAGS.set)}
   return sweep
 

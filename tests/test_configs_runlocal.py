@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+from kdjax import grid
+from kdjax import sweep
 from kdjax import train
 from tests.conftest import REPO, load_config, write_image_folder
 
@@ -39,12 +41,41 @@ def cnn_teacher(images, tmp_path_factory):
 
 
 @pytest.mark.parametrize('row,params', [('student', 1_070_794), ('kd', 1_070_794),
-                                        ('fitnet', 83_450), ('rkd', 1_070_794)])
+                                        ('fitnet', 83_450), ('rkd', 1_070_794),
+                                        ('dkd', 1_070_794), ('at', 1_070_794)])
 def test_cifar10_cnn_rows(row, params, images, cnn_teacher, tmp_path):
   metrics = run('cifar10_cnn', row, images, str(tmp_path), cnn_teacher)
   assert metrics['params'] == params and metrics['epochs'] == 1
   if row == 'fitnet':
     assert len(metrics['stage1_history']) == 1
+
+
+def run_ablation(sweep_file, images, teacher, workdir):
+  """The sweep's grid of students in runlocal form, as one program."""
+  spec = sweep.get_sweep_file(os.path.join(REPO, 'experiments', 'sweeps', sweep_file))
+  spec['config'] = os.path.join(REPO, spec['config'])
+  spec['set'] = {'runlocal': True, 'dataset.data_dir': images, 'teacher.workdir': teacher}
+  names, configs = zip(*[(n, sweep.point_config(spec, o)) for n, o in sweep.points(spec)])
+  return grid.train_grid(list(configs), [os.path.join(workdir, n) for n in names],
+                         os.path.join(workdir, 'grid'))
+
+
+def test_cnn_ablation_teacher_and_grid(images, tmp_path):
+  """Issue 12's CNN-pair protocol: the ResNet study's recipe, 10 students."""
+  teacher = str(tmp_path / 'teacher')
+  metrics = run('cifar10_cnn_ablation', 'teacher', images, teacher)
+  assert metrics['params'] == 4_576_394
+  students = run_ablation('cnn_ablation.py', images, teacher, str(tmp_path / 'grid'))
+  assert len(students) == 10 and {m['params'] for m in students} == {1_070_794}
+  assert sorted({m['grid']['students'] for m in students}) == [10]
+
+
+@SLOW
+def test_cifar10_resnet_ablation_grid(images, tmp_path):
+  teacher = str(tmp_path / 'teacher')
+  run('cifar10_resnet', 'teacher', images, teacher)
+  students = run_ablation('resnet_ablation.py', images, teacher, str(tmp_path / 'grid'))
+  assert len(students) == 10 and {m['params'] for m in students} == {2_236_682}
 
 
 @SLOW
