@@ -95,6 +95,21 @@ def test_report_refuses_copies_and_separates_data_sets(folder_run, tmp_path):
   train.train_and_evaluate(_folder_config(other), str(tmp_path / 'b_s0'))
   groups = runs_lib.group(runs_lib.load_glob(str(tmp_path / '*_s0')))
   assert len(groups) == 2  # same config, different test sets: two rows
+  # A run saved before test_fingerprint existed joins the fingerprinted runs
+  # whose test labels are its own (and only those).
+  legacy = str(tmp_path / 'a_s1')
+  shutil.copytree(workdir, legacy)
+  metrics = outputs.read_json(os.path.join(legacy, 'metrics.json'))
+  del metrics['test_fingerprint']
+  metrics['params_sha256'] += 'legacy'
+  metrics['seed'] = 1
+  outputs.write_json(os.path.join(legacy, 'metrics.json'), metrics)
+  config = outputs.read_json(os.path.join(legacy, 'config.json'))
+  outputs.write_json(os.path.join(legacy, 'config.json'), {**config, 'seed': 1})
+  runs = runs_lib.load_glob(str(tmp_path / '*_s[01]'))
+  assert {r.data for r in runs if r.path.endswith('a_s1')} == {
+      r.data for r in runs if r.path.endswith('a_s0')}
+  assert len(runs_lib.group(runs)) == 2
 
 
 def test_report_refuses_the_same_configuration_and_seed_twice(tmp_path):

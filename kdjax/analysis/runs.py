@@ -83,9 +83,24 @@ def load(path: str) -> Run:
         f'{path} is not a finished run ({e}); expected config.json and '
         'metrics.json written by kdjax') from None
   labels = read_predictions(path)['labels']
-  data = metrics.get('test_fingerprint') or 'labels:' + hashlib.sha256(
+  return Run(path, config, metrics, metrics.get('test_fingerprint') or _labels_key(labels))
+
+
+def _labels_key(labels) -> str:
+  return 'labels:' + hashlib.sha256(
       np.ascontiguousarray(labels, np.int32).tobytes()).hexdigest()[:16]
-  return Run(path, config, metrics, data)
+
+
+def _reconcile(runs: list[Run]) -> list[Run]:
+  """Runs saved before `test_fingerprint` existed know their test set only
+  by its labels: each takes the fingerprint of the runs whose labels are
+  the same, when those agree on one (else it keeps its labels' key)."""
+  by_labels = {}
+  for run in runs:
+    if not run.data.startswith('labels:'):
+      by_labels.setdefault(_labels_key(run.predictions()['labels']), set()).add(run.data)
+  return [dataclasses.replace(run, data=next(iter(by_labels[run.data])))
+          if len(by_labels.get(run.data, ())) == 1 else run for run in runs]
 
 
 def load_glob(*patterns: str) -> list[Run]:
@@ -98,7 +113,7 @@ def load_glob(*patterns: str) -> list[Run]:
       raise errors.DataError(f'--runs={pattern!r} matches no finished run '
                              '(a directory with metrics.json)')
     paths |= found
-  return [load(p) for p in sorted(paths)]
+  return _reconcile([load(p) for p in sorted(paths)])
 
 
 def group_key(run: Run) -> tuple:
