@@ -10,6 +10,7 @@ import json
 
 import ml_collections
 
+from kdjax import data
 from kdjax import errors
 from kdjax import methods
 from kdjax import optim
@@ -114,7 +115,7 @@ def get_base_config():
 KEY_HELP = {
     'seed': 'seed of initialisation, data order, augmentation and dropout',
     'runlocal': 'shrink to a seconds-long CPU smoke test (1 epoch, 2 batches)',
-    'dataset.name': f"one of {sorted(('mnist', 'fashion_mnist', 'digits', 'cifar10', 'image_folder'))}",
+    'dataset.name': f'one of {sorted(data.SPECS)}',
     'dataset.source': f'where to read it: one of {DATA_SOURCES}',
     'dataset.data_dir': 'folder with IDX files, CIFAR python files, an image folder or a TFDS data_dir',
     'dataset.download': 'let TFDS download (needs network and the tf extra)',
