@@ -158,8 +158,7 @@ def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
       enabled=config.distill.teacher_cache, objective_name=objective.name,
       num_examples=len(data.train), epochs=epochs,
       steps_per_epoch=len(data.train) // batch, batch_size=batch,
-      dims=teacher_cache.output_dims(teacher, teacher_variables, data.image_shape,
-                                     outputs),
+      dims=teacher_cache.output_dims(teacher, data.image_shape, outputs),
       outputs=outputs, translate=config.dataset.translate, flip=config.dataset.flip)
   record = {'used': plan.use, 'reason': plan.reason, 'variants': plan.variants,
             'bytes': plan.bytes}

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kdjax import models
 from kdjax.data import augment
 
 MAX_BYTES = 2 * 2**30  # the table lives on the device, beside the data
@@ -115,10 +116,7 @@ def lookup(table, idx, variant):
   return logits, got
 
 
-def output_dims(teacher, variables, image_shape, outputs) -> dict:
+def output_dims(teacher, image_shape, outputs) -> dict:
   """{output: width} of the teacher's outputs, from shapes alone."""
-  logits, features = jax.eval_shape(
-      lambda v: teacher.apply(v, jnp.zeros((1, *image_shape)), train=False,
-                              return_features=True), variables)
-  shapes = dict(features, logits=logits)
+  shapes = models.feature_shapes(teacher, image_shape)
   return {o: math.prod(shapes[o].shape[1:]) for o in outputs}

@@ -48,13 +48,6 @@ def variable_shapes(model, image_shape):
       models.init, model, jax.random.PRNGKey(0), image_shape))
 
 
-def feature_shapes(model, image_shape) -> dict:
-  """{'logits': ..., **features}: shapes of `model`'s outputs for one image."""
-  logits, features = jax.eval_shape(lambda: model.init_with_output(
-      jax.random.PRNGKey(0), jnp.zeros((1, *image_shape)), return_features=True)[0])
-  return {'logits': logits, **features}
-
-
 def finish(workdir, config, data, model, variables, history, extra):
   """Writes predictions/test.npz and metrics.json from final `variables`.
 
@@ -105,7 +98,7 @@ def _fitnet_stage1(*, config, workdir, data, student, variables, teacher,
   variables after the stage and the stage's history.
   """
   fit = config.fitnet
-  hint = feature_shapes(teacher, data.image_shape)[fit.hint_layer]
+  hint = models.feature_shapes(teacher, data.image_shape)[fit.hint_layer]
   model = models.WithRegressor(student, fit.guided_layer, hint.shape[-1])
   init = models.init(model, steps.stage_rng(config.seed, 1), data.image_shape)
   params = {'student': variables['params'], 'regressor': init['params']['regressor']}
@@ -162,9 +155,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 def check_features(config, method, student, teacher, image_shape):
   """Refuses a method whose student or teacher features the models lack."""
-  shapes = {'student': feature_shapes(student, image_shape)}
+  shapes = {'student': models.feature_shapes(student, image_shape)}
   if teacher is not None:
-    shapes['teacher'] = feature_shapes(teacher, image_shape)
+    shapes['teacher'] = models.feature_shapes(teacher, image_shape)
   wanted = method.features(config, method.options([config]))
   for who, names, model_config in zip(('student', 'teacher'), wanted,
                                       (config.model, config.teacher.model)):

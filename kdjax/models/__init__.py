@@ -72,6 +72,14 @@ def init(model: nn.Module, rng, input_shape) -> dict:
   return dict(jax.jit(lambda r: model.init(r, dummy, train=False))(rng))
 
 
+def feature_shapes(model: nn.Module, input_shape) -> dict:
+  """{'logits': ..., **features}: shapes of `model`'s outputs for one input."""
+  logits, features = jax.eval_shape(lambda: model.init_with_output(
+      jax.random.PRNGKey(0), jax.numpy.zeros((1, *input_shape)),
+      return_features=True)[0])
+  return {'logits': logits, **features}
+
+
 def param_count(params) -> int:
   """Number of trainable parameters (BatchNorm statistics excluded)."""
   return int(sum(np.prod(p.shape) for p in jax.tree.leaves(params)))
