@@ -24,32 +24,15 @@ import itertools
 import json
 import os
 import shlex
-import sys
 
-from absl import flags
 from absl import logging
 import ml_collections
 
-from kdjax import cli
 from kdjax import errors
 from kdjax import grid as grid_lib
 from kdjax import train
 from kdjax import workdir as workdir_lib
 
-flags.DEFINE_string('sweep', None, 'Sweep file (experiments/sweeps/*.py).')
-flags.DEFINE_string('workdir', None, 'Parent directory of the sweep\'s runs.')
-flags.DEFINE_enum('mode', 'local', ['local', 'slurm', 'task', 'list'],
-                  'local: run all points in turn; slurm: print an sbatch job '
-                  'array; task: run point --task; list: print the points.')
-flags.DEFINE_integer('task', None, 'Point index for --mode=task.')
-flags.DEFINE_multi_string('set', [], 'KEY=VALUE applied to every point.')
-flags.DEFINE_string('slurm_partition', '', 'SLURM partition.')
-flags.DEFINE_integer('slurm_gpus', 1, 'GPUs per task.')
-flags.DEFINE_integer('slurm_cpus', 8, 'CPUs per task.')
-flags.DEFINE_string('slurm_mem', '32G', 'Memory per task.')
-flags.DEFINE_string('slurm_time', '24:00:00', 'Time limit per task.')
-flags.DEFINE_integer('slurm_parallel', 0, 'At most this many tasks at once (0: no cap).')
-FLAGS = flags.FLAGS
 
 
 def _load_module(path, what):
@@ -92,7 +75,8 @@ def one_at_a_time(centre: dict, axes: dict, first=()) -> list[dict]:
   return out
 
 
-def _parse_set(items):
+def parse_set(items):
+  """`--set KEY=VALUE` items as {KEY: value}, values read as Python literals."""
   out = {}
   for item in items:
     key, sep, value = item.partition('=')
@@ -161,12 +145,6 @@ def get_sweep_file(path) -> dict:
   return dict(sweep)
 
 
-def _sweep():
-  sweep = get_sweep_file(FLAGS.sweep)
-  sweep['set'] = {**sweep.get('set', {}), **_parse_set(FLAGS.set)}
-  return sweep
-
-
 def run_point(sweep, index, workdir):
   name, overrides = points(sweep)[index]
   run_dir = os.path.join(workdir, name)
@@ -187,21 +165,23 @@ def run_grid(sweep, workdir):
                       os.path.join(workdir, 'grid'))
 
 
-def slurm_script(sweep_path, workdir, n_points, sets, vmap=False) -> str:
+def slurm_script(sweep_path, workdir, n_points, sets, vmap=False, partition='',
+                 gpus=1, cpus=8, mem='32G', time='24:00:00', parallel=0) -> str:
   """An sbatch job array with one task per grid point (one job for a vmapped
-  grid, which trains all points in one program)."""
-  cap = f'%{FLAGS.slurm_parallel}' if FLAGS.slurm_parallel else ''
+  grid, which trains all points in one program); at most `parallel` tasks
+  at once (0: no cap)."""
+  cap = f'%{parallel}' if parallel else ''
   lines = ['#!/bin/bash', f'#SBATCH --job-name=kdjax-{os.path.basename(sweep_path)[:-3]}']
   if not vmap:
     lines.append(f'#SBATCH --array=0-{n_points - 1}{cap}')
   lines += [
-           f'#SBATCH --gpus-per-task={FLAGS.slurm_gpus}',
-           f'#SBATCH --cpus-per-task={FLAGS.slurm_cpus}',
-           f'#SBATCH --mem={FLAGS.slurm_mem}', f'#SBATCH --time={FLAGS.slurm_time}',
+           f'#SBATCH --gpus-per-task={gpus}',
+           f'#SBATCH --cpus-per-task={cpus}',
+           f'#SBATCH --mem={mem}', f'#SBATCH --time={time}',
            f'#SBATCH --output={workdir}/slurm-%A_%a.out' if not vmap else
            f'#SBATCH --output={workdir}/slurm-%j.out']
-  if FLAGS.slurm_partition:
-    lines.append(f'#SBATCH --partition={FLAGS.slurm_partition}')
+  if partition:
+    lines.append(f'#SBATCH --partition={partition}')
   command = ['python', '-m', 'kdjax.sweep', f'--sweep={sweep_path}',
              f'--workdir={workdir}', '--mode=local' if vmap else '--mode=task'] + [
                  f'--set={s}' for s in sets]
@@ -209,32 +189,3 @@ def slurm_script(sweep_path, workdir, n_points, sets, vmap=False) -> str:
             ' '.join(shlex.quote(c) for c in command) + (
                 '' if vmap else ' --task="$SLURM_ARRAY_TASK_ID"')]
   return '\n'.join(lines) + '\n'
-
-
-def main(argv):
-  del argv
-  if not (FLAGS.sweep and FLAGS.workdir):
-    raise errors.ConfigError('--sweep and --workdir are required')
-  sweep = _sweep()
-  grid = points(sweep)
-  for _, overrides in grid:  # refuse a bad key before any run starts
-    point_config(sweep, overrides)
-  if FLAGS.mode == 'list':
-    print('\n'.join(f'{i}\t{name}' for i, (name, _) in enumerate(grid)))
-  elif FLAGS.mode == 'slurm':
-    sys.stdout.write(slurm_script(FLAGS.sweep, FLAGS.workdir, len(grid), FLAGS.set,
-                                  vmap=sweep.get('vmap', False)))
-  elif FLAGS.mode == 'task':
-    if FLAGS.task is None or not 0 <= FLAGS.task < len(grid):
-      raise errors.ConfigError(
-          f'--task={FLAGS.task} is invalid; expected 0..{len(grid) - 1}')
-    run_point(sweep, FLAGS.task, FLAGS.workdir)
-  elif sweep.get('vmap'):
-    run_grid(sweep, FLAGS.workdir)
-  else:
-    for i in range(len(grid)):
-      run_point(sweep, i, FLAGS.workdir)
-
-
-if __name__ == '__main__':
-  cli.run(main)
