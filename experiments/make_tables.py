@@ -97,11 +97,6 @@ def _scale(runs):
           f'{epochs} epochs on {images} training images')
 
 
-def _wall(run):
-  with open(os.path.join(run.path, 'wall_seconds.txt')) as f:
-    return int(f.read())
-
-
 def _latency(study_dir):
   """`analysis latency`'s result for the study, if it has been measured."""
   path = os.path.join(RESULTS, study_dir, 'latency.json')
@@ -152,7 +147,7 @@ def table(title, study_dir, study, header, command, note=''):
       train_s = m['train_seconds'] + m.get('stage1_train_seconds', 0.0)
       each.append(f'| {name} | {r.seed} | {m["test"]["accuracy"]:.2f} | '
                   f'{m["test"]["errors"]} | {m["latency"]["ms_per_sample_mean"]:.3f} | '
-                  f'{train_s:.0f} | {_wall(r)} |')
+                  f'{train_s:.0f} | {r.wall()} |')
   if not seeds:
     return None
   lines.append(header.format(jax=jax_version, seeds=sorted(seeds),
@@ -171,6 +166,9 @@ def table(title, study_dir, study, header, command, note=''):
         'was doing (`python -m kdjax.analysis latency` measures architectures).')
   if note:
     lines += [note, '']
+  if any('≥' in line for line in each):
+    each += ['', '≥: the run resumed from a checkpoint after a stop; the wall time is '
+             "its last segment's (the earlier segments' was not recorded)."]
   lines += summary + ['', '## Each run', ''] + each + [
       '', '## Commands', '', '```bash', command,
       'python experiments/make_tables.py', '```', '']

@@ -15,27 +15,21 @@ runs=${RUNS_DIR:-runs/cifar10_cnn_ablation_s$seed}
 data=${DATA_DIR:-../shared/data/cifar10-jpeg}
 results=experiments/results/cifar10_cnn_ablation/runs
 
-collect() {  # collect NAME RUN_DIR SECONDS
-  local out="$results/$1_s$seed"
-  mkdir -p "$out/predictions"
-  cp "$2/metrics.json" "$2/config.json" "$out/"
-  # committed results name the runs folder, not this machine's path to it
-  sed -i "s|\"$runs/|\"\$RUNS_DIR/|g" "$out/metrics.json" "$out/config.json"
-  cp "$2/predictions/test.npz" "$out/predictions/"
-  echo "$3" > "$out/wall_seconds.txt"
-}
+source "$(dirname "$0")/collect.sh"
 
 if [ ! -f "$results/teacher_s$seed/metrics.json" ]; then
   t0=$SECONDS
+  resumed=$(resumed "$runs/teacher")
   python -m kdjax.main --config=configs/cifar10_cnn_ablation/teacher.py \
       --config.seed="$seed" --config.dataset.data_dir="$data" --workdir="$runs/teacher"
-  collect teacher "$runs/teacher" $((SECONDS - t0))
+  collect "$results/teacher_s$seed" "$runs/teacher" "$runs" $((SECONDS - t0)) "$resumed"
 fi
 t0=$SECONDS
+resumed=$(resumed "$runs/students/grid")
 python -m kdjax.sweep --sweep=experiments/sweeps/cnn_ablation.py --workdir="$runs/students" \
     --set=seed="$seed" --set=teacher.workdir="$runs/teacher" --set=dataset.data_dir="$data"
 for dir in "$runs"/students/alpha=*; do
   name=$(basename "$dir" | sed 's/alpha=\([0-9.]*\),temperature=\([0-9.]*\)/kd_t\2_a\1/')
   [ "$name" = kd_t4.0_a1.0 ] && name=student  # alpha = 1: the baseline
-  [ -f "$results/${name}_s$seed/metrics.json" ] || collect "$name" "$dir" $((SECONDS - t0))
+  [ -f "$results/${name}_s$seed/metrics.json" ] || collect "$results/${name}_s$seed" "$dir" "$runs" $((SECONDS - t0)) "$resumed"
 done

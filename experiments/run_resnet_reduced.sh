@@ -13,15 +13,13 @@ reduce=(--config.dataset.data_dir="$data" --config.train.epochs=2
         --config.train.batch_size=64 --config.dataset.train_subset=2048
         --config.dataset.test_subset=1000 --config.train.eval_batch_size=250
         --config.latency.repeats=50)
+source "$(dirname "$0")/collect.sh"
 for row in teacher kd_t4_a03; do
   t0=$SECONDS
+  resumed=$(resumed "$runs/$row")
   args=(--config="configs/cifar10_resnet/$row.py" "${reduce[@]}" --workdir="$runs/$row")
   [ "$row" = teacher ] || args+=(--config.teacher.workdir="$runs/teacher")
   python -m kdjax.main "${args[@]}"
-  out="$results/$row"
-  mkdir -p "$out/predictions"
-  cp "$runs/$row/metrics.json" "$runs/$row/config.json" "$out/"
-  cp "$runs/$row/predictions/test.npz" "$out/predictions/"
-  echo "$((SECONDS - t0))" > "$out/wall_seconds.txt"
+  collect "$results/$row" "$runs/$row" "$runs" "$((SECONDS - t0))" "$resumed"
   echo "== $row: $((SECONDS - t0)) s wall"
 done

@@ -26,19 +26,17 @@ runs=${RUNS_DIR:-runs/${study}_s$seed}
 results=experiments/results/${RESULTS:-$study}/runs
 read -r -a extra <<< "${EXTRA:-}"
 
+source "$(dirname "$0")/collect.sh"
+
 for row in "${rows[@]}"; do
   out="$results/${row}_s${seed}"
   if [ -f "$out/metrics.json" ]; then echo "== $row (seed $seed): collected, skipped"; continue; fi
   t0=$SECONDS
+  resumed=$(resumed "$runs/$row")
   args=(--config="configs/$study/$row.py" --config.seed="$seed"
         --config.dataset.data_dir="$data" --workdir="$runs/$row" "${extra[@]}")
   [ "$row" = teacher ] || [[ "$row" = student* ]] || args+=(--config.teacher.workdir="$runs/teacher")
   python -m kdjax.main "${args[@]}"
-  mkdir -p "$out/predictions"
-  cp "$runs/$row/metrics.json" "$runs/$row/config.json" "$out/"
-  # committed results name the runs folder, not this machine's path to it
-  sed -i "s|\"$runs/|\"\$RUNS_DIR/|g" "$out/metrics.json" "$out/config.json"
-  cp "$runs/$row/predictions/test.npz" "$out/predictions/"
-  echo "$((SECONDS - t0))" > "$out/wall_seconds.txt"
+  collect "$out" "$runs/$row" "$runs" "$((SECONDS - t0))" "$resumed"
   echo "== $row (seed $seed): $((SECONDS - t0)) s wall"
 done

@@ -101,6 +101,7 @@ def row_gflop(row):
 def main(argv):
   del argv
   from kdjax import outputs  # pylint: disable=g-import-not-at-top
+  from kdjax.analysis import runs as runs_lib  # pylint: disable=g-import-not-at-top
   rate = train_steps.matmul_gflops('float32')
   print(f'f32 matmul (XLA, 2048^2): {rate:.0f} GFLOP/s\n')
   lines = ['| row | GFLOP (parts) | total TFLOP | floor (s) | measured train + '
@@ -117,8 +118,9 @@ def main(argv):
       measured = sum(m.get(k, 0.0) for k in (
           'train_seconds', 'compile_seconds', 'teacher_cache_seconds',
           'stage1_train_seconds'))
-      with open(os.path.join(run, 'wall_seconds.txt')) as f:
-        wall = float(f.read())
+      wall, resumed = runs_lib.read_wall(run)
+      if resumed:  # its earlier segments' wall is not recorded
+        raise SystemExit(f'{run} resumed from a checkpoint: no whole-run wall time')
       total_wall += wall
     total_floor += floor
     lines.append(f'| {row} | ' + ', '.join(f'{k} {v:,.0f}' for k, v in parts.items())

@@ -44,6 +44,24 @@ class Run:
   def predictions(self) -> dict:
     return read_predictions(self.path)
 
+  def wall(self) -> str:
+    """The recorded wall time as 'N' seconds, '≥ N' for a resumed run (its
+    last segment only), '—' where none was recorded."""
+    seconds, resumed = read_wall(self.path)
+    return '—' if seconds is None else f'≥ {seconds}' if resumed else str(seconds)
+
+
+def read_wall(run: str) -> tuple:
+  """(seconds, resumed) from the wall_seconds.txt the study scripts write (the
+  seconds, then a note when the run resumed from a checkpoint, so that the
+  seconds are its last segment's only); (None, False) where there is none."""
+  path = os.path.join(run, 'wall_seconds.txt')
+  if not os.path.exists(path):
+    return None, False
+  with open(path) as f:
+    seconds, _, note = f.read().partition('\n')
+  return int(seconds), bool(note.strip())
+
 
 def predictions_path(run_or_npz: str) -> str:
   if run_or_npz.endswith('.npz'):

@@ -1,0 +1,49 @@
+"""The study scripts of experiments/: what they collect, and how they mark
+a run whose wall time covers only its last segment."""
+
+import json
+import os
+import subprocess
+
+from kdjax.analysis import runs as runs_lib
+from tests.conftest import REPO
+
+
+def test_run_study_collects_small_outputs_without_machine_paths(tmp_path, shared_mnist):
+  os.symlink(os.path.join(REPO, 'configs'), tmp_path / 'configs')
+  runs = str(tmp_path / 'runs_dir')
+  result = subprocess.run(
+      ['bash', os.path.join(REPO, 'experiments', 'run_study.sh'), 'mnist', '0', 'teacher', 'kd'],
+      cwd=tmp_path, capture_output=True, text=True, timeout=600,
+      env={**os.environ, 'RUNS_DIR': runs, 'DATA_DIR': shared_mnist,
+           'RESULTS': 'scratch', 'EXTRA': '--config.runlocal=True'})
+  assert result.returncode == 0, result.stderr[-2000:]
+  for row in ('teacher', 'kd'):
+    out = tmp_path / 'experiments' / 'results' / 'scratch' / 'runs' / f'{row}_s0'
+    assert sorted(os.listdir(out)) == ['config.json', 'metrics.json', 'predictions',
+                                       'wall_seconds.txt']
+    assert runs not in (out / 'config.json').read_text() + (out / 'metrics.json').read_text()
+    seconds, resumed = runs_lib.read_wall(str(out))
+    assert seconds >= 0 and not resumed
+  kd_config = json.loads((out / 'config.json').read_text())
+  assert kd_config['teacher']['workdir'] == '$RUNS_DIR/teacher'
+  again = subprocess.run(
+      ['bash', os.path.join(REPO, 'experiments', 'run_study.sh'), 'mnist', '0', 'teacher'],
+      cwd=tmp_path, capture_output=True, text=True, timeout=60,
+      env={**os.environ, 'RUNS_DIR': runs, 'RESULTS': 'scratch'})
+  assert again.returncode == 0 and '== teacher (seed 0): collected, skipped' in again.stdout
+
+
+def test_a_resumed_run_is_marked_and_shown_as_a_lower_bound(tmp_path):
+  fresh, resumed = tmp_path / 'fresh', tmp_path / 'resumed'
+  (fresh / 'checkpoints').mkdir(parents=True)  # made at the start, no step saved
+  (resumed / 'checkpoints' / '2340').mkdir(parents=True)
+  script = f'source {REPO}/experiments/collect.sh; resumed {fresh}; echo "|"; resumed {resumed}'
+  out = subprocess.run(['bash', '-c', script], capture_output=True, text=True, check=True).stdout
+  before, after = out.split('|')
+  assert before.strip() == '' and 'last segment only' in after
+  for path, text, shown in ((fresh, '471\n', '471'), (resumed, '450\n' + after, '≥ 450')):
+    (path / 'wall_seconds.txt').write_text(text)
+    run = runs_lib.Run(str(path), {}, {}, '')
+    assert run.wall() == shown
+  assert runs_lib.Run(str(tmp_path), {}, {}, '').wall() == '—'
