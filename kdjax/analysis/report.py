@@ -138,17 +138,11 @@ def _run_table(groups):
   return lines
 
 
-def _same_seed(a, b):
-  """[(run of A, run of B)] for the seeds both groups have."""
-  seeds_b = {r.seed: r for r in b.runs}
-  return [(ra, seeds_b[ra.seed]) for ra in a.runs if ra.seed in seeds_b]
-
-
 def mcnemar_rows(pairs):
   """Per-seed McNemar tests of each (A, B) pair, with Holm-adjusted p-values."""
   rows = [(a, b, ra.seed, stats.mcnemar(ra.predictions(), rb.predictions(),
                                         names=(ra.path, rb.path)))
-          for a, b in pairs for ra, rb in _same_seed(a, b)]
+          for a, b in pairs for ra, rb in runs_lib.same_seed(a, b)]
   adjusted = stats.holm([r[3].p_value for r in rows]) if rows else []
   return [(*row, p) for row, p in zip(rows, adjusted)]
 
@@ -169,7 +163,7 @@ def _paired_table(pairs):
   """Paired t-tests of accuracy across seeds, Holm-corrected over the pairs."""
   rows = []
   for a, b in pairs:
-    common = _same_seed(a, b)
+    common = runs_lib.same_seed(a, b)
     if common:
       acc_a, acc_b = [_acc(x) for x, _ in common], [_acc(y) for _, y in common]
       rows.append((a, b, len(common), _mean(acc_b) - _mean(acc_a),

@@ -203,6 +203,12 @@ class Group:
     return self.first.config['model']
 
 
+def same_seed(a: Group, b: Group) -> list[tuple[Run, Run]]:
+  """[(run of a, run of b)] for the seeds both groups have."""
+  seeds_b = {r.seed: r for r in b.runs}
+  return [(ra, seeds_b[ra.seed]) for ra in a.runs if ra.seed in seeds_b]
+
+
 def group(runs: list[Run]) -> list[Group]:
   """Runs grouped by `group_key` and test set (never pooled across data), in
   a deterministic order (by name). A run twice (the same parameters), or two
