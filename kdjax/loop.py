@@ -309,18 +309,21 @@ def _resume(stage, mngr, state):
 
 
 def _check_finite(stage, sums, epoch, steps_per_epoch, last_checkpoint):
-  """Raises `TrainingDiverged` naming the first student whose mean loss over
-  the epoch is not finite."""
+  """Raises `TrainingDiverged` naming every student whose mean loss over the
+  epoch is not finite (a grid stops whole: its students share one state)."""
   loss = sums['loss'] / sums['count']
-  for index, label in zip(stage.points, stage.labels):
-    if not math.isfinite(float(loss[index])):
-      raise errors.TrainingDiverged(
-          f'training diverged: mean loss {float(loss[index])} in {stage.name} '
-          f'epoch {epoch + 1} (steps {epoch * steps_per_epoch + 1}-'
-          f'{(epoch + 1) * steps_per_epoch})' + (f' of {label!r}' if label else '')
-          + '; expected a finite loss (lower the learning rate?); ' + (
-              f'the last good checkpoint, step {last_checkpoint}, is kept'
-              if last_checkpoint else 'no checkpoint was written'))
+  bad = [(float(loss[index]), label) for index, label in zip(stage.points, stage.labels)
+         if not math.isfinite(float(loss[index]))]
+  if bad:
+    which = (f' of {len(bad)} of {len(stage.labels)} students: ' + ', '.join(
+        repr(label) for _, label in bad) if bad[0][1] else '')
+    raise errors.TrainingDiverged(
+        f'training diverged: mean loss {bad[0][0]} in {stage.name} '
+        f'epoch {epoch + 1} (steps {epoch * steps_per_epoch + 1}-'
+        f'{(epoch + 1) * steps_per_epoch}){which}; expected a finite loss (lower the '
+        'learning rate?); ' + (
+            f'the last good checkpoint, step {last_checkpoint}, is kept'
+            if last_checkpoint else 'no checkpoint was written'))
 
 
 def _log_epoch(stage, epoch, histories, rate):

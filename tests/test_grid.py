@@ -1,6 +1,7 @@
 """A vmapped grid of students == the same points trained as separate runs."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -102,3 +103,15 @@ def test_grid_refuses_a_multi_process_launch(teacher_dir, tmp_path, monkeypatch)
   points = [c for _, c in kd_points(teacher_dir)]
   with pytest.raises(errors.ConfigError, match='a grid trains in one process'):
     grid.train_grid(points, [str(tmp_path / str(i)) for i in range(4)], str(tmp_path / 'g'))
+
+
+def test_a_diverging_grid_names_every_diverged_student(teacher_dir, tmp_path):
+  points = kd_points(teacher_dir)
+  for _, config in points:
+    config.optimizer.update(name='sgd', learning_rate=1e6)
+  dirs = [str(tmp_path / name) for name, _ in points]
+  with pytest.raises(errors.TrainingDiverged) as raised:
+    grid.train_grid([c for _, c in points], dirs, str(tmp_path / 'grid'))
+  message = str(raised.value)
+  assert re.search(r'in grid epoch \d \(steps \d+-\d+\) of 4 of 4 students: ', message)
+  assert all(repr(d) in message for d in dirs)
