@@ -1,9 +1,10 @@
 """The comparison study's CIFAR-10 CNN teacher (4,576,394 params) trained with
 the ResNet-34 -> MobileNetV2 study's recipe (seeds/000 sec. 2.3): SGD momentum
-0.9, lr 0.1, cosine to 0, weight decay 1e-4, batch 128, random crop with 4-px
-padding and horizontal flip, 20 epochs. The CPU-scale answer to that study's
-T/alpha questions (issue 12); these are CNN numbers, not ResNet-34 /
-MobileNetV2 ones.
+0.9, cosine to 0, weight decay 1e-4, batch 128, random crop with 4-px padding
+and horizontal flip, 20 epochs; peak lr 0.05, not 0.1, at which these
+BatchNorm-free CNNs diverged (see `config.cifar10_cnn_ablation`). The
+CPU-scale answer to that study's T/alpha questions (issue 12); these are CNN
+numbers, not ResNet-34 / MobileNetV2 ones.
 
   python -m kdjax.main --config=configs/cifar10_cnn_ablation/teacher.py \\
       --config.dataset.data_dir=../shared/data/cifar10-jpeg \\
