@@ -19,13 +19,14 @@ N, C = 400, 10
 
 
 def fake_run(root, name, *, seed, method='none', hidden=(800, 800), bn=False,
-             temperature=20.0, errors_at=(), params=1000, latency=0.2):
+             temperature=20.0, alpha=0.1, errors_at=(), params=1000, latency=0.2):
   """A finished run on disk whose predictions are wrong exactly at `errors_at`."""
   config = config_lib.get_base_config()
   config.seed = seed
   config.method = method
   config.model = config_lib.mlp(hidden, bn_residual=bn)
   config.distill.temperature = temperature
+  config.distill.alpha = alpha
   config.dataset.data_dir = f'/data/{seed}'  # must not split groups
   path = os.path.join(root, name)
   labels = (np.arange(N) % C).astype(np.int32)

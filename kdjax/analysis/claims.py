@@ -133,8 +133,12 @@ def trend(points) -> tuple[float, float, list[float]]:
     xs = [math.log2(x) for x, _ in points]
     ys = [accuracy(next(r for r in g.runs if r.seed == seed)) for _, g in points]
     slopes.append(float(np.polyfit(xs, ys, 1)[0]))
-  p = (float(scipy_stats.ttest_1samp(slopes, 0.0).pvalue) if len(slopes) > 1
-       else math.nan)
+  if len(slopes) < 2:
+    p = math.nan
+  elif np.allclose(slopes, slopes[0]):  # no spread: t is 0 or infinite
+    p = 1.0 if np.isclose(slopes[0], 0.0) else 0.0
+  else:
+    p = float(scipy_stats.ttest_1samp(slopes, 0.0).pvalue)
   return (statistics.fmean(slopes) if slopes else math.nan), p, slopes
 
 

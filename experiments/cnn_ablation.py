@@ -1,0 +1,190 @@
+"""The ResNet study's Tables 3.1-3.3 and claims (seeds/000 sec. 3), on the
+comparison study's CNN pair under the ResNet study's recipe (issue 12).
+
+  python experiments/cnn_ablation.py
+  # -> experiments/results/cifar10_cnn_ablation/{tables.md, claims.md}
+
+Reads the runs `experiments/run_cnn_ablation.sh SEED` collected in
+experiments/results/cifar10_cnn_ablation/runs/ (teacher_s<s>, student_s<s>,
+kd_t<T>_a<alpha>_s<s>). These are CNN numbers, not ResNet-34 / MobileNetV2
+ones: the study's columns are there to set directions side by side.
+
+Tables: mean ± sample std over seeds, 95 % t interval, Δ against the baseline
+student with its paired t-test p, and per seed the McNemar p, Holm-adjusted
+over all 9 KD settings x seeds (one family). Claims (sec. 3.1-3.3, 4):
+  1. KD improves the student (every setting above the baseline).
+  2. Higher T is better (alpha = 0.3): the slope of accuracy per doubling of
+     T, fitted per seed, t-tested over seeds.
+  3. T=16, alpha=0.3 is the best setting.
+  4. alpha=0.5 is the best alpha at T=4.
+  5. The extreme alphas (0.1, 0.9) are worse than the best middle alpha.
+Verdicts as in `kdjax.analysis.claims`.
+"""
+
+import glob
+import os
+import sys
+
+from kdjax import outputs
+from kdjax.analysis import claims
+from kdjax.analysis import stats
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results',
+                       'cifar10_cnn_ablation')
+TEMPERATURES = (1.0, 2.0, 4.0, 8.0, 16.0)  # at alpha = 0.3
+ALPHAS = (0.1, 0.3, 0.5, 0.7, 0.9)  # at T = 4
+# The study's accuracies (ResNet-34 -> MobileNetV2, one run each), sec. 3.
+STUDY = {'teacher': 94.08, 'student': 92.10, (4.0, 0.3): 92.58, (16.0, 0.3): 92.95,
+         (4.0, 0.5): 92.89, (1.0, 0.3): 92.64, (2.0, 0.3): 92.51, (8.0, 0.3): 92.72,
+         (4.0, 0.1): 92.19, (4.0, 0.7): 92.58, (4.0, 0.9): 92.66}
+SETTINGS = sorted({(t, 0.3) for t in TEMPERATURES} | {(4.0, a) for a in ALPHAS})
+
+
+def row_name(setting) -> str:
+  return 'kd_t{}_a{}'.format(*setting)
+
+
+def label(setting) -> str:
+  return 'T={:g}, α={:g}'.format(*setting)
+
+
+def load(results=RESULTS) -> dict:
+  """{'teacher' | 'student' | (T, alpha): Group} of the rows with runs."""
+  groups = {}
+  for key in ['teacher', 'student', *SETTINGS]:
+    name = key if isinstance(key, str) else row_name(key)
+    pattern = os.path.join(results, 'runs', f'{name}_s*')
+    if glob.glob(os.path.join(pattern, 'metrics.json')):
+      shown = label(key) if not isinstance(key, str) else {
+          'teacher': 'Teacher', 'student': 'Student (baseline)'}[key]
+      groups[key] = claims.load_group(shown, pattern)
+  return groups
+
+
+def _summary(group):
+  accs = [claims.accuracy(r) for r in group.runs]
+  s = stats.seed_summary(accs)
+  if len(accs) < 2:
+    return f'{accs[0]:.2f}', 'n/a'
+  return f'{s.mean:.2f} ± {s.std:.2f}', f'{s.low:.2f}–{s.high:.2f}'
+
+
+def _fmt_p(p):
+  return 'n/a' if p != p else f'{p:.2g}'
+
+
+def tables(groups) -> str:
+  settings = [k for k in SETTINGS if k in groups]
+  base = groups.get('student')
+  comparisons = {k: claims.compare(base, groups[k]) for k in settings} if base else {}
+  holm = dict(zip(comparisons, claims.holm_per_comparison(list(comparisons.values()))))
+  seeds = sorted({r.seed for g in groups.values() for r in g.runs})
+  teacher_params = groups['teacher'].first.metrics['params'] if 'teacher' in groups else None
+
+  def cells(key):
+    g = groups[key]
+    acc, interval = _summary(g)
+    study = STUDY.get(key)
+    study_delta = f'{study - STUDY["student"]:+.2f}' if key not in ('teacher', 'student') else '—'
+    if key in comparisons:
+      c = comparisons[key]
+      mcnemar = ', '.join(f's{s}: {_fmt_p(p)}{"*" if p < 0.05 else ""}'
+                          for s, p in zip(c.seeds, holm[key]))
+      compare = f'{c.delta:+.2f} | {_fmt_p(c.p_paired)} | {mcnemar}'
+    else:
+      compare = '— | — | —'
+    return (f'{acc} | {interval} | {len(g.runs)} | {compare} | '
+            f'{f"{study:.2f}" if study else "—"} | {study_delta}')
+
+  head = ('Acc. (%) | 95 % t interval | Seeds | Δ vs baseline (pt) | paired t p | '
+          'McNemar p per seed (Holm; * < 0.05) | Study acc. | Study Δ')
+  rule = '---:|---:|---:|---:|---:|---|---:|---:'
+  lines = [
+      '# The ResNet study\'s Tables 3.1–3.3 on the CNN pair', '',
+      'Comparison-study CNN teacher (64/128/256 convs, 1024 dense, dropout 0.3) and '
+      'CNN student (32/64 convs, 256 dense) trained under the ResNet study\'s recipe '
+      '(`configs/cifar10_cnn_ablation/`): SGD momentum 0.9, cosine, weight decay '
+      '1e-4, batch 128, 4-px pad + random crop and horizontal flip, the study\'s '
+      'normalisation; all 50,000 / 10,000 CIFAR-10 images (`../shared/data/'
+      'cifar10-jpeg`). The 10 students of a seed are one vmapped program that '
+      'runs its teacher once per batch. **These are CNN numbers; the study\'s '
+      'columns are ResNet-34 → MobileNetV2**, for directions only.', '',
+      f'Final-epoch test accuracy, seeds {seeds}; each student of seed *s* learns '
+      'from the teacher of seed *s*. Generated by `python experiments/cnn_ablation.py` '
+      'from `runs/`; McNemar tables with χ² and exact p, and the T and α plots with '
+      'error bars, are in [report/report.md](report/report.md).', '',
+      '## 3.1 Main results', '',
+      f'| Model | Params | Compression | {head} |',
+      f'|---|---:|---:|{rule}|']
+  for key in ('teacher', 'student', (4.0, 0.3), (16.0, 0.3), (4.0, 0.5)):
+    if key in groups:
+      params = groups[key].first.metrics['params']
+      ratio = f'{teacher_params / params:.1f}×' if teacher_params else '—'
+      lines.append(f'| {groups[key].name} | {params:,} | {ratio} | {cells(key)} |')
+  lines += ['', '## 3.2 Temperature (α = 0.3)', '', f'| T | {head} |', f'|---:|{rule}|']
+  lines += [f'| {t:g} | {cells((t, 0.3))} |' for t in TEMPERATURES if (t, 0.3) in groups]
+  lines += ['', '## 3.3 α (T = 4)', '', f'| α | Hard weight | Soft weight | {head} |',
+            f'|---:|---:|---:|{rule}|']
+  lines += [f'| {a:g} | {a:.0%} | {1 - a:.0%} | {cells((4.0, a))} |'
+            for a in ALPHAS if (4.0, a) in groups]
+  return '\n'.join(lines + [''])
+
+
+def claims_text(groups) -> str:
+  lines = ['# The ResNet study\'s claims on the CNN pair, checked', '',
+           'Runs: `experiments/results/cifar10_cnn_ablation/runs/`; generated by '
+           '`python experiments/cnn_ablation.py` (method in its docstring). CNN '
+           'pair under the study\'s recipe, not ResNet-34 / MobileNetV2.', '']
+  base = groups.get('student')
+  kd = {k: g for k, g in groups.items() if isinstance(k, tuple)}
+  if base and kd:
+    below = [label(k) for k in kd if claims.mean_accuracy(kd[k]) <= claims.mean_accuracy(base)]
+    lines += claims.check(
+        '1. KD improves the student (every setting above the baseline)',
+        [claims.compare(base, g) for g in kd.values()], not below,
+        extra=[f'settings not above the baseline in the mean: {", ".join(below) or "none"}'])
+  t_line = [(t, groups[(t, 0.3)]) for t in TEMPERATURES if (t, 0.3) in groups]
+  if len(t_line) > 1:
+    slope, p, slopes = claims.trend(t_line)
+    first, last = t_line[0][1], t_line[-1][1]
+    c = claims.compare(first, last)
+    lines += claims.section(
+        '2. Higher T is better (α = 0.3)',
+        claims.verdict(slope > 0, p == p and p < 0.05),
+        [f'slope of accuracy against log2 T: {slope:+.3f} pt per doubling (per seed: '
+         f'{", ".join(f"{s:+.3f}" for s in slopes)}); t-test of the seeds\' slopes '
+         f'against 0: p = {_fmt_p(p)}',
+         'lowest against highest T: ' + claims.evidence(c, claims.holm_per_comparison([c])[0])])
+  if (16.0, 0.3) in kd and len(kd) > 1:
+    lines += claims.best('3. T=16, α=0.3 is the best setting',
+                         {label(k): g for k, g in kd.items()}, label((16.0, 0.3)))
+  a_line = {a: groups[(4.0, a)] for a in ALPHAS if (4.0, a) in groups}
+  if 0.5 in a_line and len(a_line) > 1:
+    lines += claims.best('4. α=0.5 is the best α at T=4',
+                         {f'α={a:g}': g for a, g in a_line.items()}, 'α=0.5')
+  middle = {a: g for a, g in a_line.items() if a not in (0.1, 0.9)}
+  extremes = [a for a in (0.1, 0.9) if a in a_line]
+  if middle and extremes:
+    top = max(middle, key=lambda a: claims.mean_accuracy(middle[a]))
+    lines += claims.check(
+        f'5. The extreme α are worse than the best middle α (α={top:g} at T=4)',
+        [claims.compare(a_line[a], middle[top]) for a in extremes],
+        all(claims.mean_accuracy(a_line[a]) < claims.mean_accuracy(middle[top])
+            for a in extremes))
+  return '\n'.join(lines)
+
+
+def main(argv):
+  results = argv[1] if len(argv) > 1 else RESULTS
+  groups = load(results)
+  if not groups:
+    sys.exit(f'kdjax: error: no finished runs in {results}/runs; expected those of '
+             'experiments/run_cnn_ablation.sh')
+  outputs.write_text(os.path.join(results, 'tables.md'), tables(groups))
+  outputs.write_text(os.path.join(results, 'claims.md'), claims_text(groups))
+  print(f'wrote {results}/tables.md and claims.md ({len(groups)} rows, seeds '
+        f'{sorted({r.seed for g in groups.values() for r in g.runs})})')
+
+
+if __name__ == '__main__':
+  main(sys.argv)

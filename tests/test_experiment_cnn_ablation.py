@@ -1,0 +1,59 @@
+"""experiments/cnn_ablation.py: the ResNet study's tables and claims from
+collected runs (here fake ones whose accuracies are chosen)."""
+
+import importlib.util
+import os
+
+from tests.conftest import REPO
+from tests.test_analysis_report import fake_run
+
+spec = importlib.util.spec_from_file_location(
+    'cnn_ablation', os.path.join(REPO, 'experiments', 'cnn_ablation.py'))
+cnn_ablation = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cnn_ablation)
+
+
+def _study(root, seeds=(0, 1, 2)):
+  """Errors out of 400: the baseline 80; T=1..16 at alpha=0.3: 70, 62, 54, 46, 20
+  (higher T better, T=16 best); alpha line at T=4: 0.1: 66, 0.5: 50, 0.7: 58,
+  0.9: 64 (0.5 best at T=4, the extremes worse)."""
+  errors = {(1.0, 0.3): 70, (2.0, 0.3): 62, (4.0, 0.3): 54, (8.0, 0.3): 46,
+            (16.0, 0.3): 20, (4.0, 0.1): 66, (4.0, 0.5): 50, (4.0, 0.7): 58,
+            (4.0, 0.9): 64}
+  runs = os.path.join(root, 'runs')
+  for seed in seeds:
+    shift = 3 * seed  # a seed's errors: a different subset, a similar count
+    fake_run(runs, f'teacher_s{seed}', seed=seed, hidden=(1200, 1200), params=4000,
+             errors_at=range(shift, shift + 10))
+    fake_run(runs, f'student_s{seed}', seed=seed, method='kd', temperature=4.0, alpha=1.0,
+             errors_at=range(shift, shift + 80))
+    for (t, a), n in errors.items():
+      fake_run(runs, f'{cnn_ablation.row_name((t, a))}_s{seed}', seed=seed, method='kd',
+               temperature=t, alpha=a, errors_at=range(shift + seed, shift + seed + n - seed))
+
+
+def test_tables_and_claims_from_runs(tmp_path):
+  _study(str(tmp_path))
+  cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
+  tables = (tmp_path / 'tables.md').read_text()
+  assert '| Student (baseline) | 1,000 | 4.0× | 80.00 ± 0.00 | 80.00–80.00 | 3 | — | — | — | 92.10 | — |' in tables
+  assert tables.count('\n| 16 | ') == 1 and tables.count('\n| 0.5 | 50% | 50% | ') == 1
+  assert '| Teacher | 4,000 | 1.0× | 97.50 ± 0.00 |' in tables
+  claims = (tmp_path / 'claims.md').read_text()
+  for n in range(1, 6):
+    assert f'\n## {n}. ' in claims
+  assert '## 1. KD improves the student (every setting above the baseline): **held**' in claims
+  assert '## 2. Higher T is better (α = 0.3): **held**' in claims
+  assert '## 3. T=16, α=0.3 is the best setting: **held**' in claims
+  assert '## 4. α=0.5 is the best α at T=4: **' in claims
+  assert '## 5. The extreme α are worse than the best middle α (α=0.5 at T=4): **' in claims
+
+
+def test_a_claim_that_fails_is_not_held(tmp_path):
+  _study(str(tmp_path), seeds=(0, 1))
+  os.rename(tmp_path / 'runs' / 'kd_t16.0_a0.3_s0', tmp_path / 'kd_t16_gone')
+  os.rename(tmp_path / 'runs' / 'kd_t16.0_a0.3_s1', tmp_path / 'kd_t16_gone1')
+  cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
+  claims = (tmp_path / 'claims.md').read_text()
+  assert '## 3.' not in claims  # no T=16 runs: the claim is not checked
+  assert '## 2. Higher T is better (α = 0.3): **held**' in claims
