@@ -4,6 +4,7 @@ collected runs (here fake ones whose accuracies are chosen)."""
 import importlib.util
 import os
 
+from kdjax import outputs
 from tests.conftest import REPO
 from tests.test_analysis_report import fake_run
 
@@ -32,11 +33,27 @@ def _study(root, seeds=(0, 1, 2)):
                temperature=t, alpha=a, errors_at=range(shift + seed, shift + seed + n - seed))
 
 
+def _with_history(path, curve):
+  metrics = outputs.read_json(os.path.join(path, 'metrics.json'))
+  metrics['history'] = [{'epoch': i + 1, 'test_accuracy': a} for i, a in enumerate(curve)]
+  outputs.write_json(os.path.join(path, 'metrics.json'), metrics)
+
+
 def test_tables_and_claims_from_runs(tmp_path):
   _study(str(tmp_path))
+  for seed in (0, 1, 2):
+    _with_history(str(tmp_path / 'runs' / f'student_s{seed}'),
+                  [60 + e + seed for e in range(20)])
+  longer = fake_run(str(tmp_path / 'epochs'), 'student_e40_s0', seed=0, method='kd',
+                    temperature=4.0, alpha=1.0, errors_at=range(0, 70))
+  _with_history(longer, [60 + e / 2 for e in range(40)])
   cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
+  assert (tmp_path / 'baseline_curve.png').stat().st_size > 0
   tables = (tmp_path / 'tables.md').read_text()
   assert '| Student (baseline) | 1,000 | 4.0× | 80.00 ± 0.00 | 80.00–80.00 | 3 | — | — | — | 92.10 | — |' in tables
+  assert '- baseline, mean of seeds [0, 1, 2]: final 80.00 %; last 5 epochs 76.00, 77.00, ' in tables
+  assert '- 40 epochs, seed 0: final 79.50 %' in tables
+  assert '- 40 against 20 epochs, seed 0: +2.50 pt; McNemar 10 improved / 0 degraded, p = ' in tables
   assert tables.count('\n| 16 | ') == 1 and tables.count('\n| 0.5 | 50% | 50% | ') == 1
   assert '| Teacher | 4,000 | 1.0× | 97.50 ± 0.00 |' in tables
   claims = (tmp_path / 'claims.md').read_text()
