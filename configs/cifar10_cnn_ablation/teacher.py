@@ -1,8 +1,8 @@
 """The comparison study's CIFAR-10 CNN teacher (4,576,394 params) trained with
 the ResNet-34 -> MobileNetV2 study's recipe (seeds/000 sec. 2.3): SGD momentum
 0.9, cosine to 0, weight decay 1e-4, batch 128, random crop with 4-px padding
-and horizontal flip, 20 epochs; peak lr 0.05, not 0.1, at which these
-BatchNorm-free CNNs diverged (see `config.cifar10_cnn_ablation`). The
+and horizontal flip, 20 epochs; peak lr 0.01, not 0.1 (at 0.1 and 0.05
+these BatchNorm-free CNNs diverged; see `config.cifar10_cnn_ablation`). The
 CPU-scale answer to that study's T/alpha questions (issue 12); these are CNN
 numbers, not ResNet-34 / MobileNetV2 ones.
 
