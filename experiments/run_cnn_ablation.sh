@@ -7,10 +7,12 @@
 # checkpoints stay in RUNS_DIR. Finished parts are skipped; interrupted ones
 # resume from their checkpoints.
 #
-# Usage: bash experiments/run_cnn_ablation.sh SEED
+# Usage: bash experiments/run_cnn_ablation.sh SEED [teacher]
+#   teacher: only the teacher (to train the teachers of several seeds first)
 #   env: RUNS_DIR (default runs/cifar10_cnn_ablation_s<seed>), DATA_DIR
 set -euo pipefail
-seed=${1:?usage: run_cnn_ablation.sh SEED}
+seed=${1:?usage: run_cnn_ablation.sh SEED [teacher]}
+part=${2:-all}
 runs=${RUNS_DIR:-runs/cifar10_cnn_ablation_s$seed}
 data=${DATA_DIR:-../shared/data/cifar10-jpeg}
 results=experiments/results/cifar10_cnn_ablation/runs
@@ -24,6 +26,7 @@ if [ ! -f "$results/teacher_s$seed/metrics.json" ]; then
       --config.seed="$seed" --config.dataset.data_dir="$data" --workdir="$runs/teacher"
   collect "$results/teacher_s$seed" "$runs/teacher" "$runs" $((SECONDS - t0)) "$resumed"
 fi
+[ "$part" = teacher ] && exit 0
 t0=$SECONDS
 resumed=$(resumed "$runs/students/grid")
 python -m kdjax.sweep --sweep=experiments/sweeps/cnn_ablation.py --workdir="$runs/students" \
