@@ -7,8 +7,9 @@ comparison study's CNN pair under the ResNet study's recipe (issue 12).
 Reads the runs `experiments/run_cnn_ablation.sh SEED` collected in
 experiments/results/cifar10_cnn_ablation/runs/ (teacher_s<s>, student_s<s>,
 kd_t<T>_a<alpha>_s<s>), and the baseline trained for longer in epochs/
-(student_e<E>_s<s>, to show whether the chosen epochs suffice). These are CNN numbers, not ResNet-34 / MobileNetV2
-ones: the study's columns are there to set directions side by side.
+(student_e<E>_s<s>, to show whether the chosen epochs suffice). These are
+CNN numbers, not ResNet-34 / MobileNetV2 ones: the study's columns are there
+to set directions side by side.
 
 Tables: mean ± sample std over seeds, 95 % t interval, Δ against the baseline
 student with its paired t-test p, and per seed the McNemar p, Holm-adjusted
@@ -83,6 +84,9 @@ def tables(groups) -> str:
   holm = dict(zip(comparisons, claims.holm_per_comparison(list(comparisons.values()))))
   seeds = sorted({r.seed for g in groups.values() for r in g.runs})
   teacher_params = groups['teacher'].first.metrics['params'] if 'teacher' in groups else None
+  rates = sorted({r.config['optimizer']['learning_rate'] for g in groups.values() for r in g.runs})
+  rate = ', '.join(f'{x:g}' for x in rates) + (
+      '' if rates == [0.1] else " (the study's 0.1 diverged: [lr0.1/README.md](lr0.1/README.md))")
 
   def cells(key):
     g = groups[key]
@@ -106,7 +110,7 @@ def tables(groups) -> str:
       '# The ResNet study\'s Tables 3.1–3.3 on the CNN pair', '',
       'Comparison-study CNN teacher (64/128/256 convs, 1024 dense, dropout 0.3) and '
       'CNN student (32/64 convs, 256 dense) trained under the ResNet study\'s recipe '
-      '(`configs/cifar10_cnn_ablation/`): SGD momentum 0.9, cosine, weight decay '
+      f'(`configs/cifar10_cnn_ablation/`): SGD momentum 0.9, peak lr {rate}, cosine, weight decay '
       '1e-4, batch 128, 4-px pad + random crop and horizontal flip, the study\'s '
       'normalisation; all 50,000 / 10,000 CIFAR-10 images (`../shared/data/'
       'cifar10-jpeg`). The 10 students of a seed are one vmapped program that '
