@@ -16,6 +16,7 @@ from absl import flags
 from absl import logging
 
 from kdjax import errors
+from kdjax import interrupts
 
 flags.DEFINE_bool('verbose', False, 'Show full tracebacks of errors.')
 FLAGS = flags.FLAGS
@@ -90,6 +91,7 @@ def run(main, max_args=0):
     if len(argv) - 1 > max_args:
       _fail(f'unexpected arguments {argv[1 + max_args:]}')
     logging.get_absl_handler().addFilter(_quiet_libraries)
+    interrupts.install()
     try:
       main(argv)
     except errors.KdjaxError as e:

@@ -23,6 +23,7 @@ from kdjax import checkpoint
 from kdjax import errors
 from kdjax import evaluate
 from kdjax import faults
+from kdjax import interrupts
 from kdjax import methods
 from kdjax import models
 from kdjax import parallel
@@ -115,6 +116,7 @@ def epoch_runner(kind, steps_per_epoch, batch_size, step_fn, grid=False,
         state, metrics = compiled(state, images, labels, batches[i],
                                   teacher_variables, hparams)
         sums = metrics if sums is None else jax.tree.map(jnp.add, sums, metrics)
+        interrupts.check()
         if (i + 1) % _PROGRESS_EVERY_STEPS == 0 and i + 1 < steps_per_epoch:
           jax.block_until_ready(sums)  # a pause of one dispatch, no change in results
           now = time.perf_counter()
@@ -269,6 +271,7 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
       faults.crash_point(f'{stage.name}_epoch_running')  # the epoch runs asynchronously
       sums = jax.device_get(sums)
       seconds = time.perf_counter() - start
+      interrupts.check()  # before the epoch is recorded or saved
       _check_finite(stage, sums, epoch, steps_per_epoch, mngr.latest_step())
       logits = np.asarray(predict(
           steps.model_variables(state.params, state.batch_stats), test_x))

@@ -339,7 +339,11 @@ def test_ctrl_c_is_one_line_and_resumable(tmp_path):
       os.path.join(str(tmp_path), 'checkpoints')):
     time.sleep(0.2)
   proc.send_signal(signal.SIGINT)
-  _, stderr = proc.communicate(timeout=60)
+  try:
+    _, stderr = proc.communicate(timeout=60)
+  except subprocess.TimeoutExpired:
+    proc.kill()
+    pytest.fail('still training 60 s after SIGINT: ' + proc.communicate()[1][-3000:])
   assert proc.returncode == 130 and 'Traceback' not in stderr, stderr[-2000:]
   assert stderr.strip().splitlines()[-1] == (
       'kdjax: interrupted; the same command resumes from the last checkpoint')
