@@ -173,6 +173,41 @@ def epochs(groups, results) -> tuple[list[str], dict]:
   return lines, curves
 
 
+def compute(groups) -> list[str]:
+  """Compute spent per seed: the teacher, then the grid of students (one
+  program, so its time is counted once, not per student)."""
+  teachers = {r.seed: r for r in groups['teacher'].runs
+              if 'train_seconds' in r.metrics} if 'teacher' in groups else {}
+  grids = {}
+  for key, g in groups.items():
+    for r in g.runs:
+      if key != 'teacher' and 'grid' in r.metrics:
+        grids.setdefault(r.seed, r)
+  if not teachers and not grids:
+    return []
+  lines = ['## Compute spent', '',
+           'Train: the epochs\' training seconds summed over every segment of a '
+           'resumed run (`metrics.json`); wall: `wall_seconds.txt`, `≥` where the '
+           'run resumed from a checkpoint (its last segment only). The grid is one '
+           'program for its students, counted once.', '',
+           '| Seed | Teacher train (s) | Teacher wall (s) | Grid: students | Grid train (s) '
+           '| Grid wall (s) | Train, teacher + grid (h) |',
+           '|---:|---:|---:|---:|---:|---:|---:|']
+  total = 0.0
+  for seed in sorted(set(teachers) | set(grids)):
+    t, g = teachers.get(seed), grids.get(seed)
+    t_train = t.metrics['train_seconds'] if t else 0.0
+    g_train = g.metrics['grid']['train_seconds'] if g else 0.0
+    total += t_train + g_train
+    lines.append(
+        f'| {seed} | {f"{t_train:,.0f}" if t else "—"} | {t.wall() if t else "—"} | '
+        f'{g.metrics["grid"]["students"] if g else "—"} | '
+        f'{f"{g_train:,.0f}" if g else "—"} | {g.wall() if g else "—"} | '
+        f'{(t_train + g_train) / 3600:.2f} |')
+  lines += ['', f'Total training time over these seeds: {total / 3600:.2f} h.', '']
+  return lines
+
+
 def plot_curves(curves, path):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
@@ -242,7 +277,7 @@ def main(argv):
              'experiments/run_cnn_ablation.sh')
   epoch_lines, curves = epochs(groups, results)
   outputs.write_text(os.path.join(results, 'tables.md'),
-                     tables(groups) + '\n'.join(['', *epoch_lines]))
+                     tables(groups) + '\n'.join(['', *epoch_lines, *compute(groups)]))
   if curves:
     plot_curves(curves, os.path.join(results, 'baseline_curve.png'))
   outputs.write_text(os.path.join(results, 'claims.md'), claims_text(groups))

@@ -74,3 +74,28 @@ def test_a_claim_that_fails_is_not_held(tmp_path):
   claims = (tmp_path / 'claims.md').read_text()
   assert '## 3.' not in claims  # no T=16 runs: the claim is not checked
   assert '## 2. Higher T is better (α = 0.3): **held**' in claims
+
+
+def _set_metrics(path, **fields):
+  metrics = outputs.read_json(os.path.join(path, 'metrics.json'))
+  metrics.update(fields)
+  outputs.write_json(os.path.join(path, 'metrics.json'), metrics)
+
+
+def test_compute_counts_each_grid_once_and_marks_resumed_walls(tmp_path):
+  _study(str(tmp_path), seeds=(0, 1))
+  runs = tmp_path / 'runs'
+  for seed, (teacher, grid) in enumerate([(1800.0, 5400.0), (3600.0, 7200.0)]):
+    _set_metrics(str(runs / f'teacher_s{seed}'), train_seconds=teacher)
+    (runs / f'teacher_s{seed}' / 'wall_seconds.txt').write_text(f'{int(teacher) + 60}\n')
+    for name in [f'student_s{seed}'] + [f'{cnn_ablation.row_name(k)}_s{seed}'
+                                        for k in cnn_ablation.SETTINGS]:
+      _set_metrics(str(runs / name), train_seconds=grid / 10,
+                   grid={'students': 10, 'train_seconds': grid})
+      (runs / name / 'wall_seconds.txt').write_text(
+          '600\nresumed from a checkpoint' if seed == 0 else f'{int(grid) + 100}\n')
+  cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
+  tables = (tmp_path / 'tables.md').read_text()
+  assert '| 0 | 1,800 | 1860 | 10 | 5,400 | ≥ 600 | 2.00 |' in tables
+  assert '| 1 | 3,600 | 3660 | 10 | 7,200 | 7300 | 3.00 |' in tables
+  assert 'Total training time over these seeds: 5.00 h.' in tables
