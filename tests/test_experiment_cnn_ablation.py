@@ -48,7 +48,9 @@ def test_tables_and_claims_from_runs(tmp_path):
                     temperature=4.0, alpha=1.0, errors_at=range(0, 70))
   _with_history(longer, [60 + e / 2 for e in range(40)])
   cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
-  assert (tmp_path / 'baseline_curve.png').stat().st_size > 0
+  for png in ('baseline_curve.png', 'temperature.png', 'alpha.png'):
+    assert (tmp_path / png).stat().st_size > 0
+    assert f']({png})' in (tmp_path / 'tables.md').read_text()
   tables = (tmp_path / 'tables.md').read_text()
   assert '| Student (baseline) | 1,000 | 4.0× | 80.00 ± 0.00 | 80.00–80.00 | 3 | — | — | — | 92.10 | — |' in tables
   assert '- baseline, mean of seeds [0, 1, 2]: final 80.00 %; last 5 epochs 76.00, 77.00, ' in tables
