@@ -90,6 +90,14 @@ def test_report_is_deterministic_and_correct(study, tmp_path):
     assert os.path.getsize(os.path.join(out, png)) > 1000
 
 
+def test_report_without_a_teacher_leaves_the_teacher_columns_empty(study, tmp_path):
+  groups = runs_lib.group(runs_lib.load_glob(os.path.join(study, 'kd*')))
+  text = open(report.write(groups, str(tmp_path / 'report'))).read()
+  assert 'nan' not in text
+  row = next(line for line in text.splitlines() if line.startswith('| kd_t4 | '))
+  assert row.split(' | ')[6:8] == ['—', '—'] and row.endswith(' | — |')
+
+
 def kdjax_analysis(*args):
   return subprocess.run([sys.executable, '-m', 'kdjax.analysis', *args], cwd=REPO,
                         capture_output=True, text=True, timeout=120)

@@ -47,15 +47,23 @@ def test_tables_and_claims_from_runs(tmp_path):
   longer = fake_run(str(tmp_path / 'epochs'), 'student_e40_s0', seed=0, method='kd',
                     temperature=4.0, alpha=1.0, errors_at=range(0, 70))
   _with_history(longer, [60 + e / 2 for e in range(40)])
+  shorter = fake_run(str(tmp_path / 'e20' / 'runs'), 'student_s0', seed=0, method='kd',
+                     temperature=4.0, alpha=1.0, errors_at=range(0, 90))
+  _with_history(shorter, [60 + e for e in range(10)])
   cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
   for png in ('baseline_curve.png', 'temperature.png', 'alpha.png'):
     assert (tmp_path / png).stat().st_size > 0
     assert f']({png})' in (tmp_path / 'tables.md').read_text()
   tables = (tmp_path / 'tables.md').read_text()
   assert '| Student (baseline) | 1,000 | 4.0× | 80.00 ± 0.00 | 80.00–80.00 | 3 | — | — | — | 92.10 | — |' in tables
-  assert '- baseline, mean of seeds [0, 1, 2]: final 80.00 %; last 5 epochs 76.00, 77.00, ' in tables
-  assert '- 40 epochs, seed 0: final 79.50 %' in tables
-  assert '- 40 against 20 epochs, seed 0: +2.50 pt; McNemar 10 improved / 0 degraded, p = ' in tables
+  assert ('- baseline (20 epochs), mean of seeds [0, 1, 2]: final 80.00 %; last 5 epochs '
+          '76.00, 77.00, ') in tables
+  assert '- 40 epochs, seed 0, alone: final 79.50 %' in tables
+  assert ("- 40 epochs (alone) against the baseline's 20, seed 0: +2.50 pt; McNemar "
+          '10 improved / 0 degraded, p = ') in tables
+  assert ("- 10 epochs (in the 20-epoch grid) against the baseline's 20, seed 0: -2.50 pt; "
+          'McNemar 0 improved / 10 degraded, p = ') in tables
+  assert tables.index('- 10 epochs (in') < tables.index('- 40 epochs (alone)')
   assert tables.count('\n| 16 | ') == 1 and tables.count('\n| 0.5 | 50% | 50% | ') == 1
   assert '| Teacher | 4,000 | 1.0× | 97.50 ± 0.00 |' in tables
   claims = (tmp_path / 'claims.md').read_text()
