@@ -88,6 +88,13 @@ def tables(groups) -> str:
   rate = ', '.join(f'{x:g}' for x in rates) + (
       '' if rates == [0.1] else " (the study's 0.1 diverged: [lr0.1/README.md](lr0.1/README.md))")
 
+  def epochs_of(keys):
+    found = sorted({r.config['train']['epochs'] for k in keys if k in groups
+                    for r in groups[k].runs})
+    return '/'.join(map(str, found)) or '—'
+  length = ((f'teacher {epochs_of(["teacher"])} epochs, ' if 'teacher' in groups else '')
+            + f'students {epochs_of(["student", *settings])} epochs (cosine over each run)')
+
   def cells(key):
     g = groups[key]
     acc, interval = _summary(g)
@@ -110,7 +117,7 @@ def tables(groups) -> str:
       '# The ResNet study\'s Tables 3.1–3.3 on the CNN pair', '',
       'Comparison-study CNN teacher (64/128/256 convs, 1024 dense, dropout 0.3) and '
       'CNN student (32/64 convs, 256 dense) trained under the ResNet study\'s recipe '
-      f'(`configs/cifar10_cnn_ablation/`): SGD momentum 0.9, peak lr {rate}, cosine, weight decay '
+      f'(`configs/cifar10_cnn_ablation/`): {length}; SGD momentum 0.9, peak lr {rate}, weight decay '
       '1e-4, batch 128, 4-px pad + random crop and horizontal flip, the study\'s '
       'normalisation; all 50,000 / 10,000 CIFAR-10 images (`../shared/data/'
       'cifar10-jpeg`). The 10 students of a seed are one vmapped program that '

@@ -66,6 +66,9 @@ def test_tables_and_claims_from_runs(tmp_path):
   assert tables.index('- 10 epochs (in') < tables.index('- 40 epochs (alone)')
   assert tables.count('\n| 16 | ') == 1 and tables.count('\n| 0.5 | 50% | 50% | ') == 1
   assert '| Teacher | 4,000 | 1.0× | 97.50 ± 0.00 |' in tables
+  epochs = cnn_ablation.outputs.read_json(str(tmp_path / 'runs' / 'teacher_s0' / 'config.json'))[
+      'train']['epochs']
+  assert f'teacher {epochs} epochs, students {epochs} epochs (cosine over each run)' in tables
   claims = (tmp_path / 'claims.md').read_text()
   for n in range(1, 6):
     assert f'\n## {n}. ' in claims
