@@ -220,10 +220,15 @@ def compute(groups) -> list[str]:
   return lines
 
 
-def plot_curves(curves, path):
+def _pyplot():
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
+def plot_curves(curves, path):
+  plt = _pyplot()
   fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
   for name, curve in curves.items():
     ax.plot(range(1, len(curve) + 1), curve, marker='.', label=name)
@@ -241,9 +246,7 @@ def plot_sweeps(groups, results) -> list[str]:
   """temperature.png (alpha = 0.3) and alpha.png (T = 4): mean accuracy over
   seeds with its 95 % t interval as error bars (none for one seed), the
   baseline student as a dashed line with its interval as a band."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = _pyplot()
 
   def interval(group):
     s = stats.seed_summary([claims.accuracy(r) for r in group.runs])
