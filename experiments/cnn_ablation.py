@@ -244,13 +244,21 @@ def plot_curves(curves, path):
 
 def plot_sweeps(groups, results) -> list[str]:
   """temperature.png (alpha = 0.3) and alpha.png (T = 4): mean accuracy over
-  seeds with its 95 % t interval as error bars (none for one seed), the
-  baseline student as a dashed line with its interval as a band."""
+  seeds with its 95 % t interval as error bars (with one seed: the run's
+  Wilson 95 % interval over the test images), the baseline student as a
+  dashed line with its interval as a band."""
   plt = _pyplot()
+  one_seed = all(len(g.runs) < 2 for g in groups.values())
 
   def interval(group):
+    """(mean, below, above) in percent."""
+    if one_seed:
+      test = group.first.metrics['test']
+      low, high = stats.wilson_interval(test['count'] - test['errors'], test['count'])
+      acc = claims.accuracy(group.first)
+      return acc, acc - 100 * low, 100 * high - acc
     s = stats.seed_summary([claims.accuracy(r) for r in group.runs])
-    return s.mean, (0.0 if s.n < 2 else s.high - s.mean)
+    return s.mean, s.mean - s.low, s.high - s.mean
 
   written = []
   base = groups.get('student')
@@ -261,18 +269,19 @@ def plot_sweeps(groups, results) -> list[str]:
     if len(points) < 2:
       continue
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    x, mean, half = zip(*points)
-    ax.errorbar(x, mean, yerr=half, fmt='o-', capsize=4, label='KD student')
+    x, mean, below, above = zip(*points)
+    ax.errorbar(x, mean, yerr=[below, above], fmt='o-', capsize=4, label='KD student')
     if base:
-      b_mean, b_half = interval(base)
+      b_mean, b_below, b_above = interval(base)
       ax.axhline(b_mean, color='gray', linestyle='--', label='baseline student')
-      ax.axhspan(b_mean - b_half, b_mean + b_half, color='gray', alpha=0.15)
+      ax.axhspan(b_mean - b_below, b_mean + b_above, color='gray', alpha=0.15)
     if name == 'temperature.png':
       ax.set_xscale('log', base=2)
     ax.set_xticks(x, [f'{v:g}' for v in x])
     seeds = sorted({r.seed for g in groups.values() for r in g.runs})
     ax.set_xlabel(xlabel)
-    ax.set_ylabel('test accuracy (%), mean, 95 % t interval')
+    ax.set_ylabel('test accuracy (%), one seed, Wilson 95 % interval' if one_seed else
+                  'test accuracy (%), mean over seeds, 95 % t interval')
     ax.set_title(f'CNN pair, ResNet study\'s recipe, seeds {seeds}', fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

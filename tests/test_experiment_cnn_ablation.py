@@ -112,3 +112,12 @@ def test_compute_counts_each_grid_once_and_marks_resumed_walls(tmp_path):
   assert '| 0 | 1,800 | 1860 | 10 | 5,400 | ≥ 600 | 2.00 |' in tables
   assert '| 1 | 3,600 | 3660 | 10 | 7,200 | 7300 | 3.00 |' in tables
   assert 'Total training time over these seeds: 5.00 h.' in tables
+
+
+def test_one_seed_plots_the_runs_wilson_intervals(tmp_path):
+  _study(str(tmp_path), seeds=(0,))
+  cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
+  groups = cnn_ablation.load(str(tmp_path))
+  assert all(len(g.runs) == 1 for g in groups.values())
+  for png in ('temperature.png', 'alpha.png'):
+    assert (tmp_path / png).stat().st_size > 0
