@@ -44,6 +44,10 @@ STUDY = {'teacher': 94.08, 'student': 92.10, (4.0, 0.3): 92.58, (16.0, 0.3): 92.
 SETTINGS = sorted({(t, 0.3) for t in TEMPERATURES} | {(4.0, a) for a in ALPHAS})
 
 
+def seeds_of(groups) -> list[int]:
+  return sorted({r.seed for g in groups.values() for r in g.runs})
+
+
 def row_name(setting) -> str:
   return 'kd_t{}_a{}'.format(*setting)
 
@@ -82,7 +86,7 @@ def tables(groups) -> str:
   base = groups.get('student')
   comparisons = {k: claims.compare(base, groups[k]) for k in settings} if base else {}
   holm = dict(zip(comparisons, claims.holm_per_comparison(list(comparisons.values()))))
-  seeds = sorted({r.seed for g in groups.values() for r in g.runs})
+  seeds = seeds_of(groups)
   teacher_params = groups['teacher'].first.metrics['params'] if 'teacher' in groups else None
   rates = sorted({r.config['optimizer']['learning_rate'] for g in groups.values() for r in g.runs})
   rate = ', '.join(f'{x:g}' for x in rates) + (
@@ -278,11 +282,10 @@ def plot_sweeps(groups, results) -> list[str]:
     if name == 'temperature.png':
       ax.set_xscale('log', base=2)
     ax.set_xticks(x, [f'{v:g}' for v in x])
-    seeds = sorted({r.seed for g in groups.values() for r in g.runs})
     ax.set_xlabel(xlabel)
     ax.set_ylabel('test accuracy (%), one seed, Wilson 95 % interval' if one_seed else
                   'test accuracy (%), mean over seeds, 95 % t interval')
-    ax.set_title(f'CNN pair, ResNet study\'s recipe, seeds {seeds}', fontsize=9)
+    ax.set_title(f'CNN pair, ResNet study\'s recipe, seeds {seeds_of(groups)}', fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -352,7 +355,7 @@ def main(argv):
     plot_curves(curves, os.path.join(results, 'baseline_curve.png'))
   outputs.write_text(os.path.join(results, 'claims.md'), claims_text(groups, results))
   print(f'wrote {results}/tables.md and claims.md ({len(groups)} rows, seeds '
-        f'{sorted({r.seed for g in groups.values() for r in g.runs})})')
+        f'{seeds_of(groups)})')
 
 
 if __name__ == '__main__':

@@ -33,10 +33,15 @@ def _study(root, seeds=(0, 1, 2)):
                temperature=t, alpha=a, errors_at=range(shift + seed, shift + seed + n - seed))
 
 
-def _with_history(path, curve):
+def _set_metrics(path, **fields):
   metrics = outputs.read_json(os.path.join(path, 'metrics.json'))
-  metrics['history'] = [{'epoch': i + 1, 'test_accuracy': a} for i, a in enumerate(curve)]
+  metrics.update(fields)
   outputs.write_json(os.path.join(path, 'metrics.json'), metrics)
+
+
+def _with_history(path, curve):
+  _set_metrics(path, history=[{'epoch': i + 1, 'test_accuracy': a}
+                              for i, a in enumerate(curve)])
 
 
 def test_tables_and_claims_from_runs(tmp_path):
@@ -87,12 +92,6 @@ def test_a_claim_that_fails_is_not_held(tmp_path):
   claims = (tmp_path / 'claims.md').read_text()
   assert '## 3.' not in claims  # no T=16 runs: the claim is not checked
   assert '## 2. Higher T is better (α = 0.3): **held**' in claims
-
-
-def _set_metrics(path, **fields):
-  metrics = outputs.read_json(os.path.join(path, 'metrics.json'))
-  metrics.update(fields)
-  outputs.write_json(os.path.join(path, 'metrics.json'), metrics)
 
 
 def test_compute_counts_each_grid_once_and_marks_resumed_walls(tmp_path):

@@ -118,9 +118,10 @@ def _summary_table(groups, teacher, latency=None):
       speed = f'{s:.2f}× ({low:.2f}–{high:.2f})'
     else:
       lat = _mean([_lat(r) for r in g.runs])
-      speed = f'{t_lat / lat:.2f}×' if teacher else '—'
-    compression, recovery = (f'{t_params / params:.2f}×', f'{100 * _mean(accs) / t_acc:.2f}'
-                             ) if teacher else ('—', '—')  # no teacher among the runs
+      speed = f'{t_lat / lat:.2f}×'
+    compression, recovery = f'{t_params / params:.2f}×', f'{100 * _mean(accs) / t_acc:.2f}'
+    if not teacher:  # no teacher among the runs: nothing to compare with
+      compression = recovery = speed = '—'
     lines.append(
         f'| {g.name} | {runs_lib.describe(g.first)} | {len(g.runs)} | '
         f'{errs[0] if len(errs) == 1 else f"{_mean(errs):.1f}"} | {acc} | {params:,} | '
