@@ -28,6 +28,8 @@ import os
 import statistics
 import sys
 
+import scipy.stats
+
 from kdjax import outputs
 from kdjax.analysis import claims
 from kdjax.analysis import runs as runs_lib
@@ -77,6 +79,13 @@ def _summary(group):
   return f'{s.mean:.2f} ± {s.std:.2f}', f'{s.low:.2f}–{s.high:.2f}'
 
 
+def epochs_of(groups, keys) -> str:
+  """The training epochs of these rows' runs, '/'-joined where they differ."""
+  found = sorted({r.config['train']['epochs'] for k in keys if k in groups
+                  for r in groups[k].runs})
+  return '/'.join(map(str, found)) or '—'
+
+
 def _fmt_p(p):
   return 'n/a' if p != p else f'{p:.2g}'
 
@@ -92,12 +101,8 @@ def tables(groups) -> str:
   rate = ', '.join(f'{x:g}' for x in rates) + (
       '' if rates == [0.1] else " (the study's 0.1 diverged: [lr0.1/README.md](lr0.1/README.md))")
 
-  def epochs_of(keys):
-    found = sorted({r.config['train']['epochs'] for k in keys if k in groups
-                    for r in groups[k].runs})
-    return '/'.join(map(str, found)) or '—'
-  length = ((f'teacher {epochs_of(["teacher"])} epochs, ' if 'teacher' in groups else '')
-            + f'students {epochs_of(["student", *settings])} epochs (cosine over each run)')
+  length = ((f'teacher {epochs_of(groups, ["teacher"])} epochs, ' if 'teacher' in groups else '')
+            + f'students {epochs_of(groups, ["student", *settings])} epochs (cosine over each run)')
 
   def cells(key):
     g = groups[key]
@@ -167,6 +172,8 @@ def epochs(groups, results) -> tuple[list[str], dict]:
     for path in sorted(glob.glob(pattern)):
       if os.path.exists(os.path.join(path, 'metrics.json')):
         run = runs_lib.load(path)
+        if not run.metrics.get('history'):
+          continue
         curve = [h['test_accuracy'] for h in run.metrics['history']]
         others.append((run, curve, how))
         curves[f'{len(curve)} epochs, seed {run.seed}, {how}'] = curve
@@ -187,6 +194,46 @@ def epochs(groups, results) -> tuple[list[str], dict]:
           f'{m.improved} improved / {m.degraded} degraded, p = {m.p_value:.2g}')
   lines += ['', '![baseline test accuracy per epoch](baseline_curve.png)', '']
   return lines, curves
+
+
+def schedules(groups, results) -> list[str]:
+  """Do KD's effects and the settings' ranking move with the schedule? Each KD
+  setting's Δ against its own grid's baseline in the 20-epoch grids (`e20/`)
+  and in these, on the seeds both have, and Spearman's ρ between the two
+  schedules' Δ over the settings (mean over those seeds)."""
+  short = load(os.path.join(results, 'e20'))
+  if 'student' not in short or 'student' not in groups:
+    return []
+  seeds = sorted(set(seeds_of(short)) & set(seeds_of(groups)))
+  keys = [k for k in SETTINGS if k in short and k in groups]
+  if not seeds or len(keys) < 2:
+    return []
+
+  def deltas(g):
+    return [claims.mean_accuracy(g[k], seeds) - claims.mean_accuracy(g['student'], seeds)
+            for k in keys]
+  d_short, d_long = deltas(short), deltas(groups)
+  n_short, n_long = (epochs_of(g, ['student']) for g in (short, groups))
+  rho, p = scipy.stats.spearmanr(d_short, d_long)
+  lines = [f'## Schedule: the {n_short}-epoch grids against these', '',
+           f"Seeds {seeds}; Δ: a setting's accuracy minus its own grid's baseline "
+           '(pt), mean over those seeds. The short grids\' tables are in '
+           '[e20/tables.md](e20/tables.md).', '',
+           f'| Setting | {n_short} ep. acc. | {n_short} ep. Δ | {n_long} ep. acc. | '
+           f'{n_long} ep. Δ | change of Δ |', '|---|---:|---:|---:|---:|---:|']
+  for key, a, b in zip(keys, d_short, d_long):
+    lines.append(f'| {label(key)} | {claims.mean_accuracy(short[key], seeds):.2f} | {a:+.2f} | '
+                 f'{claims.mean_accuracy(groups[key], seeds):.2f} | {b:+.2f} | {b - a:+.2f} |')
+  base = [claims.mean_accuracy(g['student'], seeds) for g in (short, groups)]
+  lines += [f'| baseline | {base[0]:.2f} | — | {base[1]:.2f} | — | — |', '',
+            f'- Settings above their baseline: {sum(d > 0 for d in d_short)} of {len(keys)} '
+            f'at {n_short} epochs, {sum(d > 0 for d in d_long)} of {len(keys)} at {n_long}; '
+            f'mean Δ {statistics.fmean(d_short):+.2f} → {statistics.fmean(d_long):+.2f} pt.',
+            f'- Best setting: {label(keys[d_short.index(max(d_short))])} at {n_short} epochs, '
+            f'{label(keys[d_long.index(max(d_long))])} at {n_long}.',
+            f'- Spearman\'s ρ between the two schedules\' Δ over the {len(keys)} settings: '
+            f'{rho:+.2f} (p = {_fmt_p(p)}).', '']
+  return lines
 
 
 def compute(groups) -> list[str]:
@@ -350,7 +397,8 @@ def main(argv):
   plots = plot_sweeps(groups, results)
   plot_lines = ['## T and α, with the baseline', '', *[f'![{p}]({p})' for p in plots], '']
   outputs.write_text(os.path.join(results, 'tables.md'), tables(groups) + '\n'.join(
-      ['', *(plot_lines if plots else []), *epoch_lines, *compute(groups)]))
+      ['', *(plot_lines if plots else []), *epoch_lines, *schedules(groups, results),
+       *compute(groups)]))
   if curves:
     plot_curves(curves, os.path.join(results, 'baseline_curve.png'))
   outputs.write_text(os.path.join(results, 'claims.md'), claims_text(groups, results))

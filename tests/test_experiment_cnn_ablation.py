@@ -14,10 +14,10 @@ cnn_ablation = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cnn_ablation)
 
 
-def _study(root, seeds=(0, 1, 2)):
+def _study(root, seeds=(0, 1, 2), kd_extra=0):
   """Errors out of 400: the baseline 80; T=1..16 at alpha=0.3: 70, 62, 54, 46, 20
   (higher T better, T=16 best); alpha line at T=4: 0.1: 66, 0.5: 50, 0.7: 58,
-  0.9: 64 (0.5 best at T=4, the extremes worse)."""
+  0.9: 64 (0.5 best at T=4, the extremes worse); each KD run kd_extra more."""
   errors = {(1.0, 0.3): 70, (2.0, 0.3): 62, (4.0, 0.3): 54, (8.0, 0.3): 46,
             (16.0, 0.3): 20, (4.0, 0.1): 66, (4.0, 0.5): 50, (4.0, 0.7): 58,
             (4.0, 0.9): 64}
@@ -30,7 +30,7 @@ def _study(root, seeds=(0, 1, 2)):
              errors_at=range(shift, shift + 80))
     for (t, a), n in errors.items():
       fake_run(runs, f'{cnn_ablation.row_name((t, a))}_s{seed}', seed=seed, method='kd',
-               temperature=t, alpha=a, errors_at=range(shift + seed, shift + seed + n - seed))
+               temperature=t, alpha=a, errors_at=range(shift + seed, shift + seed + n - seed + kd_extra))
 
 
 def _set_metrics(path, **fields):
@@ -120,3 +120,19 @@ def test_one_seed_plots_the_runs_wilson_intervals(tmp_path):
   assert all(len(g.runs) == 1 for g in groups.values())
   for png in ('temperature.png', 'alpha.png'):
     assert (tmp_path / png).stat().st_size > 0
+
+
+def test_schedules_compares_each_settings_delta_with_the_short_grids(tmp_path):
+  _study(str(tmp_path), seeds=(0, 1))
+  _study(str(tmp_path / 'e20'), seeds=(0,), kd_extra=4)  # every KD run 1 pt lower
+  cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
+  tables = (tmp_path / 'tables.md').read_text()
+  n = cnn_ablation.outputs.read_json(str(tmp_path / 'runs' / 'student_s0' / 'config.json'))[
+      'train']['epochs']
+  assert f'## Schedule: the {n}-epoch grids against these' in tables
+  assert 'Seeds [0]; Δ' in tables  # only the seed both have
+  assert '| T=16, α=0.3 | 94.00 | +14.00 | 95.00 | +15.00 | +1.00 |' in tables
+  assert '| baseline | 80.00 | — | 80.00 | — | — |' in tables
+  assert 'Settings above their baseline: 9 of 9' in tables
+  assert 'Best setting: T=16, α=0.3 at' in tables
+  assert "Spearman's ρ between the two schedules' Δ over the 9 settings: +1.00" in tables
