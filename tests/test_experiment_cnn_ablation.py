@@ -136,3 +136,18 @@ def test_schedules_compares_each_settings_delta_with_the_short_grids(tmp_path):
   assert 'Settings above their baseline: 9 of 9' in tables
   assert 'Best setting: T=16, α=0.3 at' in tables
   assert "Spearman's ρ between the two schedules' Δ over the 9 settings: +1.00" in tables
+
+
+def test_students_with_one_seed_get_wilson_intervals_while_teachers_have_three(
+    tmp_path, monkeypatch):
+  _study(str(tmp_path), seeds=(0,))
+  for seed in (1, 2):  # the teachers of the next seeds, finished before their grids
+    fake_run(str(tmp_path / 'runs'), f'teacher_s{seed}', seed=seed, hidden=(1200, 1200),
+             params=4000, errors_at=range(10))
+  wilson = []
+  real = cnn_ablation.stats.wilson_interval
+  monkeypatch.setattr(cnn_ablation.stats, 'wilson_interval',
+                      lambda *a: wilson.append(a) or real(*a))
+  cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
+  assert len(wilson) == 5 + 5 + 2  # the T and α points, and the baseline band in each plot
+  assert "Final-epoch test accuracy, students' seeds [0];" in (tmp_path / 'tables.md').read_text()
