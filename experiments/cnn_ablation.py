@@ -91,7 +91,7 @@ def _fmt_p(p):
   return 'n/a' if p != p else f'{p:.2g}'
 
 
-def tables(groups) -> str:
+def tables(groups, results=RESULTS) -> str:
   settings = [k for k in SETTINGS if k in groups]
   base = groups.get('student')
   comparisons = {k: claims.compare(base, groups[k]) for k in settings} if base else {}
@@ -99,8 +99,9 @@ def tables(groups) -> str:
   seeds = seeds_of(groups)
   teacher_params = groups['teacher'].first.metrics['params'] if 'teacher' in groups else None
   rates = sorted({r.config['optimizer']['learning_rate'] for g in groups.values() for r in g.runs})
+  why = os.path.relpath(os.path.join(RESULTS, 'lr0.1', 'README.md'), results)
   rate = ', '.join(f'{x:g}' for x in rates) + (
-      '' if rates == [0.1] else " (the study's 0.1 diverged: [lr0.1/README.md](lr0.1/README.md))")
+      '' if rates == [0.1] else f" (the study's 0.1 diverged: [lr0.1/README.md]({why}))")
 
   length = ((f'teacher {epochs_of(groups, ["teacher"])} epochs, ' if 'teacher' in groups else '')
             + f'students {epochs_of(groups, ["student", *settings])} epochs (cosine over each run)')
@@ -397,7 +398,7 @@ def main(argv):
   epoch_lines, curves = epochs(groups, results)
   plots = plot_sweeps(groups, results)
   plot_lines = ['## T and α, with the baseline', '', *[f'![{p}]({p})' for p in plots], '']
-  outputs.write_text(os.path.join(results, 'tables.md'), tables(groups) + '\n'.join(
+  outputs.write_text(os.path.join(results, 'tables.md'), tables(groups, results) + '\n'.join(
       ['', *(plot_lines if plots else []), *epoch_lines, *schedules(groups, results),
        *compute(groups)]))
   if curves:

@@ -140,3 +140,18 @@ def test_several_globs_are_merged(study):
       'kd_s0', 'kd_s1', 'kd_s2', 'teacher_s0', 'teacher_s1', 'teacher_s2']
   with pytest.raises(errors.DataError, match="--runs='nothing/\\*' matches no finished run"):
     runs_lib.load_glob(os.path.join(study, 'kd_s*'), 'nothing/*')
+
+
+def test_error_bars_are_the_std_over_seeds_and_absent_with_one_seed(study):
+  groups = runs_lib.group(runs_lib.load_glob(os.path.join(study, '*')))
+  kd = next(g for g in groups if g.name == 'kd')
+  assert report._error_bar(kd) == pytest.approx(0.0)  # 12 errors in each seed
+  assert report._ylabel(groups) == 'test accuracy (%), mean ± std over seeds'
+  one = runs_lib.group(runs_lib.load_glob(os.path.join(study, '*_s0')))
+  assert [report._error_bar(g) for g in one] == [0.0] * len(one)
+  assert report._ylabel(one) == 'test accuracy (%), one seed: no error bars'
+  mixed = [runs_lib.load(os.path.join(study, f'student_s{s}')) for s in (0, 1)]
+  fake_run(study, 'student_s9', seed=9, errors_at=range(40))  # 10 % below the others
+  mixed.append(runs_lib.load(os.path.join(study, 'student_s9')))
+  g = runs_lib.group(mixed)[0]
+  assert report._error_bar(g) == pytest.approx(np.std([95.0, 95.0, 90.0], ddof=1))

@@ -193,6 +193,19 @@ def sweeps(groups, key):
   return [sorted(v, key=lambda t: t[0]) for v in buckets.values() if len(v) > 1]
 
 
+def _error_bar(group) -> float:
+  """The std over seeds of a group's test accuracy (pt); 0 with one run."""
+  accs = [_acc(r) for r in group.runs]
+  return float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
+
+
+def _ylabel(groups) -> str:
+  """Says what the error bars are, and that there are none with one seed."""
+  if all(len(g.runs) < 2 for g in groups):
+    return 'test accuracy (%), one seed: no error bars'
+  return 'test accuracy (%), mean ± std over seeds'
+
+
 def _plots(groups, out_dir, latency=None):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
@@ -212,14 +225,13 @@ def _plots(groups, out_dir, latency=None):
       twins = [j for j, x in enumerate(xs) if np.isclose(x, xs[i], rtol=0.02)]
       spread = 0.06 * (twins.index(i) - (len(twins) - 1) / 2)
       x = xs[i] * (1 + spread) if logx else xs[i]
-      accs = [_acc(r) for r in g.runs]
-      err = np.std(accs, ddof=1) if len(accs) > 1 else 0.0
-      ax.errorbar(x, np.mean(accs), yerr=err, fmt=markers[i % len(markers)],
+      ax.errorbar(x, np.mean([_acc(r) for r in g.runs]), yerr=_error_bar(g),
+                  fmt=markers[i % len(markers)],
                   capsize=4, label=f'{g.name}: {runs_lib.describe(g.first)}')
     if logx:
       ax.set_xscale('log')
     ax.set_xlabel(xlabel)
-    ax.set_ylabel('test accuracy (%), mean ± std over seeds')
+    ax.set_ylabel(_ylabel(groups))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
@@ -236,11 +248,9 @@ def _plots(groups, out_dir, latency=None):
       fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
       xs = [v for v, _ in sweep]
       means = [np.mean([_acc(r) for r in g.runs]) for _, g in sweep]
-      errs = [np.std([_acc(r) for r in g.runs], ddof=1) if len(g.runs) > 1 else 0
-              for _, g in sweep]
-      ax.errorbar(xs, means, yerr=errs, fmt='o-', capsize=4)
+      ax.errorbar(xs, means, yerr=[_error_bar(g) for _, g in sweep], fmt='o-', capsize=4)
       ax.set_xlabel(f'{symbol} ({key})')
-      ax.set_ylabel('test accuracy (%), mean ± std')
+      ax.set_ylabel(_ylabel([g for _, g in sweep]))
       if key == 'distill.temperature':
         ax.set_xscale('log', base=2)
       ax.grid(alpha=0.3)
