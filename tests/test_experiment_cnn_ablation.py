@@ -30,7 +30,8 @@ def _study(root, seeds=(0, 1, 2), kd_extra=0):
              errors_at=range(shift, shift + 80))
     for (t, a), n in errors.items():
       fake_run(runs, f'{cnn_ablation.row_name((t, a))}_s{seed}', seed=seed, method='kd',
-               temperature=t, alpha=a, errors_at=range(shift + seed, shift + seed + n - seed + kd_extra))
+               temperature=t, alpha=a,
+               errors_at=range(shift + seed, shift + n + kd_extra))
 
 
 def _set_metrics(path, **fields):
