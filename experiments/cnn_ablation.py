@@ -20,7 +20,9 @@ over all 9 KD settings x seeds (one family). Claims (sec. 3.1-3.3, 4):
   3. T=16, alpha=0.3 is the best setting.
   4. alpha=0.5 is the best alpha at T=4.
   5. The extreme alphas (0.1, 0.9) are worse than the best middle alpha.
-Verdicts as in `kdjax.analysis.claims`.
+Verdicts as in `kdjax.analysis.claims`. Beside them: the baseline's curve
+against longer and shorter schedules, each KD setting's Δ per epoch
+(kd_gap.png), and the 20-epoch grids (e20/) against these.
 """
 
 import glob
@@ -238,6 +240,64 @@ def schedules(groups, results) -> list[str]:
   return lines
 
 
+def learning_speed(groups) -> tuple[list[str], dict]:
+  """Is KD ahead of the baseline during training, not only at its end? Each
+  KD setting's test accuracy minus the baseline's, epoch by epoch (the same
+  cosine schedule, mean over the seeds both have), at a few epochs, and the
+  first epoch at which the setting reaches the baseline's final accuracy.
+  Mid-run test accuracies describe the path; the tables report only the
+  final epoch. Returns markdown lines and {label: Δ per epoch}."""
+  base = groups.get('student')
+  if base is None or not all(r.metrics.get('history') for r in base.runs):
+    return [], {}
+
+  def curve(group, seeds):
+    per_seed = [[h['test_accuracy'] for h in r.metrics['history']]
+                for r in group.runs if r.seed in seeds]
+    return [statistics.fmean(e) for e in zip(*per_seed)]
+  gaps, lines = {}, []
+  for key in SETTINGS:
+    g = groups.get(key)
+    if g is None or not all(r.metrics.get('history') for r in g.runs):
+      continue
+    seeds = {r.seed for r in g.runs} & {r.seed for r in base.runs}
+    b, k = curve(base, seeds), curve(g, seeds)
+    if len(b) != len(k):
+      continue
+    gaps[label(key)] = [x - y for x, y in zip(k, b)]
+    marks = sorted({1, len(b) // 4, len(b) // 2, 3 * len(b) // 4, len(b)} - {0})
+    reach = next((e + 1 for e, a in enumerate(k) if a >= b[-1]), None)
+    if not lines:
+      lines = ['## KD during training: Δ against the baseline, epoch by epoch', '',
+               'Test accuracy of each setting minus the baseline\'s at the same epoch of the '
+               'same schedule (pt), mean over seeds; the last column: the first epoch at '
+               f'which the setting reaches the baseline\'s final {b[-1]:.2f} %.', '',
+               '| Setting | ' + ' | '.join(f'epoch {m}' for m in marks) + ' | reaches it at |',
+               '|---|' + '---:|' * (len(marks) + 1)]
+    lines.append(f'| {label(key)} | ' + ' | '.join(f'{gaps[label(key)][m - 1]:+.2f}' for m in marks)
+                 + f' | {reach or "never"} |')
+  if lines:
+    lines += ['', '![KD minus baseline, per epoch](kd_gap.png)', '']
+  return lines, gaps
+
+
+def plot_gaps(gaps, path, seeds):
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+  for name, gap in gaps.items():
+    ax.plot(range(1, len(gap) + 1), gap, label=name)
+  ax.axhline(0, color='gray', linestyle='--')
+  ax.set_xlabel('epoch')
+  ax.set_ylabel('KD student minus baseline, test accuracy (pt)')
+  ax.set_title(f'KD against the baseline during training, CNN pair, mean of seeds {seeds}',
+               fontsize=9)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7, ncol=2)
+  fig.tight_layout()
+  fig.savefig(path)
+  plt.close(fig)
+
+
 def compute(groups) -> list[str]:
   """Compute spent per seed: the teacher, then the grid of students (one
   program, so its time is counted once, not per student)."""
@@ -396,13 +456,16 @@ def main(argv):
     sys.exit(f'kdjax: error: no finished runs in {results}/runs; expected those of '
              'experiments/run_cnn_ablation.sh')
   epoch_lines, curves = epochs(groups, results)
+  gap_lines, gaps = learning_speed(groups)
   plots = plot_sweeps(groups, results)
   plot_lines = ['## T and α, with the baseline', '', *[f'![{p}]({p})' for p in plots], '']
   outputs.write_text(os.path.join(results, 'tables.md'), tables(groups, results) + '\n'.join(
-      ['', *(plot_lines if plots else []), *epoch_lines, *schedules(groups, results),
+      ['', *(plot_lines if plots else []), *epoch_lines, *gap_lines, *schedules(groups, results),
        *compute(groups)]))
   if curves:
     plot_curves(curves, os.path.join(results, 'baseline_curve.png'))
+  if gaps:
+    plot_gaps(gaps, os.path.join(results, 'kd_gap.png'), seeds_of(groups))
   outputs.write_text(os.path.join(results, 'claims.md'), claims_text(groups, results))
   print(f'wrote {results}/tables.md and claims.md ({len(groups)} rows, seeds '
         f'{seeds_of(groups)})')

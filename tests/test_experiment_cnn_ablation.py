@@ -152,3 +152,22 @@ def test_students_with_one_seed_get_wilson_intervals_while_teachers_have_three(
   cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
   assert len(wilson) == 5 + 5 + 2  # the T and α points, and the baseline band in each plot
   assert "Final-epoch test accuracy, students' seeds [0];" in (tmp_path / 'tables.md').read_text()
+
+
+def test_learning_speed_tracks_each_setting_against_the_baseline_per_epoch(tmp_path):
+  _study(str(tmp_path), seeds=(0, 1))
+  runs = tmp_path / 'runs'
+  for seed in (0, 1):
+    _with_history(str(runs / f'student_s{seed}'), [50 + 3 * e for e in range(8)])  # ends 71
+    _with_history(str(runs / f'kd_t4.0_a0.5_s{seed}'), [60 + 2 * e + seed for e in range(8)])
+    _with_history(str(runs / f'kd_t1.0_a0.3_s{seed}'), [40 + e for e in range(8)])
+  cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
+  tables = (tmp_path / 'tables.md').read_text()
+  assert "reaches the baseline's final 71.00 %" in tables
+  assert '| Setting | epoch 1 | epoch 2 | epoch 4 | epoch 6 | epoch 8 | reaches it at |' in tables
+  # kd_t4 a0.5: 60.5 + 2e against 50 + 3e; it reaches 71 at epoch 7 (72.5)
+  assert '| T=4, α=0.5 | +10.50 | +9.50 | +7.50 | +5.50 | +3.50 | 7 |' in tables
+  assert '| T=1, α=0.3 | -10.00 | -12.00 | -16.00 | -20.00 | -24.00 | never |' in tables
+  section = tables[tables.index('## KD during training'):tables.index('(kd_gap.png)')]
+  assert section.count('\n| T=') == 2  # the settings without a history are left out
+  assert (tmp_path / 'kd_gap.png').stat().st_size > 0
