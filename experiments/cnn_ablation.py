@@ -82,6 +82,16 @@ def _summary(group):
   return f'{s.mean:.2f} ± {s.std:.2f}', f'{s.low:.2f}–{s.high:.2f}'
 
 
+def test_curve(run) -> list[float]:
+  """A run's test accuracy (%) after each epoch."""
+  return [h['test_accuracy'] for h in run.metrics['history']]
+
+
+def mean_curve(runs) -> list[float]:
+  """The runs' test accuracy per epoch, mean over them (the same length)."""
+  return [statistics.fmean(e) for e in zip(*map(test_curve, runs))]
+
+
 def epochs_of(groups, keys) -> str:
   """The training epochs of these rows' runs, '/'-joined where they differ."""
   found = sorted({r.config['train']['epochs'] for k in keys if k in groups
@@ -167,9 +177,8 @@ def epochs(groups, results) -> tuple[list[str], dict]:
   baseline = [r for r in groups['student'].runs if r.metrics.get('history')] if (
       'student' in groups) else []
   if baseline:
-    per_seed = [[h['test_accuracy'] for h in r.metrics['history']] for r in baseline]
-    curves[f'baseline ({len(per_seed[0])} epochs), mean of seeds '
-           f'{[r.seed for r in baseline]}'] = [statistics.fmean(e) for e in zip(*per_seed)]
+    curve = mean_curve(baseline)
+    curves[f'baseline ({len(curve)} epochs), mean of seeds {[r.seed for r in baseline]}'] = curve
   others = []  # (run, its curve, how it was trained)
   for pattern, how in ((os.path.join(results, 'epochs', 'student_e*_s*'), 'alone'),
                        (os.path.join(results, 'e20', 'runs', 'student_s*'), 'in the 20-epoch grid')):
@@ -178,7 +187,7 @@ def epochs(groups, results) -> tuple[list[str], dict]:
         run = runs_lib.load(path)
         if not run.metrics.get('history'):
           continue
-        curve = [h['test_accuracy'] for h in run.metrics['history']]
+        curve = test_curve(run)
         others.append((run, curve, how))
         curves[f'{len(curve)} epochs, seed {run.seed}, {how}'] = curve
   if not curves:
@@ -213,10 +222,9 @@ def schedules(groups, results) -> list[str]:
   if not seeds or len(keys) < 2:
     return []
 
-  def deltas(g):
-    return [claims.mean_accuracy(g[k], seeds) - claims.mean_accuracy(g['student'], seeds)
-            for k in keys]
-  d_short, d_long = deltas(short), deltas(groups)
+  base = [claims.mean_accuracy(g['student'], seeds) for g in (short, groups)]
+  d_short, d_long = ([claims.mean_accuracy(g[k], seeds) - b for k in keys]
+                     for g, b in zip((short, groups), base))
   n_short, n_long = (epochs_of(g, ['student']) for g in (short, groups))
   rho, p = scipy.stats.spearmanr(d_short, d_long)
   lines = [f'## Schedule: the {n_short}-epoch grids against these', '',
@@ -228,7 +236,6 @@ def schedules(groups, results) -> list[str]:
   for key, a, b in zip(keys, d_short, d_long):
     lines.append(f'| {label(key)} | {claims.mean_accuracy(short[key], seeds):.2f} | {a:+.2f} | '
                  f'{claims.mean_accuracy(groups[key], seeds):.2f} | {b:+.2f} | {b - a:+.2f} |')
-  base = [claims.mean_accuracy(g['student'], seeds) for g in (short, groups)]
   lines += [f'| baseline | {base[0]:.2f} | — | {base[1]:.2f} | — | — |', '',
             f'- Settings above their baseline: {sum(d > 0 for d in d_short)} of {len(keys)} '
             f'at {n_short} epochs, {sum(d > 0 for d in d_long)} of {len(keys)} at {n_long}; '
@@ -250,18 +257,13 @@ def learning_speed(groups) -> tuple[list[str], dict]:
   base = groups.get('student')
   if base is None or not all(r.metrics.get('history') for r in base.runs):
     return [], {}
-
-  def curve(group, seeds):
-    per_seed = [[h['test_accuracy'] for h in r.metrics['history']]
-                for r in group.runs if r.seed in seeds]
-    return [statistics.fmean(e) for e in zip(*per_seed)]
   gaps, lines = {}, []
   for key in SETTINGS:
     g = groups.get(key)
     if g is None or not all(r.metrics.get('history') for r in g.runs):
       continue
     seeds = {r.seed for r in g.runs} & {r.seed for r in base.runs}
-    b, k = curve(base, seeds), curve(g, seeds)
+    b, k = (mean_curve([r for r in group.runs if r.seed in seeds]) for group in (base, g))
     if len(b) != len(k):
       continue
     gaps[label(key)] = [x - y for x, y in zip(k, b)]
