@@ -45,6 +45,11 @@ def _with_history(path, curve):
                               for i, a in enumerate(curve)])
 
 
+def _epochs(run_dir):
+  """The training epochs in a fake run's config.json."""
+  return outputs.read_json(str(run_dir / 'config.json'))['train']['epochs']
+
+
 def test_tables_and_claims_from_runs(tmp_path):
   _study(str(tmp_path))
   for seed in (0, 1, 2):
@@ -72,8 +77,7 @@ def test_tables_and_claims_from_runs(tmp_path):
   assert tables.index('- 10 epochs (in') < tables.index('- 40 epochs (alone)')
   assert tables.count('\n| 16 | ') == 1 and tables.count('\n| 0.5 | 50% | 50% | ') == 1
   assert '| Teacher | 4,000 | 1.0× | 97.50 ± 0.00 |' in tables
-  epochs = cnn_ablation.outputs.read_json(str(tmp_path / 'runs' / 'teacher_s0' / 'config.json'))[
-      'train']['epochs']
+  epochs = _epochs(tmp_path / 'runs' / 'teacher_s0')
   assert f'teacher {epochs} epochs, students {epochs} epochs (cosine over each run)' in tables
   claims = (tmp_path / 'claims.md').read_text()
   for n in range(1, 6):
@@ -128,8 +132,7 @@ def test_schedules_compares_each_settings_delta_with_the_short_grids(tmp_path):
   _study(str(tmp_path / 'e20'), seeds=(0,), kd_extra=4)  # every KD run 1 pt lower
   cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
   tables = (tmp_path / 'tables.md').read_text()
-  n = cnn_ablation.outputs.read_json(str(tmp_path / 'runs' / 'student_s0' / 'config.json'))[
-      'train']['epochs']
+  n = _epochs(tmp_path / 'runs' / 'student_s0')
   assert f'## Schedule: the {n}-epoch grids against these' in tables
   assert 'Seeds [0]; Δ' in tables  # only the seed both have
   assert '| T=16, α=0.3 | 94.00 | +14.00 | 95.00 | +15.00 | +1.00 |' in tables
