@@ -87,9 +87,9 @@ def test_curve(run) -> list[float]:
   return [h['test_accuracy'] for h in run.metrics['history']]
 
 
-def mean_curve(runs) -> list[float]:
-  """The runs' test accuracy per epoch, mean over them (the same length)."""
-  return [statistics.fmean(e) for e in zip(*map(test_curve, runs))]
+def mean_curve(curves) -> list[float]:
+  """Curves of the same length, mean per epoch."""
+  return [statistics.fmean(e) for e in zip(*curves)]
 
 
 def epochs_of(groups, keys) -> str:
@@ -177,7 +177,7 @@ def epochs(groups, results) -> tuple[list[str], dict]:
   baseline = [r for r in groups['student'].runs if r.metrics.get('history')] if (
       'student' in groups) else []
   if baseline:
-    curve = mean_curve(baseline)
+    curve = mean_curve(map(test_curve, baseline))
     curves[f'baseline ({len(curve)} epochs), mean of seeds {[r.seed for r in baseline]}'] = curve
   others = []  # (run, its curve, how it was trained)
   for pattern, how in ((os.path.join(results, 'epochs', 'student_e*_s*'), 'alone'),
@@ -251,9 +251,10 @@ def learning_speed(groups) -> tuple[list[str], dict]:
   """Is KD ahead of the baseline during training, not only at its end? Each
   KD setting's test accuracy minus the baseline's, epoch by epoch (the same
   cosine schedule, mean over the seeds both have), at a few epochs, and the
-  first epoch at which the setting reaches the baseline's final accuracy.
-  Mid-run test accuracies describe the path; the tables report only the
-  final epoch. Returns markdown lines and {label: Δ per epoch}."""
+  first epoch at which the setting reaches the baseline's final accuracy;
+  with two seeds or more, the paired t-test over seeds of the Δ a quarter
+  into the run. Mid-run test accuracies describe the path; the tables report
+  only the final epoch. Returns markdown lines and {label: Δ per epoch}."""
   base = groups.get('student')
   if base is None or not all(r.metrics.get('history') for r in base.runs):
     return [], {}
@@ -262,22 +263,28 @@ def learning_speed(groups) -> tuple[list[str], dict]:
     g = groups.get(key)
     if g is None or not all(r.metrics.get('history') for r in g.runs):
       continue
-    seeds = {r.seed for r in g.runs} & {r.seed for r in base.runs}
-    b, k = (mean_curve([r for r in group.runs if r.seed in seeds]) for group in (base, g))
-    if len(b) != len(k):
+    seeds = sorted({r.seed for r in g.runs} & {r.seed for r in base.runs})
+    per_seed = [[test_curve(next(r for r in group.runs if r.seed == s)) for s in seeds]
+                for group in (base, g)]
+    if len({len(c) for c in per_seed[0] + per_seed[1]}) != 1:
       continue
+    b, k = map(mean_curve, per_seed)
     gaps[label(key)] = [x - y for x, y in zip(k, b)]
-    marks = sorted({1, len(b) // 4, len(b) // 2, 3 * len(b) // 4, len(b)} - {0})
+    quarter = max(len(b) // 4, 1)
+    marks = sorted({1, quarter, len(b) // 2, 3 * len(b) // 4, len(b)} - {0})
     reach = next((e + 1 for e, a in enumerate(k) if a >= b[-1]), None)
+    p = stats.paired_t_test(*([c[quarter - 1] for c in curves] for curves in per_seed))
     if not lines:
       lines = ['## KD during training: Δ against the baseline, epoch by epoch', '',
                'Test accuracy of each setting minus the baseline\'s at the same epoch of the '
-               'same schedule (pt), mean over seeds; the last column: the first epoch at '
-               f'which the setting reaches the baseline\'s final {b[-1]:.2f} %.', '',
-               '| Setting | ' + ' | '.join(f'epoch {m}' for m in marks) + ' | reaches it at |',
-               '|---|' + '---:|' * (len(marks) + 1)]
+               'same schedule (pt), mean over seeds; then the paired t-test over seeds of '
+               f'the Δ at epoch {quarter}, and the first epoch at which the setting reaches '
+               f'the baseline\'s final {b[-1]:.2f} %.', '',
+               '| Setting | ' + ' | '.join(f'epoch {m}' for m in marks)
+               + f' | epoch {quarter}: paired t p | reaches it at |',
+               '|---|' + '---:|' * (len(marks) + 2)]
     lines.append(f'| {label(key)} | ' + ' | '.join(f'{gaps[label(key)][m - 1]:+.2f}' for m in marks)
-                 + f' | {reach or "never"} |')
+                 + f' | {_fmt_p(p)} | {reach or "never"} |')
   if lines:
     lines += ['', '![KD minus baseline, per epoch](kd_gap.png)', '']
   return lines, gaps

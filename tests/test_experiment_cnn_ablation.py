@@ -2,7 +2,10 @@
 collected runs (here fake ones whose accuracies are chosen)."""
 
 import importlib.util
+import math
 import os
+
+import pytest
 
 from kdjax import outputs
 from tests.conftest import REPO
@@ -167,10 +170,15 @@ def test_learning_speed_tracks_each_setting_against_the_baseline_per_epoch(tmp_p
   cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
   tables = (tmp_path / 'tables.md').read_text()
   assert "reaches the baseline's final 71.00 %" in tables
-  assert '| Setting | epoch 1 | epoch 2 | epoch 4 | epoch 6 | epoch 8 | reaches it at |' in tables
-  # kd_t4 a0.5: 60.5 + 2e against 50 + 3e; it reaches 71 at epoch 7 (72.5)
-  assert '| T=4, α=0.5 | +10.50 | +9.50 | +7.50 | +5.50 | +3.50 | 7 |' in tables
-  assert '| T=1, α=0.3 | -10.00 | -12.00 | -16.00 | -20.00 | -24.00 | never |' in tables
+  assert ('| Setting | epoch 1 | epoch 2 | epoch 4 | epoch 6 | epoch 8 | '
+          'epoch 2: paired t p | reaches it at |') in tables
+  # kd_t4 a0.5: 60.5 + 2e against 50 + 3e; it reaches 71 at epoch 7 (72.5). Its
+  # Δ at epoch 2 per seed: 9 and 10, so t = 9.5 / (0.5 ** 0.5 / 2 ** 0.5) = 19
+  # with 1 degree of freedom: p = 2 * (1/2 - atan(19) / pi) = 0.0335.
+  assert '| T=4, α=0.5 | +10.50 | +9.50 | +7.50 | +5.50 | +3.50 | 0.033 | 7 |' in tables
+  assert 2 * (0.5 - math.atan(19) / math.pi) == pytest.approx(0.033475, abs=1e-6)
+  # T=1: -12 on both seeds, no spread: p 0 by stats.paired_t_test's convention
+  assert '| T=1, α=0.3 | -10.00 | -12.00 | -16.00 | -20.00 | -24.00 | 0 | never |' in tables
   section = tables[tables.index('## KD during training'):tables.index('(kd_gap.png)')]
   assert section.count('\n| T=') == 2  # the settings without a history are left out
   assert (tmp_path / 'kd_gap.png').stat().st_size > 0
