@@ -139,11 +139,16 @@ def placer(mesh):
   return lambda tree: jax.tree.map(jnp.asarray, tree)
 
 
-def predictor(config, data, model):
-  """Compiled `predict(variables, uint8 images) -> logits` in eval batches."""
-  return jax.jit(functools.partial(
+def predictor(config, data, model, grid=False):
+  """Compiled `predict(variables, uint8 images) -> logits` in eval batches;
+  with `grid`, variables and logits carry the leading [seeds, points] axes.
+  It takes the XLA options of training (`xla_options`)."""
+  predict = functools.partial(
       steps.predict, model=model, mean=data.mean, std=data.std,
-      batch_size=config.train.eval_batch_size))
+      batch_size=config.train.eval_batch_size)
+  if grid:
+    predict = jax.vmap(jax.vmap(predict, in_axes=(0, None)), in_axes=(0, None))
+  return jax.jit(predict, compiler_options=xla_options.for_training(convolutional(config)))
 
 
 def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
@@ -251,9 +256,7 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
   epoch_fn = epoch_runner(
       loop_kind(config), steps_per_epoch, batch_size, step_fn, grid=bool(stage.grid),
       compiler_options=xla_options.for_training(convolutional(config)))
-  predict = predictor(config, data, step.model)
-  if stage.grid:
-    predict = jax.jit(jax.vmap(jax.vmap(predict, in_axes=(0, None)), in_axes=(0, None)))
+  predict = predictor(config, data, step.model, grid=bool(stage.grid))
   train_x, train_y, test_x, hparams = place((
       data.train.images, data.train.labels, data.test.images, hparams))
 

@@ -21,6 +21,11 @@ CPU machine (see experiments/results/bench.md):
   calls, its fusion types for single convolutions or dots) are slower than
   YNN alone (oneDNN alone: teacher 591, student 1,584), and oneDNN + YNN is
   within run-to-run noise of YNN alone, so they stay off.
+- Evaluation (`loop.predictor`) takes the same options: the test-set pass
+  of seed 0's 10 trained 40-epoch CNN ablation students, 2.45x faster
+  (101.9 -> 41.6 s, AMD EPYC with both cores shared with a training grid,
+  2026-11-24, experiments/bench/eval_options.py), logits bit for bit the
+  same. A run's own final eval gave the saved logits bit for bit, too.
 
 KDJAX_XLA_OPTIONS=0 in the environment turns them all off (to compare).
 """
@@ -34,7 +39,7 @@ YNN = {'xla_cpu_experimental_ynn_fusion_type':
 
 
 def for_training(convolutional: bool, backend: str | None = None) -> dict:
-  """`compiler_options` for the train steps of a run."""
+  """`compiler_options` for the train steps (and the evaluation) of a run."""
   if os.environ.get('KDJAX_XLA_OPTIONS', '1') == '0':
     return {}
   backend = backend or jax.default_backend()
