@@ -22,8 +22,8 @@ CPU machine (see experiments/results/bench.md):
   YNN alone (oneDNN alone: teacher 591, student 1,584), and oneDNN + YNN is
   within run-to-run noise of YNN alone, so they stay off.
 - Evaluation (`loop.predictor`) takes the same options: the test-set pass
-  of seed 0's 10 trained 40-epoch CNN ablation students, 2.45x faster
-  (101.9 -> 41.6 s, AMD EPYC with both cores shared with a training grid,
+  of seed 0's 10 trained 40-epoch CNN ablation students, 2.77x faster
+  (102.9 -> 37.1 s, AMD EPYC with both cores shared with a training grid,
   2026-11-24, experiments/bench/eval_options.py), logits bit for bit the
   same. A run's own final eval gave the saved logits bit for bit, too.
 

@@ -1,16 +1,15 @@
 """Test-set evaluation of a finished grid with and without kdjax's XLA options.
 
-  python experiments/bench/eval_options.py /work/runs/cnn_ablation_lr001_s0/students
+  python experiments/bench/eval_options.py $RUNS_DIR/students
 
-Restores each student of the sweep workdir (`python -m kdjax.sweep`) from its
-final checkpoint, then times the grid's vmapped eval (`loop.predictor(...,
-grid=True)`) compiled with `xla_options.for_training` and with XLA's
-defaults (second call of each, compilation excluded), and checks that both
-give the same logits bit for bit, and the same predictions as each
-student's saved predictions/test.npz.
+Restores each student of a sweep workdir (`python -m kdjax.sweep`, e.g. the
+one `experiments/run_cnn_ablation.sh` writes) from its final checkpoint, then
+times the grid's vmapped eval (`loop.predictor(..., grid=True)`) compiled
+with `xla_options.for_training` and with XLA's defaults (KDJAX_XLA_OPTIONS=0),
+each on its second call (compilation excluded), and checks that both give
+the same logits bit for bit, and the predictions each student saved.
 """
 
-import functools
 import glob
 import json
 import os
@@ -27,7 +26,6 @@ from kdjax import data as data_lib
 from kdjax import loop
 from kdjax import models
 from kdjax import outputs
-from kdjax import steps
 from kdjax import train
 
 
@@ -55,10 +53,8 @@ def main(argv):
   images = jnp.asarray(data.test.images)
 
   with_options, t_with = timed(loop.predictor(config, data, model, grid=True), stacked, images)
-  default = jax.jit(jax.vmap(jax.vmap(functools.partial(
-      steps.predict, model=model, mean=data.mean, std=data.std,
-      batch_size=config.train.eval_batch_size), in_axes=(0, None)), in_axes=(0, None)))
-  without, t_without = timed(default, stacked, images)
+  os.environ['KDJAX_XLA_OPTIONS'] = '0'  # XLA's defaults (`xla_options`)
+  without, t_without = timed(loop.predictor(config, data, model, grid=True), stacked, images)
   saved = [outputs.read_predictions(os.path.join(w, 'predictions', 'test.npz'))['predictions']
            for w in workdirs]
   print(f'{len(workdirs)} students x {len(images)} test images on {jax.devices()[0].device_kind}: '
