@@ -263,10 +263,9 @@ def learning_speed(groups) -> tuple[list[str], dict]:
     g = groups.get(key)
     if g is None or not all(r.metrics.get('history') for r in g.runs):
       continue
-    seeds = sorted({r.seed for r in g.runs} & {r.seed for r in base.runs})
-    per_seed = [[test_curve(next(r for r in group.runs if r.seed == s)) for s in seeds]
-                for group in (base, g)]
-    if len({len(c) for c in per_seed[0] + per_seed[1]}) != 1:
+    pairs = runs_lib.same_seed(base, g)
+    per_seed = [[test_curve(r) for r in side] for side in zip(*pairs)]  # [baseline, KD]
+    if not pairs or len({len(c) for side in per_seed for c in side}) != 1:
       continue
     b, k = map(mean_curve, per_seed)
     gaps[label(key)] = [x - y for x, y in zip(k, b)]
