@@ -172,7 +172,8 @@ def epochs(groups, results) -> tuple[list[str], dict]:
   epoch (mean over seeds), beside the same student trained for other lengths:
   alone (`epochs/student_e<E>_s<seed>`) or in the 20-epoch grid
   (`e20/runs/student_s<seed>`), each compared with the baseline of its seed
-  by McNemar. Returns markdown lines and the curves."""
+  by McNemar and, where two seeds or more have a schedule, by the paired
+  t-test over seeds. Returns markdown lines and the curves."""
   curves = {}
   baseline = [r for r in groups['student'].runs if r.metrics.get('history')] if (
       'student' in groups) else []
@@ -205,8 +206,32 @@ def epochs(groups, results) -> tuple[list[str], dict]:
           f'{len(short.metrics["history"])}, seed {run.seed}: '
           f'{claims.accuracy(run) - claims.accuracy(short):+.2f} pt; McNemar '
           f'{m.improved} improved / {m.degraded} degraded, p = {m.p_value:.2g}')
+  lines += _schedule_gains(baseline, [(r, how) for r, _, how in others])
   lines += ['', '![baseline test accuracy per epoch](baseline_curve.png)', '']
   return lines, curves
+
+
+def _schedule_gains(baseline, others) -> list[str]:
+  """Over the seeds that have both: the mean gain of each other schedule
+  (same length, same way of training) over the baseline, with the paired
+  t-test over seeds; only where two seeds or more have it."""
+  by_schedule = {}
+  for run, how in others:
+    by_schedule.setdefault((len(run.metrics['history']), how), []).append(run)
+  lines = []
+  for (n, how), group in sorted(by_schedule.items()):
+    pairs = [(short, run) for run in group
+             for short in baseline if short.seed == run.seed]
+    if len(pairs) < 2:
+      continue
+    short_acc, long_acc = ([claims.accuracy(r) for r in side] for side in zip(*pairs))
+    gain = statistics.fmean(b - a for a, b in zip(short_acc, long_acc))
+    lines.append(
+        f'- {n} epochs ({how}) against the baseline\'s '
+        f'{len(pairs[0][0].metrics["history"])}, mean over seeds '
+        f'{sorted(r.seed for _, r in pairs)}: {gain:+.2f} pt; paired t-test '
+        f'p = {_fmt_p(stats.paired_t_test(short_acc, long_acc))}')
+  return lines
 
 
 def schedules(groups, results) -> list[str]:

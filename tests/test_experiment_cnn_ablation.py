@@ -92,6 +92,24 @@ def test_tables_and_claims_from_runs(tmp_path):
   assert '## 5. The extreme α are worse than the best middle α (α=0.5 at T=4): **' in claims
 
 
+def test_a_longer_schedule_on_several_seeds_gets_a_paired_t_test(tmp_path):
+  _study(str(tmp_path), seeds=(0, 1))
+  for seed, errors in ((0, 70), (1, 60)):  # against the baselines' 80 of 400
+    _with_history(str(tmp_path / 'runs' / f'student_s{seed}'), [70 + e for e in range(10)])
+    longer = fake_run(str(tmp_path / 'epochs'), f'student_e20_s{seed}', seed=seed,
+                      method='kd', temperature=4.0, alpha=1.0, errors_at=range(errors))
+    _with_history(longer, [70 + e / 2 for e in range(20)])
+  cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
+  tables = (tmp_path / 'tables.md').read_text()
+  # gains +2.5 and +5 pt: mean 3.75, std 2.5 / 2 ** 0.5, standard error 1.25,
+  # t = 3 with 1 degree of freedom: p = 2 * (1/2 - atan(3) / pi) = 0.2048
+  assert 2 * (0.5 - math.atan(3) / math.pi) == pytest.approx(0.2048, abs=1e-4)
+  assert ("- 20 epochs (alone) against the baseline's 10, mean over seeds [0, 1]: "
+          '+3.75 pt; paired t-test p = 0.2\n') in tables
+  # seed 1's baseline misses images 3..82 (the fake seed's shift), the longer run 0..59
+  assert "seed 1: +5.00 pt; McNemar 23 improved / 3 degraded" in tables
+
+
 def test_a_claim_that_fails_is_not_held(tmp_path):
   _study(str(tmp_path), seeds=(0, 1))
   os.rename(tmp_path / 'runs' / 'kd_t16.0_a0.3_s0', tmp_path / 'kd_t16_gone')
