@@ -173,7 +173,9 @@ def epochs(groups, results) -> tuple[list[str], dict]:
   alone (`epochs/student_e<E>_s<seed>`) or in the 20-epoch grid
   (`e20/runs/student_s<seed>`), each compared with the baseline of its seed
   by McNemar and, where two seeds or more have a schedule, by the paired
-  t-test over seeds. Returns markdown lines and the curves."""
+  t-test over seeds; each run alone also against the next shorter one of its
+  seed (does doubling again still pay?). Returns markdown lines and the
+  curves."""
   curves = {}
   baseline = [r for r in groups['student'].runs if r.metrics.get('history')] if (
       'student' in groups) else []
@@ -183,14 +185,14 @@ def epochs(groups, results) -> tuple[list[str], dict]:
   others = []  # (run, its curve, how it was trained)
   for pattern, how in ((os.path.join(results, 'epochs', 'student_e*_s*'), 'alone'),
                        (os.path.join(results, 'e20', 'runs', 'student_s*'), 'in the 20-epoch grid')):
-    for path in sorted(glob.glob(pattern)):
+    for path in glob.glob(pattern):
       if os.path.exists(os.path.join(path, 'metrics.json')):
         run = runs_lib.load(path)
-        if not run.metrics.get('history'):
-          continue
-        curve = test_curve(run)
-        others.append((run, curve, how))
-        curves[f'{len(curve)} epochs, seed {run.seed}, {how}'] = curve
+        if run.metrics.get('history'):
+          others.append((run, test_curve(run), how))
+  others.sort(key=lambda o: (o[2] != 'alone', len(o[1]), o[0].seed))
+  for run, curve, how in others:
+    curves[f'{len(curve)} epochs, seed {run.seed}, {how}'] = curve
   if not curves:
     return [], curves
   lines = ['## Epochs: has the baseline stopped rising?', '']
@@ -200,15 +202,25 @@ def epochs(groups, results) -> tuple[list[str], dict]:
   for run, curve, how in sorted(others, key=lambda o: len(o[1])):
     short = next((r for r in baseline if r.seed == run.seed), None)
     if short is not None:
-      m = stats.mcnemar(short.predictions(), run.predictions(), names=(short.path, run.path))
-      lines.append(
-          f'- {len(curve)} epochs ({how}) against the baseline\'s '
-          f'{len(short.metrics["history"])}, seed {run.seed}: '
-          f'{claims.accuracy(run) - claims.accuracy(short):+.2f} pt; McNemar '
-          f'{m.improved} improved / {m.degraded} degraded, p = {m.p_value:.2g}')
+      lines.append(_gain(short, run, f'{len(curve)} epochs ({how}) against the '
+                         f'baseline\'s {len(short.metrics["history"])}'))
+  alone = [(r, len(c)) for r, c, how in others if how == 'alone']
+  for run, n in alone:
+    shorter = [(r, k) for r, k in alone if r.seed == run.seed and k < n]
+    if shorter:
+      prev, k = max(shorter, key=lambda o: o[1])
+      lines.append(_gain(prev, run, f'{n} epochs against {k}, both alone'))
   lines += _schedule_gains(baseline, [(r, how) for r, _, how in others])
   lines += ['', '![baseline test accuracy per epoch](baseline_curve.png)', '']
   return lines, curves
+
+
+def _gain(short, long, label) -> str:
+  """One markdown line: `long`'s accuracy minus `short`'s, with McNemar."""
+  m = stats.mcnemar(short.predictions(), long.predictions(), names=(short.path, long.path))
+  return (f'- {label}, seed {long.seed}: '
+          f'{claims.accuracy(long) - claims.accuracy(short):+.2f} pt; McNemar '
+          f'{m.improved} improved / {m.degraded} degraded, p = {m.p_value:.2g}')
 
 
 def _schedule_gains(baseline, others) -> list[str]:

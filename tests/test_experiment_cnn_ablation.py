@@ -99,8 +99,18 @@ def test_a_longer_schedule_on_several_seeds_gets_a_paired_t_test(tmp_path):
     longer = fake_run(str(tmp_path / 'epochs'), f'student_e20_s{seed}', seed=seed,
                       method='kd', temperature=4.0, alpha=1.0, errors_at=range(errors))
     _with_history(longer, [70 + e / 2 for e in range(20)])
+  longest = fake_run(str(tmp_path / 'epochs'), 'student_e100_s0', seed=0, method='kd',
+                     temperature=4.0, alpha=1.0, errors_at=range(50))
+  _with_history(longest, [70 + e / 10 for e in range(100)])
   cnn_ablation.main(['cnn_ablation.py', str(tmp_path)])
   tables = (tmp_path / 'tables.md').read_text()
+  # listed by length, not by name ('e100' sorts before 'e20')
+  assert tables.index('- 20 epochs, seed 0, alone') < tables.index('- 100 epochs, seed 0, alone')
+  # against the next shorter run of its seed: 20 images it fixes, none it breaks,
+  # exact binomial p = 2 * 2 ** -20
+  assert ('- 100 epochs against 20, both alone, seed 0: +5.00 pt; McNemar '
+          f'20 improved / 0 degraded, p = {2 * 0.5 ** 20:.2g}\n') in tables
+  assert 'against 20, both alone, seed 1' not in tables
   # gains +2.5 and +5 pt: mean 3.75, std 2.5 / 2 ** 0.5, standard error 1.25,
   # t = 3 with 1 degree of freedom: p = 2 * (1/2 - atan(3) / pi) = 0.2048
   assert 2 * (0.5 - math.atan(3) / math.pi) == pytest.approx(0.2048, abs=1e-4)
