@@ -4,6 +4,12 @@ Every experiment file in `configs/` starts from `get_base_config()` and changes
 a few fields. The defaults are the MNIST study's (Adam 1e-3, L2 1e-4, batch
 256, 20 epochs, +-2 px translation). `validate()` turns a mistyped key or an
 out-of-range value into one `ConfigError` line before any work starts.
+
+Initialisation: every study here ran PyTorch, so the model helpers default
+to `param_init='torch'`, the weights the PyTorch reference model draws (issue 25:
+Flax's LeCun-normal kernels and zero biases cost the CIFAR CNN student
+points against a plain PyTorch run of the same recipe). `param_init='flax'` keeps
+Flax's defaults; runs saved before the key existed are read as 'flax'.
 """
 
 import json
@@ -23,11 +29,12 @@ DATA_SOURCES = ('auto', 'idx', 'cifar_python', 'image_folder', 'tfds', 'sklearn'
 _FREE_FORM = ('model', 'teacher.model')
 
 
-def mlp(hidden, dropout=0.0, bn_residual=False):
-  """Model config for `kdjax.models.MLP` (hidden widths, dropout rate)."""
+def mlp(hidden, dropout=0.0, bn_residual=False, param_init='torch'):
+  """Model config for `kdjax.models.MLP` (hidden widths, dropout rate,
+  'torch' or 'flax' initialisation)."""
   return ml_collections.ConfigDict(dict(
       name='mlp', hidden=tuple(hidden), dropout=dropout, activation='relu',
-      bn_residual=bn_residual))
+      bn_residual=bn_residual, param_init=param_init))
 
 
 # Optimizer sub-configs (`optimizer`, `fitnet.stage1_optimizer`), for config files.
@@ -125,6 +132,8 @@ KEY_HELP = {
     'dataset.translate': 'random shift of up to this many pixels, zero-filled (4 on 32x32 = crop with 4-px padding)',
     'dataset.flip': 'random horizontal flip, p = 0.5',
     'model': 'the student (a ConfigDict with name and the model fields)',
+    'model.param_init': "'torch': weights as the PyTorch reference model draws them; 'flax': Flax's defaults",
+    'teacher.model.param_init': "the teacher's initialisation ('torch' or 'flax')",
     'method': 'the distillation method (kdjax/methods/)',
     'distill.teacher_cache': "gather the teacher's outputs from a table where that pays and fits",
     'teacher.workdir': 'a finished teacher run whose newest checkpoint is loaded',
@@ -186,9 +195,10 @@ def cifar10_resnet():
   config.dataset.update(name='cifar10', translate=4, flip=True)
   config.train.update(epochs=200, batch_size=128)
   config.optimizer = optimizer('sgd', 0.1, weight_decay=1e-4, schedule='cosine')
-  config.model = ml_collections.ConfigDict(dict(name='mobilenet_v2'))
+  # torchvision's initialisation of both (kdjax/models/resnet.py, mobilenet.py).
+  config.model = ml_collections.ConfigDict(dict(name='mobilenet_v2', param_init='torch'))
   config.teacher.model = ml_collections.ConfigDict(dict(
-      name='resnet', stage_sizes=(3, 4, 6, 3)))
+      name='resnet', stage_sizes=(3, 4, 6, 3), param_init='torch'))
   return config
 
 
@@ -206,20 +216,24 @@ def cifar10_cnn_ablation(epochs=40, learning_rate=0.01):
     the baseline student of seed 0 ended at 76.28 %, at 40 at 79.23 %
     (McNemar p = 2.6e-19; e20/, epochs/). At 80 it still gained (80.67 %,
     p = 1.9e-5), but 80-epoch grids would not fit the budget (about 16 h
-    of 2 CPU cores for 3 seeds)."""
+    of 2 CPU cores for 3 seeds).
+  Its runs were made before `model.param_init` existed and keep Flax's
+  initialisation (param_init='flax'), so that they stay reproducible and resumable
+  from their own commands."""
   config = cifar10_resnet()
-  config.model = cnn((32, 64), dense=(256,))
-  config.teacher.model = cnn((64, 128, 256), dense=(1024,), dropout=0.3)
+  config.model = cnn((32, 64), dense=(256,), param_init='flax')
+  config.teacher.model = cnn((64, 128, 256), dense=(1024,), dropout=0.3,
+                             param_init='flax')
   config.train.epochs = epochs
   config.optimizer.learning_rate = learning_rate
   return config
 
 
-def cnn(convs, dense=(), pool=(), dropout=0.0):
-  """Model config for `kdjax.models.CNN`."""
+def cnn(convs, dense=(), pool=(), dropout=0.0, param_init='torch'):
+  """Model config for `kdjax.models.CNN` ('torch' or 'flax' initialisation)."""
   return ml_collections.ConfigDict(dict(
       name='cnn', convs=tuple(convs), dense=tuple(dense), pool=tuple(pool),
-      dropout=dropout))
+      dropout=dropout, param_init=param_init))
 
 
 def runlocal(config):
@@ -245,9 +259,21 @@ def flatten(config_dict, prefix='') -> dict:
   return flat
 
 
+def saved_models(saved: dict) -> dict:
+  """`saved` (a config.json) with `param_init='flax'` on each model without
+  one: the runs saved before the key existed were Flax-initialised."""
+  saved = json.loads(json.dumps(saved))
+  for node in (saved, saved.get('teacher', {})):
+    if isinstance(node.get('model'), dict):
+      node['model'].setdefault('param_init', 'flax')
+  return saved
+
+
 def from_json(saved: dict) -> ml_collections.ConfigDict:
   """A run's saved config.json as a config: the base config updated with it,
-  so a run saved before a key existed gets that key's default."""
+  so a run saved before a key existed gets that key's default (a model's
+  `param_init` is read as 'flax', see `saved_models`)."""
+  saved = saved_models(saved)
   config = get_base_config()
 
   def update(node, values, prefix):

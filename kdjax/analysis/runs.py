@@ -101,6 +101,7 @@ def load(path: str) -> Run:
         f'{path} is not a finished run ({e}); expected config.json and '
         'metrics.json written by kdjax') from None
   labels = read_predictions(path)['labels']
+  config = config_lib.saved_models(config)  # a model without param_init was Flax's
   return Run(path, config, metrics, metrics.get('test_fingerprint') or _labels_key(labels))
 
 

@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from kdjax import errors
+from kdjax.models import layers
 from kdjax.models.cnn import CNN
 from kdjax.models.mlp import MLP
 from kdjax.models.mobilenet import MobileNetV2
@@ -57,6 +58,10 @@ def create(model_config, num_classes: int, axis_name=None,
       raise errors.ConfigError(
           f'unknown option {key!r} for model {name!r}; expected one of '
           f'{sorted(fields - {"num_classes"})}')
+  if kwargs.get('param_init', 'flax') not in layers.INITS:
+    raise errors.ConfigError(
+        f'model.param_init={kwargs["param_init"]!r} is unknown; expected one of {layers.INITS} '
+        "(Flax's defaults, or the weights the PyTorch reference model draws)")
   if 'activation' in kwargs and not callable(getattr(nn, kwargs['activation'], None)):
     raise errors.ConfigError(
         f'model.activation={kwargs["activation"]!r} is not a flax.linen '

@@ -26,12 +26,15 @@ class CNN(nn.Module):
     pool: which convs are followed by a 2x2 max-pool (default: all).
     dense: widths of the hidden dense layers.
     dropout: rate after each hidden dense layer.
+    param_init: 'flax' (Flax's defaults) or 'torch' (`nn.Conv2d`'s and
+      `nn.Linear`'s defaults, as the study's PyTorch models draw them).
   """
   convs: Sequence[int]
   dense: Sequence[int] = ()
   pool: Sequence[bool] = ()
   num_classes: int = 10
   dropout: float = 0.0
+  param_init: str = 'flax'
   dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
 
   def trunk(self, feature: str) -> set[str]:
@@ -47,19 +50,22 @@ class CNN(nn.Module):
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     """Images [B, H, W, C] -> logits [B, num_classes] (and features)."""
     pool = tuple(self.pool) or (True,) * len(self.convs)
+    init = layers.scheme(self.param_init)
     features = {}
     for i, filters in enumerate(self.convs):
       x = nn.relu(layers.conv(filters, (3, 3), padding='SAME', dtype=self.dtype,
-                              name=f'conv_{i}')(x))
+                              init=init, name=f'conv_{i}')(x))
       features[f'conv_{i}'] = x
       if pool[i]:
         x = layers.max_pool_2x2(x)
       features[f'block_{i}'] = x
     x = jnp.reshape(x, (x.shape[0], -1))
     for i, width in enumerate(self.dense):
-      x = nn.relu(layers.dense(width, dtype=self.dtype, name=f'dense_{i}')(x))
+      x = nn.relu(layers.dense(width, dtype=self.dtype, init=init,
+                                   name=f'dense_{i}')(x))
       features[f'dense_{i}'] = x
       x = nn.Dropout(self.dropout, deterministic=not train)(x)
     features['embedding'] = features[f'dense_{len(self.dense) - 1}'] if self.dense else x
-    logits = layers.dense(self.num_classes, dtype=self.dtype, name='head')(x)
+    logits = layers.dense(self.num_classes, dtype=self.dtype, init=init,
+                          name='head')(x)
     return (logits, features) if return_features else logits

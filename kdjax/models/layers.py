@@ -1,33 +1,90 @@
 """Layers shared by the models."""
 
 import functools
+import math
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+# A model's `param_init` field: 'flax' (Flax's defaults: LeCun-normal kernels,
+# zero biases) or 'torch' (the weights the PyTorch reference model draws).
+INITS = ('flax', 'torch')
 
-def dense(features: int, *, dtype: Any = jnp.float32, name=None, **kwargs) -> nn.Dense:
-  """`nn.Dense` computing in `dtype` with float32 parameters.
+
+def uniform(bound: float):
+  """Initializer drawing from U(-bound, bound)."""
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+  return init
+
+
+def initializers(scheme: str, fan_in: int) -> dict:
+  """kernel_init/bias_init of one layer whose weights see `fan_in` inputs.
+
+  Schemes (PyTorch's names; fan_in = in_features, or in_channels / groups *
+  kh * kw; fan_out = out_channels * kh * kw, as `torch.nn.init` computes):
+  - 'flax': Flax's defaults (nothing passed).
+  - 'torch': `nn.Linear`'s and `nn.Conv2d`'s `reset_parameters`: weights
+    `kaiming_uniform_(a=sqrt(5))` = U(+-1/sqrt(fan_in)), biases
+    U(+-1/sqrt(fan_in)).
+  - 'kaiming_fan_out': torchvision's ResNet and MobileNetV2 convs,
+    `kaiming_normal_(mode='fan_out', nonlinearity='relu')` = N(0, 2/fan_out),
+    untruncated; biases 0.
+  - 'normal_0.01': torchvision MobileNetV2's classifier, N(0, 0.01^2); biases 0.
+  """
+  if scheme == 'flax':
+    return {}
+  if scheme == 'torch':
+    bound = 1 / math.sqrt(fan_in)
+    return dict(kernel_init=uniform(bound), bias_init=uniform(bound))
+  if scheme == 'kaiming_fan_out':
+    return dict(kernel_init=nn.initializers.variance_scaling(2.0, 'fan_out', 'normal'),
+                bias_init=nn.initializers.zeros)
+  if scheme == 'normal_0.01':
+    return dict(kernel_init=nn.initializers.normal(0.01),
+                bias_init=nn.initializers.zeros)
+  raise ValueError(f'unknown initialisation scheme {scheme!r}')
+
+
+def scheme(model_init: str, torch_scheme: str = 'torch') -> str:
+  """The layer scheme for a model's `init`: 'flax', or the layer's PyTorch one."""
+  return torch_scheme if model_init == 'torch' else 'flax'
+
+
+def dense(features: int, *, dtype: Any = jnp.float32, init: str = 'flax',
+          name=None, **kwargs):
+  """`x -> nn.Dense(features)(x)` computing in `dtype` with float32
+  parameters, initialised by `init` (a scheme of `initializers`).
 
   With a 16-bit `dtype` the products accumulate in, and come out as,
   float32: the fast bfloat16 path of XLA:CPU (AMX; bf16 outputs were slower
-  than float32 there) and the usual mixed precision of GPUs.
+  than float32 there) and the usual mixed precision of GPUs. Called inside
+  a parent's compact `__call__`, the layer is that parent's submodule.
   """
   if jnp.dtype(dtype) != jnp.float32:
     kwargs['dot_general'] = functools.partial(
         jax.lax.dot_general, preferred_element_type=jnp.float32)
-  return nn.Dense(features, dtype=dtype, name=name, **kwargs)
+
+  def apply(x):
+    return nn.Dense(features, dtype=dtype, name=name,
+                    **initializers(init, x.shape[-1]), **kwargs)(x)
+  return apply
 
 
-def conv(features: int, kernel_size, *, dtype: Any = jnp.float32, name=None,
-         **kwargs) -> nn.Conv:
-  """`nn.Conv` computing in `dtype` with float32 parameters (as `dense`)."""
+def conv(features: int, kernel_size, *, dtype: Any = jnp.float32,
+         init: str = 'flax', name=None, **kwargs):
+  """`x -> nn.Conv(features, kernel_size)(x)` (as `dense`)."""
   if jnp.dtype(dtype) != jnp.float32:
     kwargs['conv_general_dilated'] = functools.partial(
         jax.lax.conv_general_dilated, preferred_element_type=jnp.float32)
-  return nn.Conv(features, kernel_size, dtype=dtype, name=name, **kwargs)
+
+  def apply(x):
+    fan_in = x.shape[-1] // kwargs.get('feature_group_count', 1) * math.prod(kernel_size)
+    return nn.Conv(features, kernel_size, dtype=dtype, name=name,
+                   **initializers(init, fan_in), **kwargs)(x)
+  return apply
 
 
 def batch_norm(train: bool, name: str, axis_name=None) -> nn.BatchNorm:

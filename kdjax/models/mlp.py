@@ -21,12 +21,15 @@ class MLP(nn.Module):
     dropout: rate applied after each hidden activation (training only).
     activation: name of a `flax.linen` activation ('relu', 'gelu', ...).
     bn_residual: the study's BatchNorm + residual variant (sec. 6).
+    param_init: 'flax' (Flax's defaults) or 'torch' (`nn.Linear`'s defaults, as
+      the study's PyTorch models draw them).
   """
   hidden: Sequence[int]
   num_classes: int = 10
   dropout: float = 0.0
   activation: str = 'relu'
   bn_residual: bool = False
+  param_init: str = 'flax'
   axis_name: str | None = None  # set by the trainer on several devices (sync BN)
   dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
 
@@ -45,10 +48,11 @@ class MLP(nn.Module):
     tree is the same either way.
     """
     act = getattr(nn, self.activation)
+    init = layers.scheme(self.param_init)
     x = jnp.reshape(x, (x.shape[0], -1))
     features = {}
     for i, width in enumerate(self.hidden):
-      h = layers.dense(width, dtype=self.dtype, name=f'dense_{i}')(x)
+      h = layers.dense(width, dtype=self.dtype, init=init, name=f'dense_{i}')(x)
       if self.bn_residual:
         h = layers.batch_norm(train, f'bn_{i}', self.axis_name)(h)
       h = act(h)
@@ -57,5 +61,6 @@ class MLP(nn.Module):
       features[f'hidden_{i}'] = h
       x = nn.Dropout(self.dropout, deterministic=not train)(h)
     features['embedding'] = features[f'hidden_{len(self.hidden) - 1}']
-    logits = layers.dense(self.num_classes, dtype=self.dtype, name='head')(x)
+    logits = layers.dense(self.num_classes, dtype=self.dtype, init=init,
+                          name='head')(x)
     return (logits, features) if return_features else logits

@@ -4,6 +4,11 @@ Width 1.0, inverted residuals (t, c, n, s) = (1,16,1,1), (6,24,2,2),
 (6,32,3,2), (6,64,4,2), (6,96,3,1), (6,160,3,2), (6,320,1,1), last 1x1 conv
 to 1280, ReLU6, dropout 0.2 before the classifier: 2,236,682 params for 10
 classes, as torchvision's `mobilenet_v2(num_classes=10)`.
+
+`param_init='torch'` draws the weights as torchvision's constructor does:
+`kaiming_normal_(mode='fan_out')` for every conv, N(0, 0.01) and a zero bias
+for the classifier, BatchNorm 1 / 0 (the CIFAR variant changes only the
+stem's stride). `param_init='flax'`: Flax's defaults.
 """
 
 from typing import Any
@@ -23,22 +28,24 @@ class InvertedResidual(nn.Module):
   expand: int
   axis_name: str | None = None
   dtype: Any = jnp.float32
+  param_init: str = 'flax'
 
   @nn.compact
   def __call__(self, x, train):
+    init = layers.scheme(self.param_init, 'kaiming_fan_out')
     channels = x.shape[-1]
     hidden = channels * self.expand
     y = x
     if self.expand != 1:
       y = layers.conv(hidden, (1, 1), use_bias=False, dtype=self.dtype,
-                      name='expand_conv')(y)
+                      init=init, name='expand_conv')(y)
       y = nn.relu6(layers.batch_norm(train, 'expand_bn', self.axis_name)(y))
     y = layers.conv(hidden, (3, 3), strides=self.strides, padding=1,
                     feature_group_count=hidden, use_bias=False, dtype=self.dtype,
-                    name='depthwise_conv')(y)
+                    init=init, name='depthwise_conv')(y)
     y = nn.relu6(layers.batch_norm(train, 'depthwise_bn', self.axis_name)(y))
     y = layers.conv(self.filters, (1, 1), use_bias=False, dtype=self.dtype,
-                    name='project_conv')(y)
+                    init=init, name='project_conv')(y)
     y = layers.batch_norm(train, 'project_bn', self.axis_name)(y)
     if self.strides == 1 and channels == self.filters:
       y = x + y
@@ -53,6 +60,7 @@ class MobileNetV2(nn.Module):
   stem_strides: int = 1  # torchvision: 2; CIFAR variant: 1.
   axis_name: str | None = None
   dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
+  param_init: str = 'flax'  # or 'torch' (module docstring)
 
   def trunk(self, feature: str) -> set[str]:
     if feature == 'stem':
@@ -68,22 +76,26 @@ class MobileNetV2(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
+    conv_init = layers.scheme(self.param_init, 'kaiming_fan_out')
     x = layers.conv(32, (3, 3), strides=self.stem_strides, padding=1,
-                    use_bias=False, dtype=self.dtype, name='stem_conv')(x)
+                    use_bias=False, dtype=self.dtype, init=conv_init,
+                    name='stem_conv')(x)
     x = nn.relu6(layers.batch_norm(train, 'stem_bn', self.axis_name)(x))
     features = {'stem': x}
     for s, (expand, filters, blocks, strides) in enumerate(SETTINGS, start=1):
       for b in range(blocks):
         x = InvertedResidual(filters, strides if b == 0 else 1, expand,
-                             self.axis_name, self.dtype,
+                             self.axis_name, self.dtype, self.param_init,
                              name=f'stage{s}_block{b}')(x, train)
       features[f'stage_{s}'] = x
     x = layers.conv(1280, (1, 1), use_bias=False, dtype=self.dtype,
-                    name='last_conv')(x)
+                    init=conv_init, name='last_conv')(x)
     x = nn.relu6(layers.batch_norm(train, 'last_bn', self.axis_name)(x))
     features['last'] = x
     x = jnp.mean(x, axis=(1, 2))
     features['embedding'] = x
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    logits = layers.dense(self.num_classes, dtype=self.dtype, name='head')(x)
+    logits = layers.dense(self.num_classes, dtype=self.dtype,
+                          init=layers.scheme(self.param_init, 'normal_0.01'),
+                          name='head')(x)
     return (logits, features) if return_features else logits

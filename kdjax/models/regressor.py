@@ -2,12 +2,16 @@
 
 import flax.linen as nn
 
+from kdjax.models import layers
+
 
 class WithRegressor(nn.Module):
   """`student` plus a regressor mapping feature `guided` to `hint_features` units.
 
   A Dense layer for vector features [B, D], a 1x1 convolution for feature
-  maps [B, H, W, C] (Romero et al.). Its features gain 'regressed'. The
+  maps [B, H, W, C] (Romero et al.), initialised as the student's `param_init`
+  says (PyTorch's `nn.Linear`/`nn.Conv2d` defaults under 'torch', as the
+  references' regressors). Its features gain 'regressed'. The
   parameters are {'student': ..., 'regressor': ...}; only the student's are
   kept after stage 1, so the deployed student's size is unchanged.
   """
@@ -19,9 +23,11 @@ class WithRegressor(nn.Module):
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     logits, features = self.student(x, train=train, return_features=True)
     h = features[self.guided]
+    inits = layers.initializers(
+        layers.scheme(getattr(self.student, 'param_init', 'flax')), h.shape[-1])
     if h.ndim == 2:
-      regressed = nn.Dense(self.hint_features, name='regressor')(h)
+      regressed = nn.Dense(self.hint_features, name='regressor', **inits)(h)
     else:
-      regressed = nn.Conv(self.hint_features, (1, 1), name='regressor')(h)
+      regressed = nn.Conv(self.hint_features, (1, 1), name='regressor', **inits)(h)
     features = {**features, 'regressed': regressed}
     return (logits, features) if return_features else logits

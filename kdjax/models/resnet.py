@@ -4,6 +4,12 @@
 pool, one Dense. ResNet-34 = 21,282,122 params for 10 classes, ResNet-18 =
 11,173,962: the torchvision models with the stem changed, as the KD report
 (seeds/000) describes.
+
+`param_init='torch'` draws the weights as that PyTorch model does: torchvision's
+`kaiming_normal_(mode='fan_out')` for the block convs, `nn.Linear`'s default
+for the classifier, and `nn.Conv2d`'s default for the 3x3 stem (a conv put
+in place of torchvision's `conv1` keeps PyTorch's default); BatchNorm 1 / 0
+either way. `param_init='flax'`: Flax's defaults.
 """
 
 from typing import Any, Sequence
@@ -19,18 +25,20 @@ class BasicBlock(nn.Module):
   strides: int = 1
   axis_name: str | None = None
   dtype: Any = jnp.float32
+  param_init: str = 'flax'
 
   @nn.compact
   def __call__(self, x, train):
+    init = layers.scheme(self.param_init, 'kaiming_fan_out')
     y = layers.conv(self.filters, (3, 3), strides=self.strides, padding=1,
-                    use_bias=False, dtype=self.dtype, name='conv1')(x)
+                    use_bias=False, dtype=self.dtype, init=init, name='conv1')(x)
     y = nn.relu(layers.batch_norm(train, 'bn1', self.axis_name)(y))
     y = layers.conv(self.filters, (3, 3), padding=1, use_bias=False,
-                    dtype=self.dtype, name='conv2')(y)
+                    dtype=self.dtype, init=init, name='conv2')(y)
     y = layers.batch_norm(train, 'bn2', self.axis_name)(y)
     if self.strides != 1 or x.shape[-1] != self.filters:
       x = layers.conv(self.filters, (1, 1), strides=self.strides, use_bias=False,
-                      dtype=self.dtype, name='shortcut_conv')(x)
+                      dtype=self.dtype, init=init, name='shortcut_conv')(x)
       x = layers.batch_norm(train, 'shortcut_bn', self.axis_name)(x)
     return nn.relu(x + y)
 
@@ -43,6 +51,7 @@ class ResNet(nn.Module):
   width: int = 64
   axis_name: str | None = None
   dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
+  param_init: str = 'flax'  # or 'torch' (module docstring)
 
   def trunk(self, feature: str) -> set[str]:
     special = {'stem': 0, 'embedding': len(self.stage_sizes)}
@@ -53,17 +62,19 @@ class ResNet(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
+    torch_default = layers.scheme(self.param_init)
     x = layers.conv(self.width, (3, 3), padding=1, use_bias=False,
-                    dtype=self.dtype, name='stem_conv')(x)
+                    dtype=self.dtype, init=torch_default, name='stem_conv')(x)
     x = nn.relu(layers.batch_norm(train, 'stem_bn', self.axis_name)(x))
     features = {'stem': x}
     for s, blocks in enumerate(self.stage_sizes, start=1):
       for b in range(blocks):
         strides = 2 if s > 1 and b == 0 else 1
         x = BasicBlock(self.width * 2**(s - 1), strides, self.axis_name,
-                       self.dtype, name=f'stage{s}_block{b}')(x, train)
+                       self.dtype, self.param_init, name=f'stage{s}_block{b}')(x, train)
       features[f'stage_{s}'] = x
     x = jnp.mean(x, axis=(1, 2))
     features['embedding'] = x
-    logits = layers.dense(self.num_classes, dtype=self.dtype, name='head')(x)
+    logits = layers.dense(self.num_classes, dtype=self.dtype, init=torch_default,
+                          name='head')(x)
     return (logits, features) if return_features else logits
