@@ -4,6 +4,7 @@
 
 Single runs: --config=configs/demo.py:teacher (or :student, :kd), e.g.
   python -m kdjax.main --config=configs/demo.py:teacher --workdir=runs/demo/teacher
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import demo

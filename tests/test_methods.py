@@ -90,6 +90,19 @@ def test_dkd_stays_finite_where_probabilities_underflow():
   assert np.isfinite(float(value)) and np.isfinite(np.asarray(grad)).all()
 
 
+@pytest.mark.parametrize('s,t', [([15.0, 0.0], [20.0, 0.0]), ([12.0, 1.0, -3.0], [25.0, 0.5, 0.0]),
+                                 ([30.0, 0.0], [20.0, 0.0])])
+def test_dkd_target_term_keeps_float32_precision_near_saturation(s, t):
+  """p_y rounds to 1 in float32: TCKD must still match float64 (it was
+  -1.03e-8 for [15, 0] vs [20, 0], exactly 2.935e-7: negative, a KL)."""
+  s64, t64 = np.array([s]), np.array([t])
+  exact = np_dkd(s64, t64, np.array([0]), 1.0, 0.0, 1.0) - np_dkd(
+      s64, t64, np.array([0]), 0.0, 0.0, 1.0)  # the TCKD part of the loss alone
+  tckd, _ = dkd.dkd_terms(jnp.asarray(s64, jnp.float32), jnp.asarray(t64, jnp.float32),
+                          np.array([0]), 1.0)
+  assert exact > 0 and float(tckd) == pytest.approx(exact, rel=1e-3)
+
+
 def test_dkd_warmup_weight():
   w = lambda epoch, warmup: float(dkd.warmup_weight(jnp.float32(epoch), jnp.float32(warmup)))
   assert w(1, 20) == pytest.approx(0.05) and w(20, 20) == 1.0 and w(35, 20) == 1.0
@@ -129,7 +142,9 @@ def test_attention_gradient_matches_finite_differences():
   assert np.isfinite(np.asarray(zero)).all()
 
 
-def test_attention_objective_weighs_pairs_by_half_beta():
+def test_attention_objective_weighs_pairs_by_beta_as_the_reference_code():
+  """The authors' code adds `opt.beta * sum(loss_groups)` (not the paper's
+  beta / 2), each group the mean squared difference of the normalised maps."""
   s = {'a': jnp.asarray(RNG.normal(size=(2, 4, 4, 3)), jnp.float32),
        'b': jnp.asarray(RNG.normal(size=(2, 2, 2, 3)), jnp.float32)}
   t = {'x': jnp.asarray(RNG.normal(size=(2, 4, 4, 5)), jnp.float32),
@@ -137,9 +152,11 @@ def test_attention_objective_weighs_pairs_by_half_beta():
   logits = jnp.asarray(S_LOGITS[:2], jnp.float32)
   got = attention.loss((logits, s), (None, t), LABELS[:2], {'weight': 1000.0},
                        pairs=(('a', 'x'), ('b', 'y')), p=2.0)
-  want = losses.cross_entropy(logits, LABELS[:2]) + 500.0 * (
-      attention.attention_loss(s['a'], t['x']) + attention.attention_loss(s['b'], t['y']))
-  np.testing.assert_allclose(got, want, rtol=1e-6)
+  group = lambda a, b: np.mean((np_attention_map(np.asarray(a), 2.0)
+                                - np_attention_map(np.asarray(b), 2.0)) ** 2)
+  want = losses.cross_entropy(logits, LABELS[:2]) + 1000.0 * (
+      group(s['a'], t['x']) + group(s['b'], t['y']))
+  np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 def test_registry_is_where_config_grid_and_analysis_look():

@@ -7,6 +7,7 @@ teacher:
   python -m kdjax.main --config=configs/cifar10_cnn/at.py \
       --config.dataset.data_dir=../shared/data/cifar10-jpeg \
       --config.teacher.workdir=runs/cifar10_cnn/teacher --workdir=runs/cifar10_cnn/at
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

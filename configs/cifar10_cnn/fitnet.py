@@ -7,6 +7,7 @@ T=4, alpha=0.1. Comparison study (seeds/004) Table 2, row "FitNet". Run:
   python -m kdjax.main --config=configs/cifar10_cnn/fitnet.py \
       --config.dataset.data_dir=../shared/data/cifar10-jpeg \
       --config.teacher.workdir=runs/cifar10_cnn/teacher --workdir=runs/cifar10_cnn/fitnet
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

@@ -5,6 +5,7 @@ Comparison study (seeds/004) Table 2, row "RKD". Run after the teacher:
   python -m kdjax.main --config=configs/cifar10_cnn/rkd.py \
       --config.dataset.data_dir=../shared/data/cifar10-jpeg \
       --config.teacher.workdir=runs/cifar10_cnn/teacher --workdir=runs/cifar10_cnn/rkd
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

@@ -4,6 +4,7 @@ Comparison study (seeds/004) Table 2, row "Student Normal". Run:
   python -m kdjax.main --config=configs/cifar10_cnn/student.py \
       --config.dataset.data_dir=../shared/data/cifar10-jpeg \
       --workdir=runs/cifar10_cnn/student
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

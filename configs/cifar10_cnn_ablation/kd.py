@@ -6,6 +6,7 @@ experiments/sweeps/cnn_ablation.py (alpha=1 there is the baseline student).
       --config.dataset.data_dir=../shared/data/cifar10-jpeg \\
       --config.teacher.workdir=runs/cifar10_cnn_ablation/teacher \\
       --workdir=runs/cifar10_cnn_ablation/kd
+Initialisation: Flax's (model.param_init='flax'): its runs predate the key.
 """
 
 from kdjax import config as config_lib

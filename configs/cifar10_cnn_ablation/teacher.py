@@ -11,6 +11,7 @@ numbers, not ResNet-34 / MobileNetV2 ones.
   python -m kdjax.main --config=configs/cifar10_cnn_ablation/teacher.py \\
       --config.dataset.data_dir=../shared/data/cifar10-jpeg \\
       --workdir=runs/cifar10_cnn_ablation/teacher
+Initialisation: Flax's (model.param_init='flax'): its runs predate the key.
 """
 
 from kdjax import config as config_lib

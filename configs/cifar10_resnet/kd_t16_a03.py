@@ -6,6 +6,7 @@ after the teacher:
       --config.dataset.data_dir=../shared/data/cifar10-jpeg \
       --config.teacher.workdir=runs/cifar10_resnet/teacher \
       --workdir=runs/cifar10_resnet/kd_t16_a03
+Initialisation: torchvision's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

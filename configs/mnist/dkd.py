@@ -7,6 +7,7 @@ student and KD rows. Run after the teacher:
   python -m kdjax.main --config=configs/mnist/dkd.py \
       --config.dataset.data_dir=../shared/data/mnist \
       --config.teacher.workdir=runs/mnist/teacher --workdir=runs/mnist/dkd
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

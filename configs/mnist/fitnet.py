@@ -9,6 +9,7 @@ Comparison study (seeds/004) Table 1, row "FitNet". Run after the teacher:
   python -m kdjax.main --config=configs/mnist/fitnet.py \
       --config.dataset.data_dir=../shared/data/mnist \
       --config.teacher.workdir=runs/mnist/teacher --workdir=runs/mnist/fitnet
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

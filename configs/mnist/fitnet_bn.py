@@ -11,6 +11,7 @@ Run after the teacher:
   python -m kdjax.main --config=configs/mnist/fitnet_bn.py \
       --config.dataset.data_dir=../shared/data/mnist \
       --config.teacher.workdir=runs/mnist/teacher --workdir=runs/mnist/fitnet_bn
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

@@ -6,6 +6,7 @@ KD". Run after the teacher:
   python -m kdjax.main --config=configs/mnist/kd_bn.py \
       --config.dataset.data_dir=../shared/data/mnist \
       --config.teacher.workdir=runs/mnist/teacher --workdir=runs/mnist/kd_bn
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

@@ -3,6 +3,7 @@
 Comparison study (seeds/004) Table 1, row "Student Normal". Run:
   python -m kdjax.main --config=configs/mnist/student.py \
       --config.dataset.data_dir=../shared/data/mnist --workdir=runs/mnist/student
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

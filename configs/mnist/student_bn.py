@@ -5,6 +5,7 @@ Comparison study (seeds/004) Table 3 (BN + residual, sec. 6), row "Student
 Normal". Run:
   python -m kdjax.main --config=configs/mnist/student_bn.py \
       --config.dataset.data_dir=../shared/data/mnist --workdir=runs/mnist/student_bn
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
 """
 
 from kdjax import config as config_lib

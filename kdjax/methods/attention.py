@@ -4,12 +4,17 @@ matches the teacher's spatial attention maps at paired stages.
 For a feature map A [B, H, W, C], the attention map is Q = mean_c |A_c|^p,
 flattened to [B, H*W] and L2-normalised (paper eq. 2 with F^p_mean; the
 mean differs from the sum by a constant that the normalisation removes).
-The loss is the authors' code's
+The paper (eq. 2) writes the attention term as beta / 2 * sum_j
+|Q_s^j / |Q_s^j| - Q_t^j / |Q_t^j||_2 per example; the authors' code
+(attention-transfer, cifar.py and imagenet.py: `opt.beta * sum(loss_groups)`,
+each group `(at(x) - at(y)).pow(2).mean()`), RepDistiller and mdistiller all
+add beta (not beta / 2) times the mean squared difference. kdjax follows the
+code:
 
-  CE(s, y) + beta / 2 * sum_j mean_{b, i} (Q_s^j / |Q_s^j| - Q_t^j / |Q_t^j|)^2
+  CE(s, y) + beta * sum_j mean_{b, i} (Q_s^j / |Q_s^j| - Q_t^j / |Q_t^j|)^2
 
-i.e. the paper's beta = 1000 divided by the map size and the batch, per pair
-j (`at.pairs`: 'student_feature:teacher_feature' of equal spatial size).
+with the code's beta = 1000, per pair j (`at.pairs`:
+'student_feature:teacher_feature' of equal spatial size).
 """
 
 import jax
@@ -52,7 +57,7 @@ def attention_loss(student_features, teacher_features, p=2.0):
 
 def loss(student, teacher, labels, hparams, *, pairs, p):
   total = sum(attention_loss(student[1][s], teacher[1][t], p) for s, t in pairs)
-  return losses.cross_entropy(student[0], labels) + hparams['weight'] / 2 * total
+  return losses.cross_entropy(student[0], labels) + hparams['weight'] * total
 
 
 def _pairs(config):

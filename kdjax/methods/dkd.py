@@ -8,8 +8,11 @@ over the classes other than y (paper eqs. 1-5):
 
 where w(epoch) = min(epoch / warmup_epochs, 1) ramps the distillation terms in
 (the authors' code, 1-based epochs; T^2 as in their code). Computed in log
-space: log b and log p^ come from log-softmax and a log-sum-exp over the
-non-target logits, so no probability is rounded to 0 and then logged.
+space, so no probability is rounded to 0 and then logged: with
+d = (z_y - logsumexp_{j != y} z_j) / T, log b = [log sigmoid(d), log sigmoid(-d)]
+(exact to float32 rounding even where p_y rounds to 1, where z_y - logsumexp(z)
+would lose all digits: a negative TCKD), log p^ from a log-sum-exp over the
+non-target logits.
 """
 
 import jax
@@ -38,10 +41,9 @@ def _binary_and_rest(logits, labels, temperature):
   NaN."""
   z = logits.astype(jnp.float32) / temperature
   target = jax.nn.one_hot(labels, z.shape[-1], dtype=bool)
-  all_ = jax.nn.logsumexp(z, axis=-1)
   rest = jax.nn.logsumexp(jnp.where(target, -jnp.inf, z), axis=-1)
-  z_y = jnp.sum(jnp.where(target, z, 0.0), axis=-1)
-  log_b = jnp.stack([z_y - all_, rest - all_], axis=-1)
+  d = jnp.sum(jnp.where(target, z, 0.0), axis=-1) - rest  # log(p_y / (1 - p_y))
+  log_b = jnp.stack([jax.nn.log_sigmoid(d), jax.nn.log_sigmoid(-d)], axis=-1)
   return log_b, jnp.where(target, 0.0, z - rest[:, None]), target
 
 
