@@ -13,6 +13,7 @@ Flax's defaults; runs saved before the key existed are read as 'flax'.
 """
 
 import json
+import numbers
 
 import ml_collections
 
@@ -306,6 +307,11 @@ def _check_range(name, value, ok, expected):
     raise errors.ConfigError(f'{name}={value!r} is invalid; expected {expected}')
 
 
+def _integer(value, low) -> bool:
+  """An int (not a bool, NaN or inf, which pass `>=`: inf epochs never end) >= low."""
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low
+
+
 def validate(config):
   """Raises `ConfigError` naming the first bad key or value in `config`."""
   _check_keys(config, get_base_config())
@@ -315,9 +321,9 @@ def validate(config):
   optim.check('optimizer', config.optimizer)
   _check_range('dataset.source', config.dataset.source,
                config.dataset.source in DATA_SOURCES, f'one of {DATA_SOURCES}')
-  for key in ('epochs', 'batch_size', 'eval_batch_size'):
-    value = config.train[key]
-    _check_range(f'train.{key}', value, value >= 1, 'an integer >= 1')
+  for key in ('epochs', 'batch_size', 'eval_batch_size', 'devices'):
+    value, low = config.train[key], 0 if key == 'devices' else 1
+    _check_range(f'train.{key}', value, _integer(value, low), f'an integer >= {low}')
   _check_range('train.loop', config.train.loop, config.train.loop in LOOPS,
                f'one of {LOOPS}')
   _check_range('train.compute_dtype', config.train.compute_dtype,
@@ -325,21 +331,22 @@ def validate(config):
   _check_range('train.distributed', config.train.distributed,
                config.train.distributed in DISTRIBUTED, f'one of {DISTRIBUTED}')
   _check_range('checkpoint.every_epochs', config.checkpoint.every_epochs,
-               config.checkpoint.every_epochs >= 1, 'an integer >= 1')
+               _integer(config.checkpoint.every_epochs, 1), 'an integer >= 1')
   # keep=0 let Orbax delete every checkpoint: no eval, no use as a teacher.
   _check_range('checkpoint.keep', config.checkpoint.keep,
-               config.checkpoint.keep >= 1, 'an integer >= 1')
-  _check_range('seed', config.seed, 0 <= config.seed <= 2**32 - 1,
+               _integer(config.checkpoint.keep, 1), 'an integer >= 1')
+  _check_range('seed', config.seed, _integer(config.seed, 0) and config.seed <= 2**32 - 1,
                'an integer in [0, 2**32 - 1]')
   for key in ('train_subset', 'test_subset', 'validation_size', 'translate'):
     value = config.dataset[key]
-    _check_range(f'dataset.{key}', value, value >= 0, 'an integer >= 0')
+    _check_range(f'dataset.{key}', value, _integer(value, 0), 'an integer >= 0')
   for key, low in (('batch_size', 1), ('warmup', 0), ('repeats', 1)):
     value = config.latency[key]
-    _check_range(f'latency.{key}', value, value >= low, f'an integer >= {low}')
+    _check_range(f'latency.{key}', value, _integer(value, low), f'an integer >= {low}')
   for prefix, model in (('model', config.model), ('teacher.model', config.teacher.model)):
     if 'dropout' in model:
-      _check_range(f'{prefix}.dropout', model.dropout, 0 <= model.dropout < 1,
+      _check_range(f'{prefix}.dropout', model.dropout,
+                   errors.finite(model.dropout) and 0 <= model.dropout < 1,
                    'a rate in [0, 1)')
   method.check(config)
   if method.needs_teacher and not config.teacher.workdir:

@@ -89,7 +89,7 @@ def train_grid(configs, workdirs, grid_workdir) -> list[dict]:
   bound = os.path.isdir(checkpoint.directory(grid_workdir))
   for config, workdir in zip(configs, workdirs):  # finished or under way: the same?
     workdir_lib.check_same_run(workdir, json.loads(config.to_json()), bound=bound)
-  if all(os.path.exists(os.path.join(w, 'metrics.json')) for w in workdirs):
+  if all(workdir_lib.finished_steps(w) is not None for w in workdirs):
     return [outputs.read_json(os.path.join(w, 'metrics.json')) for w in workdirs]
   for workdir in workdirs + [grid_workdir]:
     workdir_lib.make(workdir)
@@ -111,6 +111,9 @@ def _train_grid(configs, workdirs, grid_workdir, layout):
   state = grid(lambda c: steps.create_state(
       models.init(model, steps.init_rng(c.seed), data.image_shape), tx,
       steps.stage_rng(c.seed)))
+  if teacher_record is not None:  # the grid's checkpoints say whether it started
+    workdir_lib.bind_teacher(grid_workdir, teacher_record,
+                             os.path.isdir(checkpoint.directory(grid_workdir)))
   for c, workdir in zip(configs, workdirs):
     outputs.write_json(os.path.join(workdir, 'config.json'), json.loads(c.to_json()))
   cells = [(s, p, i) for s, row in enumerate(layout) for p, i in enumerate(row)]

@@ -25,11 +25,13 @@ def config(name='adam', learning_rate=1e-3, weight_decay=1e-4, momentum=0.9,
 
 def check(prefix: str, opt):
   """Raises `ConfigError` naming the first bad field of optimizer config `opt`."""
+  lr, wd, momentum = opt.learning_rate, opt.weight_decay, opt.momentum
   for key, ok, expected in (
       ('name', opt.name in NAMES, f'one of {NAMES}'),
       ('schedule', opt.schedule in SCHEDULES, f'one of {SCHEDULES}'),
-      ('learning_rate', opt.learning_rate > 0, 'a number > 0'),
-      ('weight_decay', opt.weight_decay >= 0, 'a number >= 0')):
+      ('learning_rate', errors.finite(lr) and lr > 0, 'a finite number > 0'),
+      ('weight_decay', errors.finite(wd) and wd >= 0, 'a finite number >= 0'),
+      ('momentum', errors.finite(momentum) and 0 <= momentum < 1, 'a number in [0, 1)')):
     if not ok:
       raise errors.ConfigError(
           f'{prefix}.{key}={opt[key]!r} is invalid; expected {expected}')

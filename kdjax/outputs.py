@@ -1,17 +1,38 @@
 """A run's files: config.json, metrics.json, predictions/test.npz.
 
 Every file is written to a temporary name and renamed, so a reader never
-sees half a file.
+sees half a file. A full disk (or quota) is one line naming the file, an
+`OutputError`: the temporary file is removed, and the same command resumes
+once there is space.
 """
 
+import errno
 import json
 import os
 import tempfile
 
 import numpy as np
 
+from kdjax import errors
+
+# errno values of a file system without room for the file.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
 
 def _atomic(path, write):
+  """Writes `path` by `write(f)` to a temporary file, then a rename."""
+  try:
+    _write_and_rename(path, write)
+  except OSError as e:
+    if e.errno not in _NO_SPACE:
+      raise
+    raise errors.OutputError(
+        f'{path} could not be written ({e.strerror or os.strerror(e.errno)}); no '
+        'partial file was left: free some space and run the same command again, '
+        'it resumes') from e
+
+
+def _write_and_rename(path, write):
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
                              prefix='.tmp-')

@@ -70,7 +70,7 @@ def finish(workdir, config, data, model, variables, history, extra):
       'test': evaluate.classification_metrics(logits, data.test.labels),
       'latency': evaluate.latency(model, variables, data.image_shape,
                                   **config.latency),
-      'epochs': len(history), 'history': history,
+      'epochs': len(history), 'history': history, 'finished': True,
       'jax_version': jax.__version__, **extra}
   if data.validation is not None:
     metrics['validation'] = evaluate.classification_metrics(
@@ -199,12 +199,13 @@ def setup(config):
     if step != finished and not config.teacher.allow_unfinished:
       raise errors.ConfigError(
           f'teacher.workdir={config.teacher.workdir!r} ' + (
-              'has no metrics.json: its run never finished' if finished is None
+              'never finished (no metrics.json of a finished run)' if finished is None
               else f'finished at step {finished} but its newest readable '
               f'checkpoint is step {step}') +
           '; expected a finished teacher run (or teacher.allow_unfinished=True)')
     teacher_variables = loop.placer(mesh)(variables)
-    teacher_record = {'workdir': config.teacher.workdir, 'step': step}
+    teacher_record = {'workdir': config.teacher.workdir, 'step': step,
+                      'sha256': models.fingerprint(variables)}
   return mesh, model, data, teacher, teacher_variables, teacher_record
 
 
@@ -217,6 +218,8 @@ def _train_and_evaluate(config, workdir, config_json, parts):
                data.source, len(data.train), len(data.test))
   writer = None
   if parallel.is_primary():
+    if teacher_record is not None:
+      workdir_lib.bind_teacher(workdir, teacher_record, workdir_lib.started(workdir))
     outputs.write_json(os.path.join(workdir, 'config.json'), config_json)
     writer = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
   extra = {'seed': config.seed}
@@ -289,16 +292,17 @@ def _evaluate_checkpoint(config, workdir):
         f'{len(data.test)}-example test set, or a new run')
   variables, step = checkpoint.load_variables(
       workdir, variable_shapes(model, data.image_shape), what='run')
-  if 'steps' in old and step != old['steps']:
-    logging.warning('%s: evaluating the checkpoint at step %d, not the final '
-                    'step %d (the newer one is unreadable)', workdir, step,
-                    old['steps'])
+  total = len(data.train) // config.train.batch_size * config.train.epochs
+  if step < total:
+    logging.warning('%s: unfinished run: evaluating step %d of its %d (killed, or '
+                    'the newer checkpoints are unreadable); metrics.json records '
+                    'finished: false', workdir, step, total)
   history = old.pop('history', [])
   extra = {k: v for k, v in old.items() if k in (
       'train_seconds', 'compile_seconds', 'teacher_cache_seconds', 'steps',
       'seed', 'teacher', 'teacher_cache', 'grid', 'stage1_history',
       'stage1_train_seconds')}
-  extra['evaluated_step'] = step
+  extra.update(evaluated_step=step, finished=step >= total)
   metrics = finish(workdir, config, data, model, variables, history, extra)
   logging.info('%s: re-evaluated step %d: test accuracy %.2f%% (%d errors), '
                '%.3f ms/sample', workdir, step, metrics['test']['accuracy'],

@@ -59,6 +59,23 @@ def check_same_run(workdir, config_json, bound=False):
         'or a new --workdir')
 
 
+def bind_teacher(workdir, record, started_run: bool):
+  """Writes `workdir`/teacher.json ({'workdir', 'step', 'sha256'} of the
+  teacher's variables), or refuses to resume a run whose teacher changed
+  since it started (e.g. trained further in its workdir): a student would
+  finish distilled from two teachers. `started_run`: the run has trained."""
+  path = os.path.join(workdir, 'teacher.json')
+  if started_run and os.path.exists(path):
+    old = outputs.read_json(path)
+    if old.get('sha256') != record['sha256']:
+      raise errors.ConfigError(
+          f'teacher.workdir={record["workdir"]!r} now holds step {record["step"]} '
+          f'(variables sha256 {record["sha256"][:16]}), but {workdir!r} started '
+          f'distilling from step {old.get("step")} ({str(old.get("sha256"))[:16]}); '
+          'expected the same teacher to resume, or a new --workdir')
+  outputs.write_json(path, record)
+
+
 def make(workdir):
   """Creates `workdir`; a one-line error if it cannot be written."""
   try:
@@ -107,11 +124,13 @@ def exclusive(workdir):
 
 
 def finished_steps(workdir):
-  """The step count a finished run's metrics.json records, else None."""
+  """The step count a finished run's metrics.json records, else None (also
+  for the metrics.json of an unfinished run's eval: `finished: false`)."""
   path = os.path.join(workdir, 'metrics.json')
   try:
-    return int(outputs.read_json(path)['steps'])
-  except (OSError, ValueError, KeyError, TypeError):
+    metrics = outputs.read_json(path)
+    return None if metrics.get('finished') is False else int(metrics['steps'])
+  except (OSError, ValueError, KeyError, TypeError, AttributeError):
     return None
 
 

@@ -88,3 +88,19 @@ def test_load_group_refuses_two_configurations(tmp_path):
   with pytest.raises(errors.DataError, match='matches runs of 2 configurations'):
     claims.load_group('x', os.path.join(root, 'x_s*'))
   assert len(runs_lib.group(runs_lib.load_glob(os.path.join(root, 'x_s*')))) == 2
+
+
+def test_claims_refuse_comparisons_of_other_test_sets_and_unfinished_runs(tmp_path):
+  """Issue 26, items 4 and 6: the same labels on other images compared, and
+  a run evaluated before its last step counted as final."""
+  root = str(tmp_path)
+  base = _group(root, 'base', {0: range(0, 60)}, test_fingerprint='1111aaaa1111aaaa')
+  other = _group(root, 'other', {0: range(0, 30)}, method='kd',
+                 test_fingerprint='2222bbbb2222bbbb')
+  with pytest.raises(errors.DataError, match=(
+      r'base_s0 was tested on the test set with fingerprint 1111aaaa1111aaaa, '
+      r'.*other_s0 on 2222bbbb2222bbbb; expected predictions on the same test set')):
+    claims.compare(base, other)
+  fake_run(root, 'killed_s0', seed=0, method='kd', finished=False, evaluated_step=44)
+  with pytest.raises(errors.DataError, match=r'killed_s0 is an unfinished run'):
+    claims.load_group('killed', os.path.join(root, 'killed_s*'))

@@ -1,6 +1,7 @@
 """Grouping of runs, the report (deterministic) and the analysis CLI."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -13,14 +14,17 @@ from kdjax import outputs
 from kdjax.analysis import report
 from kdjax.analysis import runs as runs_lib
 from kdjax.analysis import stats
+from kdjax.analysis import tables
 from tests.conftest import REPO
 
 N, C = 400, 10
 
 
 def fake_run(root, name, *, seed, method='none', hidden=(800, 800), bn=False,
-             temperature=20.0, alpha=0.1, errors_at=(), params=1000, latency=0.2):
-  """A finished run on disk whose predictions are wrong exactly at `errors_at`."""
+             temperature=20.0, alpha=0.1, errors_at=(), params=1000, latency=0.2,
+             **recorded):
+  """A finished run on disk whose predictions are wrong exactly at `errors_at`;
+  `recorded`: more metrics.json keys (test_fingerprint, finished...)."""
   config = config_lib.get_base_config()
   config.seed = seed
   config.method = method
@@ -39,7 +43,8 @@ def fake_run(root, name, *, seed, method='none', hidden=(800, 800), bn=False,
   outputs.write_json(os.path.join(path, 'metrics.json'), {
       'params': params, 'method': method,
       'test': {'accuracy': 100 * (1 - errors / N), 'errors': errors, 'count': N},
-      'latency': {'ms_per_sample_mean': latency, 'ms_per_sample_std': 0.01}})
+      'latency': {'ms_per_sample_mean': latency, 'ms_per_sample_std': 0.01},
+      **recorded})
   return path
 
 
@@ -155,3 +160,96 @@ def test_error_bars_are_the_std_over_seeds_and_absent_with_one_seed(study):
   mixed.append(runs_lib.load(os.path.join(study, 'student_s9')))
   g = runs_lib.group(mixed)[0]
   assert report._error_bar(g) == pytest.approx(np.std([95.0, 95.0, 90.0], ddof=1))
+
+
+def _two_kd_folders(tmp_path):
+  """runs/{student,kd}_s* (KD at T=4) and exp_b/kd_s* (KD at T=2): two
+  configurations whose folders are both named kd."""
+  for seed in (0, 1):
+    fake_run(str(tmp_path / 'runs'), f'student_s{seed}', seed=seed, errors_at=range(20))
+    fake_run(str(tmp_path / 'runs'), f'kd_s{seed}', seed=seed, method='kd',
+             temperature=4.0, errors_at=range(5))
+    fake_run(str(tmp_path / 'exp_b'), f'kd_s{seed}', seed=seed, method='kd',
+             temperature=2.0, errors_at=range(15, 30))
+  return [str(tmp_path / 'runs' / '*'), str(tmp_path / 'exp_b' / '*')]
+
+
+def test_groups_of_one_folder_name_are_named_apart(tmp_path):
+  """Issue 26, item 3: runs/kd (T=4) and exp_b/kd (T=2) were both named kd,
+  and `--pairs=student:kd` tested whichever came last."""
+  groups = runs_lib.group(runs_lib.load_glob(*_two_kd_folders(tmp_path)))
+  assert {g.name: dict(g.key)['distill.temperature'] for g in groups
+          if g.method == 'kd'} == {'runs/kd': 4.0, 'exp_b/kd': 2.0}
+  assert [g.name for g in groups if g.method == 'none'] == ['student']
+  student, exp_b = (runs_lib.named(groups, n, 'x') for n in ('student', 'exp_b/kd'))
+  assert dict(exp_b.key)['distill.temperature'] == 2.0
+  text = report.build(groups, [(student, exp_b)])
+  assert '| student → exp_b/kd | 0 | 15 | 10 |' in text  # errors 0-19 -> 15-29
+  with pytest.raises(errors.ConfigError, match=(
+      r"x is ambiguous: 'kd' names 2 groups: exp_b/kd \(mlp 800-800, kd T=2 α=0.1, "
+      r'e.g. .*exp_b/kd_s0\); runs/kd \(mlp 800-800, kd T=4 α=0.1, e.g. .*runs/kd_s0\)')):
+    runs_lib.named(groups, 'kd', 'x')
+  with pytest.raises(errors.ConfigError, match=r"x is invalid: no group is named 'kd2'"):
+    runs_lib.named(groups, 'kd2', 'x')
+
+
+def test_cli_report_refuses_an_ambiguous_pair(tmp_path):
+  out = str(tmp_path / 'rep')
+  result = kdjax_analysis('report', *[f'--runs={g}' for g in _two_kd_folders(tmp_path)],
+                          f'--out={out}', '--pairs=student:kd')
+  assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("kdjax: error: --pairs entry 'student:kd' is ambiguous: 'kd' "
+                         'names 2 groups: exp_b/kd (mlp 800-800, kd T=2 '), last
+  assert 'runs/kd (mlp 800-800, kd T=4 ' in last
+  assert not os.path.exists(os.path.join(out, 'report.md'))
+
+
+def test_cli_mcnemar_refuses_other_test_fingerprints_with_the_same_labels(tmp_path):
+  """Issue 26, item 4: two image folders of one layout (the same labels,
+  other images) were compared; their metrics.json record other fingerprints."""
+  a = fake_run(str(tmp_path), 'a', seed=0, test_fingerprint='1111aaaa1111aaaa')
+  b = fake_run(str(tmp_path), 'b', seed=0, errors_at=range(3),
+               test_fingerprint='2222bbbb2222bbbb')
+  result = kdjax_analysis('mcnemar', f'--a={a}', f'--b={b}/predictions/test.npz')
+  assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      f'kdjax: error: {a} was tested on the test set with fingerprint 1111aaaa1111aaaa, '
+      f'{b}/predictions/test.npz on 2222bbbb2222bbbb; expected predictions on the '
+      'same test set')
+  # The same data (e.g. a PyTorch reference run of it) still compares.
+  same = fake_run(str(tmp_path), 'same', seed=0, errors_at=range(3),
+                  test_fingerprint='1111aaaa1111aaaa')
+  result = kdjax_analysis('mcnemar', f'--a={a}', f'--b={same}')
+  assert result.returncode == 0 and 'degraded (right in A, wrong in B): 3' in result.stdout
+
+
+def test_report_refuses_a_pair_of_other_test_fingerprints(tmp_path):
+  root = str(tmp_path)
+  fake_run(root, 'student_s0', seed=0, test_fingerprint='1111aaaa1111aaaa')
+  fake_run(root, 'kd_s0', seed=0, method='kd', test_fingerprint='2222bbbb2222bbbb')
+  groups = runs_lib.group(runs_lib.load_glob(os.path.join(root, '*')))
+  student, kd = (runs_lib.named(groups, n, 'x') for n in ('student', 'kd'))
+  with pytest.raises(errors.DataError, match=(
+      r'student_s0 was tested on the test set with fingerprint 1111aaaa1111aaaa, '
+      r'.*kd_s0 on 2222bbbb2222bbbb')):
+    report.mcnemar_rows([(student, kd)])
+
+
+def test_unfinished_runs_are_refused(tmp_path):
+  """Issue 26, item 6: eval of a run killed at step 44 of 132 wrote a
+  metrics.json that the report listed as final."""
+  root = str(tmp_path)
+  fake_run(root, 'kd_s0', seed=0, method='kd', finished=True)
+  fake_run(root, 'kd_s1', seed=1, method='kd')  # saved before the key: finished
+  killed = fake_run(root, 'kd_s2', seed=2, method='kd', finished=False,
+                    evaluated_step=44)
+  says = re.escape(f'{killed} is an unfinished run (metrics.json: finished false, '
+                   'evaluated at step 44); expected finished runs')
+  with pytest.raises(errors.DataError, match=says):
+    runs_lib.load_glob(os.path.join(root, '*'))
+  assert len(runs_lib.load_glob(os.path.join(root, 'kd_s[01]'))) == 2
+  with pytest.raises(errors.DataError, match=says):
+    tables.results_table([killed])
+  with pytest.raises(errors.DataError, match=says):  # mcnemar's input
+    runs_lib.read_predictions(os.path.join(killed, 'predictions', 'test.npz'))

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 from scipy import special
+from scipy import stats as scipy_stats
 
 from kdjax import errors
 from kdjax.analysis import stats
@@ -99,8 +100,35 @@ def test_seed_summary_t_interval():
   assert math.isnan(stats.seed_summary([98.0]).std)
 
 
+def test_welch_t_test_from_its_formula():
+  """t = (mean b - mean a) / sqrt(s_a^2/n_a + s_b^2/n_b), Welch-Satterthwaite df."""
+  a, b = [71.1, 70.6, 71.9], [73.3, 72.4, 72.9, 73.8]
+  va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+  t = (np.mean(b) - np.mean(a)) / np.sqrt(va + vb)
+  df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+  assert stats.welch_t_test(a, b) == pytest.approx(2 * scipy_stats.t.sf(abs(t), df), rel=1e-9)
+  assert stats.welch_t_test(b, a) == pytest.approx(stats.welch_t_test(a, b))
+  assert stats.welch_t_test([1, 1], [1, 1]) == 1.0 and stats.welch_t_test([1, 1], [2, 2]) == 0.0
+  assert np.isnan(stats.welch_t_test([1], [1, 2]))
+
+
 def test_paired_t_test():
   # Differences 1, 2, 3: t = 2 / (1 / sqrt 3) = 3.4641, 2 dof -> p = 0.0742.
   assert stats.paired_t_test([1, 1, 1], [2, 3, 4]) == pytest.approx(0.07418, abs=1e-4)
   assert stats.paired_t_test([1, 2], [1, 2]) == 1.0
   assert stats.paired_t_test([1, 2], [2, 3]) == 0.0  # constant shift: t infinite
+
+
+def test_mcnemar_refuses_other_test_fingerprints_with_the_same_labels():
+  """Issue 26, item 4: the same labels on other images (two image folders of
+  one layout) passed as one test set; the runs' fingerprints tell them apart."""
+  labels = np.arange(20) % 10
+  def preds(fingerprint=None):
+    found = {'labels': labels, 'predictions': labels, 'logits': np.eye(10)[labels]}
+    return dict(found, test_fingerprint=fingerprint) if fingerprint else found
+  with pytest.raises(errors.DataError, match=(
+      'run_a was tested on the test set with fingerprint 1111aaaa, run_b on 2222bbbb; '
+      'expected predictions on the same test set')):
+    stats.mcnemar(preds('1111aaaa'), preds('2222bbbb'), names=('run_a', 'run_b'))
+  assert stats.mcnemar(preds('1111aaaa'), preds('1111aaaa')).p_value == 1.0
+  assert stats.mcnemar(preds('1111aaaa'), preds()).p_value == 1.0  # saved before: labels

@@ -2,12 +2,15 @@
 
 import glob
 import json
+import math
 import os
 
+import ml_collections
 import pytest
 
 from kdjax import config as config_lib
 from kdjax import errors
+from kdjax import methods
 from tests.conftest import REPO, load_config
 
 CONFIG_FILES = sorted(glob.glob(os.path.join(REPO, 'configs', '**', '*.py'),
@@ -45,12 +48,12 @@ def base(**updates):
 
 
 @pytest.mark.parametrize('updates,match', [
-    ({'distill.temperature': 0.0}, r'distill.temperature=0.0 is invalid; expected a number > 0'),
+    ({'distill.temperature': 0.0}, r'distill.temperature=0.0 is invalid; expected a finite number > 0'),
     ({'distill.temperature': -2.0}, 'distill.temperature=-2.0'),
     ({'distill.alpha': 1.5}, r'distill.alpha=1.5 is invalid; expected a number in \[0, 1\]'),
     ({'distill.alpha': -0.1}, 'distill.alpha=-0.1'),
     ({'distill.rkd_distance_weight': -1.0},
-     r'distill.rkd_distance_weight=-1.0 is invalid; expected a number >= 0'),
+     r'distill.rkd_distance_weight=-1.0 is invalid; expected a finite number >= 0'),
     ({'distill.rkd_angle_weight': -0.5}, 'distill.rkd_angle_weight=-0.5'),
     ({'method': 'dark_magic'}, "method='dark_magic' is invalid"),
     ({'train.loop': 'while'}, "train.loop='while' is invalid"),
@@ -98,3 +101,48 @@ def test_config_json_of_an_older_version_gets_new_defaults():
   saved['distill']['temprature'] = 3.0
   with pytest.raises(errors.ConfigError, match="unknown config key 'distill.temprature'"):
     config_lib.validate(config_lib.from_json(saved))
+
+
+# issue 26, item 2: NaN fails every comparison, so range checks let it through
+# (a NaN warm-up trained with the warm-up off, a NaN temperature diverged)
+_FLOAT_KEYS = sorted(
+    [k.path for k in methods.all_keys().values() if isinstance(k.default, float)]
+    + ['optimizer.learning_rate', 'optimizer.weight_decay', 'optimizer.momentum',
+       'model.dropout', 'teacher.model.dropout'])
+
+
+@pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf], ids=repr)
+@pytest.mark.parametrize('key', _FLOAT_KEYS)
+def test_every_number_key_refuses_nan_and_inf(key, value):
+  with pytest.raises(errors.ConfigError, match=f'^{key}={value!r} is invalid; expected '):
+    config_lib.validate(base(**{key: value}))
+
+
+def test_nan_is_refused_with_what_is_expected():
+  with pytest.raises(errors.ConfigError, match=r'^dkd.warmup_epochs=nan is invalid; '
+                     r'expected a finite number >= 0$'):
+    config_lib.validate(base(**{'dkd.warmup_epochs': math.nan}))
+  with pytest.raises(errors.ConfigError, match=r'^optimizer.momentum=nan is invalid; '
+                     r'expected a number in \[0, 1\)$'):
+    config_lib.validate(base(**{'optimizer.momentum': math.nan}))
+  config = base(method='fitnet', **{'teacher.workdir': '/t'})
+  config.fitnet.stage1_optimizer.learning_rate = math.inf
+  with pytest.raises(errors.ConfigError, match='fitnet.stage1_optimizer.learning_rate=inf'):
+    config_lib.validate(config)
+
+
+@pytest.mark.parametrize('key', ['train.epochs', 'train.batch_size', 'train.devices',
+                                 'checkpoint.every_epochs', 'dataset.translate',
+                                 'latency.repeats', 'seed'])
+def test_integer_keys_refuse_inf_and_fractions(key):
+  """ConfigDict keeps an int field an int, but a config file may build its
+  own sub-dicts, and inf passed `epochs >= 1` (a run that never ends)."""
+  for value in (math.inf, 2.5):
+    values = config_lib.get_base_config().to_dict()
+    *parents, leaf = key.split('.')
+    node = values
+    for part in parents:
+      node = node[part]
+    node[leaf] = value
+    with pytest.raises(errors.ConfigError, match=f'^{key}={value!r} is invalid; expected an integer'):
+      config_lib.validate(ml_collections.ConfigDict(values))

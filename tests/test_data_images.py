@@ -3,6 +3,7 @@
 import io
 import os
 import pickle
+import re
 import tarfile
 
 import jax
@@ -76,6 +77,44 @@ def test_corrupt_archive(tmp_path):
     f.write(raw[: len(raw) // 2])
   with pytest.raises(errors.DataError, match='corrupt or truncated archive'):
     data.load(cifar_config(str(tmp_path / 'data')))
+
+
+def _plain_tar(tmp_path):
+  """An image-folder .tar of 8 train and 12 test images, its bytes, its
+  last member and the offset of its end-of-archive blocks."""
+  folder = write_image_folder(str(tmp_path / 'imgs'), classes=CIFAR_CLASSES[:4],
+                              per_class=(2, 3))
+  path = str(tmp_path / 'data' / 'x.tar')
+  os.makedirs(tmp_path / 'data')
+  with tarfile.open(path, 'w') as tar:
+    tar.add(folder, arcname='cifar10')
+  with tarfile.open(path) as tar:
+    members, end = tar.getmembers(), tar.offset
+  return path, open(path, 'rb').read(), members[-1], end
+
+
+@pytest.mark.parametrize('cut,says', [
+    # inside the last member's header: read as 7 of the 8 train images before
+    (lambda last, end: last.offset + 100, r'no end-of-archive blocks at byte \d+ \(after '
+     r"member 'cifar10/train/\w+/0000.png'\)"),
+    (lambda last, end: last.offset, 'no end-of-archive blocks'),  # at a header
+    (lambda last, end: last.offset_data + 10,
+     r"the data of member 'cifar10/train/\w+/0001.png' ends at byte \d+, the file at byte \d+"),
+    (lambda last, end: end + 512, 'no end-of-archive blocks'),  # one zero block of two
+], ids=['in_a_header', 'at_a_header', 'in_data', 'in_the_end_blocks'])
+def test_truncated_plain_tar(tmp_path, cut, says):
+  """Issue 26, item 5: a cut .tar was read as a smaller data set (exit 0)."""
+  path, raw, last, end = _plain_tar(tmp_path)
+  config = cifar_config(str(tmp_path / 'data'), name='image_folder', source='image_folder')
+  ds = data.load(config)
+  assert (len(ds.train), len(ds.test)) == (8, 12) and last.name.endswith('.png')
+  with open(path, 'wb') as f:
+    f.write(raw[:cut(last, end)])
+  with pytest.raises(errors.DataError, match=f'^{re.escape(path)}: truncated archive: {says}'):
+    data.load(config)
+  with open(path, 'wb') as f:
+    f.write(raw[:end + 1024])  # the end-of-archive blocks without the padding
+  assert len(list(images._files(path))) == 20
 
 
 def test_missing_class(tmp_path):

@@ -360,3 +360,24 @@ def test_progress_lines_and_compile_lines(tmp_path, caplog):
   train.train_and_evaluate(tiny_config(), str(tmp_path))
   assert 'train: compiling the scan epoch (11 steps of 128)...' in caplog.text
   assert 'train: compiled in' in caplog.text
+
+
+# -- issue 26, 1: a teacher that changed under a resumed student --------------
+def test_resume_refuses_a_teacher_that_changed(tmp_path):
+  teacher, teacher_dir = tiny_config(hidden=(48,)), str(tmp_path / 'teacher')
+  teacher.train.epochs = 1
+  train.train_and_evaluate(teacher, teacher_dir)
+  student, kd_dir = tiny_config(), str(tmp_path / 'kd')
+  student.method = 'kd'
+  student.teacher.update(workdir=teacher_dir, model=config_lib.mlp((48,)))
+  student.train.epochs = 1
+  first = train.train_and_evaluate(student, kd_dir)
+  bound = outputs.read_json(os.path.join(kd_dir, 'teacher.json'))
+  assert first['teacher'] == bound and len(bound['sha256']) == 64
+  teacher.train.epochs = 2
+  train.train_and_evaluate(teacher, teacher_dir)  # the teacher trained further
+  student.train.epochs = 2  # resume the student (constant lr: allowed)
+  with pytest.raises(errors.ConfigError, match=r'now holds step 22 \(variables sha256 '
+                     r'[0-9a-f]{16}\), but .* started distilling from step 11 '):
+    train.train_and_evaluate(student, kd_dir)
+  assert outputs.read_json(os.path.join(kd_dir, 'teacher.json')) == bound

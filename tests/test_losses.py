@@ -166,6 +166,19 @@ def test_rkd_distance_is_scale_and_permutation_invariant():
   assert float(rkd.distance_loss(EMB_T, 2 * EMB_T)) < 1e-6
 
 
+def test_rkd_distance_docstring_says_how_it_normalises():
+  """Issue 26, item 12: the docstring said 'mean non-zero distance'; the mean
+  is over all pairs i != j, a duplicate pair's zero included."""
+  s = EMB_S.copy()
+  s[1] = s[0]
+  nonzero = np_distances(s)[np_distances(s) > 0].mean()
+  assert not np.isclose(nonzero, np_pair_mean(np_distances(s)))
+  np.testing.assert_allclose(rkd.distance_loss(s, EMB_T), np_rkd_distance(s, EMB_T),
+                             rtol=1e-5)
+  doc = ' '.join(rkd.distance_loss.__doc__.split())
+  assert 'non-zero' not in doc and 'mean distance over all pairs i != j' in doc
+
+
 def test_rkd_angle_matches_numpy():
   np.testing.assert_allclose(rkd.angle_loss(EMB_S, EMB_T),
                              np_rkd_angle(EMB_S, EMB_T), rtol=1e-4, atol=1e-6)

@@ -2,11 +2,15 @@
 
 import gzip
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
+from kdjax import errors
+from kdjax import outputs
+from kdjax.analysis import runs as runs_lib
 from tests.conftest import REPO, write_idx_dir
 
 TINY = ['--config.dataset.name=digits', '--config.train.epochs=1',
@@ -36,7 +40,30 @@ def test_train_then_eval(tmp_path):
   os.remove(os.path.join(workdir, 'metrics.json'))
   result = kdjax('--mode=eval', f'--workdir={workdir}')  # config from config.json
   assert result.returncode == 0, result.stderr
-  assert os.path.exists(os.path.join(workdir, 'metrics.json'))
+  assert outputs.read_json(os.path.join(workdir, 'metrics.json'))['finished'] is True
+  assert 'unfinished' not in result.stderr
+
+
+def test_eval_of_a_killed_run_says_it_is_unfinished(tmp_path):
+  """Issue 26, item 6: eval of a run killed before its last step exited 0
+  without a word, and `analysis report` listed its accuracy as final."""
+  workdir = str(tmp_path / 'student_s0')
+  train_args = ['--config=configs/mnist/student.py', f'--workdir={workdir}',
+                *[a for a in TINY if 'epochs' not in a], '--config.train.epochs=3']
+  killed = subprocess.run(
+      [sys.executable, '-m', 'kdjax.main', *train_args], cwd=REPO, capture_output=True,
+      text=True, timeout=300, env=dict(os.environ, KDJAX_CRASH_AT='train_epoch_running:3'))
+  assert killed.returncode == -9, killed.stderr  # SIGKILL in epoch 3 of 3 (11 steps each)
+  result = kdjax('--mode=eval', f'--workdir={workdir}')
+  assert result.returncode == 0, result.stderr
+  said = [line for line in result.stderr.splitlines() if 'unfinished run' in line]
+  metrics = outputs.read_json(os.path.join(workdir, 'metrics.json'))
+  assert metrics['finished'] is False and metrics['evaluated_step'] in (11, 22)
+  assert len(said) == 1 and f'evaluating step {metrics["evaluated_step"]} of its 33' in said[0]
+  with pytest.raises(errors.DataError, match=re.escape(
+      f'{workdir} is an unfinished run (metrics.json: finished false, evaluated at '
+      f'step {metrics["evaluated_step"]}); expected finished runs')):
+    runs_lib.load_glob(str(tmp_path / '*'))  # what report, tables and claims read
 
 
 @pytest.mark.parametrize('override,fragments', [
@@ -54,6 +81,28 @@ def test_bad_config(tmp_path, override, fragments):
   result = kdjax('--config=configs/mnist/student.py', f'--workdir={tmp_path}',
                  override)
   assert_one_line_error(result, *fragments)
+
+
+def test_nan_and_inf_are_refused_before_anything_is_created(tmp_path):
+  """Issue 26, item 2: a NaN warm-up trained with the warm-up off, a NaN
+  temperature trained and then failed as 'training diverged'."""
+  for override, says in (('--config.dkd.warmup_epochs=nan',
+                          'dkd.warmup_epochs=nan is invalid; expected a finite number >= 0'),
+                         ('--config.distill.temperature=inf', 'distill.temperature=inf is invalid')):
+    result = kdjax('--config=configs/mnist/student.py', f'--workdir={tmp_path}/run', override)
+    assert_one_line_error(result, says)
+    assert not os.path.exists(tmp_path / 'run')
+
+
+def test_config_file_that_returns_no_config_dict(tmp_path):
+  """Issue 26, item 7: a plain dict was `AttributeError: 'dict' object has no
+  attribute 'method'`, exit 1."""
+  for returns, name in (('{"method": "none"}', 'dict'), ('None', 'NoneType')):
+    (tmp_path / 'c.py').write_text(f'def get_config():\n  return {returns}\n')
+    result = kdjax(f'--config={tmp_path}/c.py', f'--workdir={tmp_path}/run')
+    assert_one_line_error(result, f'--config={tmp_path}/c.py cannot be used: its '
+                          f'get_config() returned a {name}; expected a ConfigDict')
+    assert not os.path.exists(tmp_path / 'run')
 
 
 def test_missing_data_dir(tmp_path):

@@ -167,7 +167,7 @@ def test_registry_is_where_config_grid_and_analysis_look():
   assert grid.grid_keys('dkd') == ('seed', 'dkd.alpha', 'dkd.beta', 'dkd.temperature',
                                    'dkd.warmup_epochs')
   config.dkd.beta = -1.0
-  with pytest.raises(errors.ConfigError, match=r'dkd.beta=-1.0 is invalid; expected a number >= 0'):
+  with pytest.raises(errors.ConfigError, match=r'dkd.beta=-1.0 is invalid; expected a finite number >= 0'):
     config_lib.validate(config)
   with pytest.raises(ValueError, match='declares differently'):
     base.register(base.Method('clash', methods.kd.loss,

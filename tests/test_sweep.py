@@ -1,6 +1,7 @@
 """Sweeps: grid points, local runs that skip finished points, SLURM arrays."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -49,6 +50,51 @@ def test_points_that_are_not_a_product():
 def test_unknown_sweep_key():
   with pytest.raises(errors.ConfigError, match="sweep key 'distill.temp' is not"):
     sweep.point_config(GRID, {'distill.temp': 2.0})
+
+
+@pytest.mark.parametrize('text,says', [
+    ('def get_sweep():\n  raise RuntimeError("boom")\n',
+     r"sweep '.*s.py': get_sweep\(\) raised RuntimeError: boom; expected a get_sweep\(\)"),
+    ('SWEEP = {}\n', r"sweep '.*s.py' has no get_sweep\(\); expected a get_sweep\(\)"),
+])
+def test_sweep_file_whose_get_sweep_raises_or_is_missing(tmp_path, text, says):
+  """Issue 26, item 8: was a traceback, exit 1."""
+  (tmp_path / 's.py').write_text(text)
+  with pytest.raises(errors.ConfigError, match=says):
+    sweep.get_sweep_file(str(tmp_path / 's.py'))
+
+
+@pytest.mark.parametrize('text,says', [
+    ('def get_config():\n  return {"method": "none"}\n', 'get_config() returned a dict'),
+    ('def get_config():\n  raise KeyError("x")\n', "get_config() raised KeyError: 'x'"),
+    ('X = 1\n', 'has no get_config()'),
+])
+def test_sweep_config_file_that_cannot_serve(tmp_path, text, says):
+  (tmp_path / 'c.py').write_text(text)
+  with pytest.raises(errors.ConfigError, match=re.escape(says)):
+    sweep.point_config({'config': str(tmp_path / 'c.py'), 'grid': {'seed': [0]}}, {})
+
+
+def test_sweep_values_of_another_type_or_nan_are_refused_before_any_run(tmp_path):
+  with pytest.raises(errors.ConfigError,
+                     match=r"sweep key train.epochs='ten' is invalid; expected a value of type int"):
+    sweep.point_config(GRID, {'train.epochs': 'ten'})
+  path = tmp_path / 'nan.py'
+  path.write_text('def get_sweep():\n'
+                  f"  return {{'config': {GRID['config'] + ':student'!r},\n"
+                  "          'grid': {'distill.alpha': [0.5, float('nan')]}}\n")
+  result = kdjax_sweep(f'--sweep={path}', f'--workdir={tmp_path}/runs')
+  assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      'kdjax: error: distill.alpha=nan is invalid; expected a number in [0, 1]')
+  assert not os.path.exists(tmp_path / 'runs')  # not even the first point ran
+
+
+def test_sweep_file_that_raises_is_one_line_exit_2(tmp_path):
+  (tmp_path / 'raises.py').write_text('def get_sweep():\n  raise RuntimeError("boom")\n')
+  result = kdjax_sweep(f'--sweep={tmp_path}/raises.py', f'--workdir={tmp_path}/runs')
+  assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr
+  assert 'get_sweep() raised RuntimeError: boom' in result.stderr.strip().splitlines()[-1]
 
 
 def write_sweep(tmp_path, vmap=False):
@@ -123,3 +169,19 @@ def test_every_committed_sweep_file_lists_from_the_command_line(name):
                        '--mode=list', '--set=teacher.workdir=runs/t')
   assert result.returncode == 0, result.stderr
   assert len(result.stdout.splitlines()) == len(sweep.points(spec))
+
+
+def test_a_point_whose_metrics_say_unfinished_is_trained_not_skipped(tmp_path, monkeypatch):
+  """An eval of a killed point writes metrics.json with finished: false; the
+  sweep must resume that point, not log it as finished."""
+  name, _ = sweep.points(GRID)[0]
+  run_dir = tmp_path / name
+  run_dir.mkdir()
+  (run_dir / 'metrics.json').write_text('{"finished": false, "evaluated_step": 4}')
+  trained = []
+  monkeypatch.setattr(sweep.train, 'train_and_evaluate', lambda c, w: trained.append(w))
+  sweep.run_point(GRID, 0, str(tmp_path))
+  assert trained == [str(run_dir)]
+  (run_dir / 'metrics.json').write_text('{"finished": true, "steps": 8}')
+  sweep.run_point(GRID, 0, str(tmp_path))  # finished: skipped
+  assert trained == [str(run_dir)]

@@ -262,10 +262,12 @@ def test_unfinished_teacher_is_refused_unless_allowed(teacher_dir, tmp_path):
   shutil.copytree(teacher_dir, unfinished)
   os.remove(os.path.join(unfinished, 'metrics.json'))  # killed before the end
   config = kd_config(unfinished)
-  with pytest.raises(errors.ConfigError, match=r"teacher.workdir='.*' has no "
-                     r'metrics.json: its run never finished; expected a finished'):
+  with pytest.raises(errors.ConfigError, match=r"teacher.workdir='.*' never "
+                     r'finished \(no metrics.json of a finished run\); expected a finished'):
     train.train_and_evaluate(config, str(tmp_path / 'kd'))
   assert not os.path.exists(str(tmp_path / 'kd' / 'config.json'))
   config.teacher.allow_unfinished = True
   metrics = train.train_and_evaluate(config, str(tmp_path / 'kd'))
-  assert metrics['teacher'] == {'workdir': unfinished, 'step': 33}
+  assert metrics['teacher'] == {'workdir': unfinished, 'step': 33,
+                                'sha256': metrics['teacher']['sha256']}
+  assert len(metrics['teacher']['sha256']) == 64

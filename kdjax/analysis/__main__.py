@@ -55,6 +55,17 @@ def mcnemar():
         f'significant at 0.05: {"yes" if r.significant() else "no"}')
 
 
+def _pair(groups, pair):
+  """(group A, group B) of a --pairs entry 'A:B'; a name of no group or of
+  several is refused, listing the candidates."""
+  names = pair.split(':')
+  if len(names) != 2:
+    raise errors.ConfigError(
+        f'--pairs entry {pair!r} is invalid; expected A:B with names from '
+        f'{sorted(g.name for g in groups)}')
+  return tuple(runs_lib.named(groups, n, f'--pairs entry {pair!r}') for n in names)
+
+
 def report():
   if not (FLAGS.runs and FLAGS.out):
     raise errors.ConfigError('report needs --runs (a glob) and --out (a directory)')
@@ -62,18 +73,7 @@ def report():
     raise errors.ConfigError(f'--out={FLAGS.out!r} is a file; expected a directory '
                              'for report.md and the plots')
   groups = runs_lib.group(runs_lib.load_glob(*FLAGS.runs))
-  pairs = None
-  if FLAGS.pairs:
-    by_name = {g.name: g for g in groups}
-    pairs = []
-    for pair in FLAGS.pairs:
-      names = pair.split(':')
-      missing = [n for n in names if n not in by_name]
-      if len(names) != 2 or missing:
-        raise errors.ConfigError(
-            f'--pairs entry {pair!r} is invalid; expected A:B with names from '
-            f'{sorted(by_name)}')
-      pairs.append((by_name[names[0]], by_name[names[1]]))
+  pairs = [_pair(groups, pair) for pair in FLAGS.pairs] if FLAGS.pairs else None
   latency = None
   if FLAGS.latency:
     try:

@@ -69,10 +69,48 @@ def predictions_path(run_or_npz: str) -> str:
   return os.path.join(run_or_npz, 'predictions', 'test.npz')
 
 
+def run_of(run_or_npz: str):
+  """The run directory of a run, or of a .npz in its predictions/; None for
+  a .npz elsewhere."""
+  if not run_or_npz.endswith('.npz'):
+    return run_or_npz
+  folder = os.path.dirname(os.path.abspath(run_or_npz))
+  return os.path.dirname(folder) if os.path.basename(folder) == 'predictions' else None
+
+
+def read_metrics(run: str) -> dict:
+  """`run`'s metrics.json ({} where there is none), refused (one line) when
+  unreadable or when it records an unfinished run (see `check_finished`)."""
+  path = os.path.join(run, 'metrics.json')
+  if not os.path.exists(path):
+    return {}
+  try:
+    metrics = outputs.read_json(path)
+  except (OSError, ValueError) as e:
+    raise errors.DataError(f'{path} is not readable ({e}); expected the '
+                           'metrics.json written by kdjax') from None
+  check_finished(run, metrics)
+  return metrics
+
+
+def check_finished(run: str, metrics: dict):
+  """Refuses a run whose metrics.json says `finished: false` (`--mode=eval`
+  of a checkpoint before its last step): its accuracy is not final. Runs
+  saved before the key existed ended their training, so they count as
+  finished."""
+  if not metrics.get('finished', True):
+    raise errors.DataError(
+        f'{run} is an unfinished run (metrics.json: finished false, evaluated at '
+        f'step {metrics.get("evaluated_step", "?")}); expected finished runs: '
+        'resume its training with the same command, or leave it out')
+
+
 def read_predictions(run_or_npz: str) -> dict:
   """A run's predictions {'labels' [N], 'predictions' [N], 'logits' [N, C]},
+  with its metrics.json's 'test_fingerprint' where it records one (so that
+  `stats.mcnemar` refuses two different test sets whose labels agree),
   checked: a missing, truncated or empty file, or one without these arrays
-  of one length, is a one-line `DataError`."""
+  of one length, is a one-line `DataError`; so is an unfinished run."""
   path = predictions_path(run_or_npz)
   try:
     arrays = outputs.read_predictions(path)
@@ -88,11 +126,14 @@ def read_predictions(run_or_npz: str) -> dict:
         f'{path}: predictions with arrays {sorted(arrays)} of lengths '
         f'{[len(a) for a in arrays.values()]}; expected labels, predictions '
         '(and logits) of one length N >= 1')
-  return arrays
+  run = run_of(run_or_npz)
+  fingerprint = (read_metrics(run) if run else {}).get('test_fingerprint')
+  return dict(arrays, test_fingerprint=fingerprint) if fingerprint else arrays
 
 
 def load(path: str) -> Run:
-  """A finished run: its config.json, metrics.json and checked predictions."""
+  """A finished run: its config.json, metrics.json and checked predictions
+  (an unfinished one is refused)."""
   try:
     config = outputs.read_json(os.path.join(path, 'config.json'))
     metrics = outputs.read_json(os.path.join(path, 'metrics.json'))
@@ -100,6 +141,7 @@ def load(path: str) -> Run:
     raise errors.DataError(
         f'{path} is not a finished run ({e}); expected config.json and '
         'metrics.json written by kdjax') from None
+  check_finished(path, metrics)
   labels = read_predictions(path)['labels']
   config = config_lib.saved_models(config)  # a model without param_init was Flax's
   return Run(path, config, metrics, metrics.get('test_fingerprint') or _labels_key(labels))
@@ -153,12 +195,36 @@ def group_key(run: Run) -> tuple:
   return tuple(sorted(relevant.items()))
 
 
-def display_name(runs: list[Run]) -> str:
+def display_name(runs: list[Run], parents: int = 0) -> str:
   """The run directories' common name without a seed suffix (`kd_s0` -> `kd`,
-  `temperature=4.0,seed=1` -> `temperature=4.0`)."""
-  names = {re.sub(r'([_-](s|seed)\d+|,?seed=\d+)$', '',
-                  os.path.basename(os.path.normpath(r.path))) for r in runs}
+  `temperature=4.0,seed=1` -> `temperature=4.0`), after `parents` of their
+  parent folders (`exp_b/kd`)."""
+  names = set()
+  for r in runs:
+    parts = os.path.abspath(r.path).split(os.sep)
+    base = re.sub(r'([_-](s|seed)\d+|,?seed=\d+)$', '', parts[-1])
+    names.add('/'.join(parts[max(1, len(parts) - 1 - parents):-1] + [base]))
   return '/'.join(sorted(names))
+
+
+def unique_names(run_lists: list) -> list[str]:
+  """Each list of runs' `display_name`, with as many parent folders as set
+  apart the lists that would share one (`runs/kd`, `exp_b/kd`), so that a
+  name picks one group; lists in the same folders keep their shared name."""
+  names = [display_name(rs) for rs in run_lists]
+  for name in sorted(set(names)):
+    same = [i for i, n in enumerate(names) if n == name]
+    if len(same) < 2:
+      continue
+    depth = max(len(os.path.abspath(r.path).split(os.sep)) for i in same
+                for r in run_lists[i])
+    for parents in range(1, depth):
+      longer = [display_name(run_lists[i], parents) for i in same]
+      if len(set(longer)) == len(same):
+        for i, n in zip(same, longer):
+          names[i] = n
+        break
+  return names
 
 
 def describe(run: Run) -> str:
@@ -204,6 +270,24 @@ class Group:
     return self.first.config['model']
 
 
+def named(groups: list, name: str, what: str) -> Group:
+  """The group called `name`, or the one whose name ends in `/name`; `name`
+  of no group, or of several (`kd` of `runs/kd` and `exp_b/kd`), is refused
+  in one line that starts with `what` and lists the candidates."""
+  found = [g for g in groups if g.name == name] or [
+      g for g in groups if g.name.endswith('/' + name)]
+  if not found:
+    raise errors.ConfigError(f'{what} is invalid: no group is named {name!r}; '
+                             f'expected one of {sorted(g.name for g in groups)}')
+  if len(found) > 1:
+    raise errors.ConfigError(
+        f'{what} is ambiguous: {name!r} names {len(found)} groups: ' + '; '.join(
+            f'{g.name} ({describe(g.first)}, e.g. {g.first.path})' for g in found) +
+        '; expected the name of one (runs of different configurations in '
+        'folders of different names)')
+  return found[0]
+
+
 def same_seed(a: Group, b: Group) -> list[tuple[Run, Run]]:
   """[(run of a, run of b)] for the seeds both groups have."""
   seeds_b = {r.seed: r for r in b.runs}
@@ -211,10 +295,10 @@ def same_seed(a: Group, b: Group) -> list[tuple[Run, Run]]:
 
 
 def group(runs: list[Run]) -> list[Group]:
-  """Runs grouped by `group_key` and test set (never pooled across data), in
-  a deterministic order (by name). A run twice (the same parameters), or two
-  runs of one configuration and seed, would count as independent seeds:
-  refused."""
+  """Runs grouped by `group_key` and test set (never pooled across data),
+  named by `unique_names`, in a deterministic order (by name). A run twice
+  (the same parameters), or two runs of one configuration and seed, would
+  count as independent seeds: refused."""
   by_params = {}
   for run in runs:
     digest = run.metrics.get('params_sha256')
@@ -234,6 +318,7 @@ def group(runs: list[Run]) -> list[Group]:
             f'{seeds[run.seed].path} and {run.path} are the same configuration '
             f'and seed {run.seed}; expected one run per (configuration, seed)')
       seeds[run.seed] = run
-  groups = [Group(display_name(rs), key, tuple(sorted(rs, key=lambda r: (r.seed, r.path))))
-            for (key, _), rs in by_key.items()]
+  names = unique_names(list(by_key.values()))
+  groups = [Group(name, key, tuple(sorted(rs, key=lambda r: (r.seed, r.path))))
+            for name, ((key, _), rs) in zip(names, by_key.items())]
   return sorted(groups, key=lambda g: (g.name, describe(g.first)))

@@ -58,7 +58,15 @@ def mcnemar_counts(improved: int, degraded: int) -> McNemar:
 
 
 def check_same_test_set(a: dict, b: dict, names=('A', 'B')):
-  """Refuses two prediction files that are not of the same test set."""
+  """Refuses two prediction files that are not of the same test set: by
+  their runs' recorded 'test_fingerprint' where both have one (it sees the
+  images too: two image folders of one layout have the same labels), and
+  by their labels."""
+  fa, fb = a.get('test_fingerprint'), b.get('test_fingerprint')
+  if fa and fb and fa != fb:
+    raise errors.DataError(
+        f'{names[0]} was tested on the test set with fingerprint {fa}, {names[1]} '
+        f'on {fb}; expected predictions on the same test set')
   la, lb = np.asarray(a['labels']), np.asarray(b['labels'])
   if la.shape != lb.shape:
     raise errors.DataError(
@@ -135,3 +143,14 @@ def paired_t_test(a: Sequence[float], b: Sequence[float]) -> float:
   if np.allclose(diff, diff[0]):  # no spread: t is 0 or infinite
     return 1.0 if np.isclose(diff[0], 0.0) else 0.0
   return float(stats.ttest_rel(b, a).pvalue)
+
+
+def welch_t_test(a: Sequence[float], b: Sequence[float]) -> float:
+  """Two-sided p-value of Welch's unpaired t-test of mean(b) - mean(a): for
+  runs whose seeds share nothing (e.g. two frameworks' random streams)."""
+  if len(a) < 2 or len(b) < 2:
+    return math.nan
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  if np.allclose(a, a[0]) and np.allclose(b, b[0]):
+    return 1.0 if np.isclose(a[0], b[0]) else 0.0
+  return float(stats.ttest_ind(b, a, equal_var=False).pvalue)

@@ -3,16 +3,19 @@
 import os
 
 from kdjax import outputs
+from kdjax.analysis import runs as runs_lib
 
 
 def results_table(runs, names=None) -> str:
-  """One row per run: accuracy, errors, params, latency, wall time."""
+  """One row per run: accuracy, errors, params, latency, wall time; an
+  unfinished run (metrics.json `finished: false`) is refused."""
   names = names or [os.path.basename(os.path.normpath(r)) for r in runs]
   lines = ['| Run | Method | Test acc. (%) | Errors | Params | '
            'Latency, median (ms/sample) | Epochs | Train time (s) |',
            '|---|---|---:|---:|---:|---:|---:|---:|']
   for name, run in zip(names, runs):
     m = outputs.read_json(os.path.join(run, 'metrics.json'))
+    runs_lib.check_finished(run, m)
     lat = m['latency']
     lines.append(
         f"| {name} | {m['method']} | {m['test']['accuracy']:.2f} | "

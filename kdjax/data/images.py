@@ -94,6 +94,33 @@ def _decode(name, raw):
                            'PNG or JPEG file') from None
 
 
+def _members(tar, source):
+  """The members of `tar`, refusing an archive cut short.
+
+  tarfile takes a header that is cut off, garbled or missing for the end of
+  the archive, so a truncated .tar read as a smaller data set. A complete
+  one ends with two zero blocks after its last member, and in a plain .tar
+  every member's data lies within the file.
+  """
+  plain = isinstance(tar.fileobj, io.BufferedReader)  # not through a decompressor
+  size = os.fstat(tar.fileobj.fileno()).st_size if plain else None
+  last = None
+  for member in tar:
+    if size is not None and member.offset_data + member.size > size:
+      raise errors.DataError(
+          f'{source}: truncated archive: the data of member {member.name!r} ends '
+          f'at byte {member.offset_data + member.size}, the file at byte {size}; '
+          'expected a complete .tar/.tar.gz')
+    last = member.name
+    yield member
+  end = 2 * tarfile.BLOCKSIZE
+  tar.fileobj.seek(tar.offset)
+  if tar.fileobj.read(end) != bytes(end):
+    raise errors.DataError(
+        f'{source}: truncated archive: no end-of-archive blocks at byte '
+        f'{tar.offset} (after member {last!r}); expected a complete .tar/.tar.gz')
+
+
 def _files(source):
   """Yields (relative path, bytes) of the image files of a folder or archive."""
   if os.path.isdir(source):
@@ -106,7 +133,7 @@ def _files(source):
     return
   try:
     with tarfile.open(source) as tar:
-      for member in tar:
+      for member in _members(tar, source):
         if member.isfile() and member.name.lower().endswith(IMAGE_SUFFIXES):
           yield member.name, tar.extractfile(member).read()
   except _ARCHIVE_ERRORS as e:
@@ -220,7 +247,7 @@ def load_cifar_python(path):
   else:
     try:
       with tarfile.open(path) as tar:
-        for member in tar:
+        for member in _members(tar, path):
           base = os.path.basename(member.name)
           if member.isfile() and base in names:
             found[base] = tar.extractfile(member).read()

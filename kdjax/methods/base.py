@@ -44,9 +44,9 @@ class Key:
 
 def number(path, default, help, *, low=None, high=None, low_open=False,
            symbol='', show_zero=True) -> Key:
-  """A float key in [low, high] (low_open: (low, high])."""
+  """A finite float key in [low, high] (low_open: (low, high])."""
   def valid(v):
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if not errors.finite(v):
       return False
     if low is not None and (v <= low if low_open else v < low):
       return False
@@ -54,7 +54,8 @@ def number(path, default, help, *, low=None, high=None, low_open=False,
   if low is not None and high is not None:
     bounds = f'a number in {"(" if low_open else "["}{low:g}, {high:g}]'
   else:
-    bounds = 'a number' + (f' {">" if low_open else ">="} {low:g}' if low is not None else '')
+    bounds = 'a finite number' + (
+        f' {">" if low_open else ">="} {low:g}' if low is not None else '')
   return Key(path, default, help, valid, bounds, symbol, show_zero)
 
 

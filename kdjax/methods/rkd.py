@@ -65,7 +65,8 @@ def distance_loss(student_embeddings, teacher_embeddings):
   """RKD distance-wise loss (Park et al.; study eqs. 4-5).
 
   Pairwise distances within the batch of student [B, Ds] and teacher [B, Dt]
-  embeddings, each normalised by its mean non-zero distance, compared with
+  embeddings, each normalised by its mean distance over all pairs i != j
+  (duplicates' zeros included, see `_normalized_distances`), compared with
   smooth-L1 averaged over the B x B entries. Invariant to scaling either set.
   """
   student = _normalized_distances(student_embeddings)

@@ -49,6 +49,23 @@ def _load_module(path, what):
   return module
 
 
+def _call(module, name, path, what, expected, *args):
+  """`module.<name>(*args)`; a missing or raising function is one line."""
+  function = getattr(module, name, None)
+  if not callable(function):
+    raise errors.ConfigError(f'{what} {path!r} has no {name}(); expected {expected}')
+  try:
+    return function(*args)
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.ConfigError(
+        f'{what} {path!r}: {name}() raised {type(e).__name__}: '
+        f'{" ".join(str(e).split())}; expected {expected}') from e
+
+
+_SWEEP = "a get_sweep() that returns {'config': ..., 'grid': {KEY: [VALUE, ...]}}"
+_CONFIG = 'a get_config() that returns a ConfigDict'
+
+
 def points(sweep: dict) -> list[tuple[str, dict]]:
   """(name, overrides) of every point: each of the sweep's 'points' (or one
   empty setting) crossed with the product of its 'grid', in a fixed order."""
@@ -92,8 +109,11 @@ def parse_set(items):
 def point_config(sweep: dict, overrides: dict) -> ml_collections.ConfigDict:
   """The base config of the sweep with one point's overrides applied."""
   path, _, arg = sweep['config'].partition(':')  # 'file.py:arg' as config_flags
-  module = _load_module(path, 'config')
-  config = module.get_config(arg) if arg else module.get_config()
+  config = _call(_load_module(path, 'config'), 'get_config', path, 'config', _CONFIG,
+                 *([arg] if arg else []))
+  if not isinstance(config, ml_collections.ConfigDict):  # e.g. a plain dict
+    raise errors.ConfigError(f'config {path!r}: get_config() returned a '
+                             f'{type(config).__name__}; expected {_CONFIG}')
   for key, value in overrides.items():
     *parents, leaf = key.split('.')
     node = config
@@ -106,7 +126,11 @@ def point_config(sweep: dict, overrides: dict) -> ml_collections.ConfigDict:
     current = node[leaf]
     if isinstance(current, float) and isinstance(value, int):
       value = float(value)  # ConfigDict keeps a float field a float
-    node[leaf] = value
+    try:
+      node[leaf] = value
+    except TypeError:  # ConfigDict keeps a field's type: --set=train.epochs=ten
+      raise errors.ConfigError(f'sweep key {key}={value!r} is invalid; expected a '
+                               f'value of type {type(current).__name__}') from None
   return config
 
 
@@ -140,7 +164,7 @@ def check_sweep(sweep, path):
 
 def get_sweep_file(path) -> dict:
   """The checked sweep of the sweep file `path` (a copy: callers may change it)."""
-  sweep = _load_module(path, 'sweep').get_sweep()
+  sweep = _call(_load_module(path, 'sweep'), 'get_sweep', path, 'sweep', _SWEEP)
   check_sweep(sweep, path)
   return dict(sweep)
 
@@ -149,8 +173,9 @@ def run_point(sweep, index, workdir):
   name, overrides = points(sweep)[index]
   run_dir = os.path.join(workdir, name)
   config = point_config(sweep, overrides)
-  if os.path.exists(os.path.join(run_dir, 'metrics.json')):
-    # finished: skipped only if it is this point (--set may have changed)
+  if workdir_lib.finished_steps(run_dir) is not None:
+    # finished (not an eval of a killed run): skipped only if it is this
+    # point (--set may have changed)
     workdir_lib.check_same_run(run_dir, json.loads(config.to_json()))
     logging.info('%s: finished, skipped', run_dir)
     return

@@ -14,6 +14,7 @@ import sys
 from absl import flags
 
 from kdjax import cli
+from kdjax import config as config_lib
 from kdjax import errors
 from kdjax import sweep as sweep_lib
 
@@ -40,8 +41,10 @@ def main(argv):
   sweep = sweep_lib.get_sweep_file(FLAGS.sweep)
   sweep['set'] = {**sweep.get('set', {}), **sweep_lib.parse_set(FLAGS.set)}
   grid = sweep_lib.points(sweep)
-  for _, overrides in grid:  # refuse a bad key before any run starts
-    sweep_lib.point_config(sweep, overrides)
+  for _, overrides in grid:  # refuse a bad key or value before any run starts
+    config = sweep_lib.point_config(sweep, overrides)
+    if FLAGS.mode != 'list':  # (a list needs no teacher.workdir)
+      config_lib.validate(config)
   if FLAGS.mode == 'list':
     print('\n'.join(f'{i}\t{name}' for i, (name, _) in enumerate(grid)))
   elif FLAGS.mode == 'slurm':
