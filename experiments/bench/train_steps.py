@@ -10,7 +10,7 @@ epochs after a warm-up epoch; compilation is timed apart. kdjax runs its
 epochs as training does (`loop.epoch_runner`, `loop_kind`, `grid_kind`)
 with the XLA options training uses (`kdjax/xla_options.py`), again with the
 other option set, and in bfloat16 compute. When PyTorch is installed
-(`pip install -e '.[bench]'`), the same steps in plain PyTorch eager
+(`pip install -e '.[torch]'`), the same steps in plain PyTorch eager
 (experiments/bench/torch_steps.py), float32 and bf16 autocast, run in the
 same command and the ratios are printed. FLOPs per step come from XLA's cost
 analysis of the compiled step; achieved GFLOP/s is shown beside the
@@ -359,7 +359,7 @@ def main(argv):
     except ImportError:
       if FLAGS.torch == 'yes':
         raise
-      print('PyTorch is not installed: no PyTorch columns (pip install -e ".[bench]").')
+      print('PyTorch is not installed: no PyTorch columns (pip install -e ".[torch]").')
   text = report(ours, theirs) + '\n' + cache_report(cache)
   print(text)
   if FLAGS.out:
