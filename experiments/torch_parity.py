@@ -27,7 +27,6 @@ table calibrates that McNemar: the p-values between two seeds of one and
 the same setting.
 """
 
-import glob
 import itertools
 import os
 
@@ -36,33 +35,34 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
+from kdjax import errors  # pylint: disable=wrong-import-position
 from kdjax import outputs  # pylint: disable=wrong-import-position
-from kdjax.analysis import runs as runs_lib  # pylint: disable=wrong-import-position
+from kdjax.analysis import compare  # pylint: disable=wrong-import-position
 from kdjax.analysis import stats  # pylint: disable=wrong-import-position
+
+accuracy = compare.accuracy
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
 OUT = os.path.join(RESULTS, 'torch_parity')
-SETTINGS = (  # (label, folder of runs/<model>_s<seed>, framework)
-    ('kdjax, Flax init', os.path.join(RESULTS, 'cifar10_cnn', 'runs'), 'kdjax'),
-    ('kdjax, PyTorch init', os.path.join(OUT, 'kdjax_torch_init', 'runs'), 'kdjax'),
-    ('PyTorch 2.13', os.path.join(OUT, 'pytorch', 'runs'), 'pytorch'),
+SETTINGS = (  # (label, folder of runs/<model>_s<seed>, framework, model.param_init)
+    ('kdjax, Flax init', os.path.join(RESULTS, 'cifar10_cnn', 'runs'), 'kdjax', 'flax'),
+    ('kdjax, PyTorch init', os.path.join(OUT, 'kdjax_torch_init', 'runs'), 'kdjax', 'torch'),
+    ('PyTorch 2.13', os.path.join(OUT, 'pytorch', 'runs'), 'pytorch', None),
 )
 MODELS = ('student', 'teacher')
 CURVE_EPOCHS = (1, 2, 3, 5, 8, 13, 17, 20)
 
 
-def load(folder, model) -> dict:
-  """{seed: Run} of `folder`/<model>_s<seed>."""
-  found = {}
-  for path in sorted(glob.glob(os.path.join(folder, f'{model}_s[0-9]*'))):
-    if os.path.exists(os.path.join(path, 'metrics.json')):
-      run = runs_lib.load(path)
-      found[run.seed] = run
-  return found
-
-
-def accuracy(run) -> float:
-  return float(run.metrics['test']['accuracy'])
+def load(folder, model, param_init) -> dict:
+  """{seed: Run} of `folder`/<model>_s<seed>, each checked to be of the
+  setting's initialisation (a folder of other runs is refused, not mixed in)."""
+  runs = compare.by_row(folder).get(model, {})
+  for run in runs.values():
+    found = run.config['model'].get('param_init') if param_init else run.config.get('framework')
+    if (param_init or 'pytorch') not in str(found):
+      raise errors.DataError(f'{run.path}: model.param_init / framework {found!r}; '
+                             f'expected {param_init or "pytorch"} for this setting')
+  return runs
 
 
 def curve(run) -> np.ndarray:
@@ -78,12 +78,6 @@ def _mcnemar(a, b):
   return f'{m.improved}/{m.degraded}, p = {_fmt_p(m.p_value)}'
 
 
-def _summary(runs):
-  s = stats.seed_summary([accuracy(r) for r in runs.values()])
-  spread = '' if s.n < 2 else f' ± {s.std:.2f}'
-  return f'{s.mean:.2f}{spread}', s.mean
-
-
 def table(model, settings) -> list[str]:
   """The candidates' table of one model: each setting against the first
   (Flax init, paired by seed) and against PyTorch (unpaired)."""
@@ -94,12 +88,13 @@ def table(model, settings) -> list[str]:
            f'(paired t p) | McNemar vs {base_label}, same seed (improved/degraded) '
            f'| Δ vs {torch_label} (Welch p) | McNemar vs {torch_label}, same seed number |',
            '|---|---|---|---:|---:|---|---:|---|']
-  for label, runs, framework in settings:
+  for label, runs, framework, _ in settings:
     if not runs:
       lines.append(f'| {label} | — | not run yet | | | | | |')
       continue
     seeds = sorted(runs)
-    text, mean = _summary(runs)
+    values = [accuracy(r) for r in runs.values()]
+    text, mean = compare.summary(values), np.mean(values)
     per_seed = ', '.join(f'{accuracy(runs[s]):.2f}' for s in seeds)
     shared = [s for s in seeds if s in base]
     if runs is base or framework != 'kdjax' or not shared:
@@ -129,7 +124,7 @@ def curves_table(model, settings) -> list[str]:
            '| setting | ' + ' | '.join(f'ep. {e}' for e in CURVE_EPOCHS) +
            ' | final train acc. % |',
            '|---|' + '---:|' * (len(CURVE_EPOCHS) + 1)]
-  for label, runs, _ in settings:
+  for label, runs, _, _ in settings:
     if not runs:
       continue
     c = np.mean([curve(r) for r in runs.values()], axis=0)
@@ -144,7 +139,7 @@ def calibration(model, settings) -> list[str]:
   """McNemar between two seeds of one setting: a recipe against itself."""
   lines = [f'### {model}: McNemar between seeds of the same setting', '',
            '| setting | seed pair | Δ (pt) | improved/degraded, p |', '|---|---|---:|---|']
-  for label, runs, _ in settings:
+  for label, runs, _, _ in settings:
     for a, b in itertools.combinations(sorted(runs), 2):
       lines.append(f'| {label} | s{a} → s{b} | '
                    f'{accuracy(runs[b]) - accuracy(runs[a]):+.2f} | '
@@ -155,7 +150,7 @@ def calibration(model, settings) -> list[str]:
 def plot(loaded, path):
   fig, axes = plt.subplots(1, len(MODELS), figsize=(6 * len(MODELS), 4), squeeze=False)
   for ax, model in zip(axes[0], MODELS):
-    for label, runs, _ in loaded[model]:
+    for label, runs, _, _ in loaded[model]:
       if not runs:
         continue
       c = np.array([curve(r) for r in runs.values()])
@@ -172,8 +167,8 @@ def plot(loaded, path):
 
 
 def main():
-  loaded = {m: [(label, load(folder, m), fw) for label, folder, fw in SETTINGS]
-            for m in MODELS}
+  loaded = {m: [(label, load(folder, m, init), fw, init)
+                for label, folder, fw, init in SETTINGS] for m in MODELS}
   lines = ['# kdjax against PyTorch: the CIFAR-10 CNN recipe (issue 25)', '',
            'Made by `python experiments/torch_parity.py` (the docstring says what '
            'each setting is). Adam 1e-3, batch 128 (390 steps per epoch, the last '

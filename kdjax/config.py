@@ -249,6 +249,15 @@ def runlocal(config):
   return config
 
 
+def check_loaded(config, path):
+  """Refuses what a config file's get_config() returned unless a ConfigDict
+  (a plain dict would fail later as an AttributeError)."""
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise errors.ConfigError(
+        f'--config={path} cannot be used: its get_config() returned a '
+        f'{type(config).__name__}; expected a ConfigDict (kdjax.config.get_base_config())')
+
+
 def flatten(config_dict, prefix='') -> dict:
   """{'a.b': value} of a nested (JSON) config dict; lists become tuples."""
   flat = {}

@@ -114,6 +114,8 @@ def _train_grid(configs, workdirs, grid_workdir, layout):
   if teacher_record is not None:  # the grid's checkpoints say whether it started
     workdir_lib.bind_teacher(grid_workdir, teacher_record,
                              os.path.isdir(checkpoint.directory(grid_workdir)))
+    for workdir in workdirs:  # each point records it as a single run would
+      outputs.write_json(os.path.join(workdir, 'teacher.json'), teacher_record)
   for c, workdir in zip(configs, workdirs):
     outputs.write_json(os.path.join(workdir, 'config.json'), json.loads(c.to_json()))
   cells = [(s, p, i) for s, row in enumerate(layout) for p, i in enumerate(row)]

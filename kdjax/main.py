@@ -13,7 +13,6 @@ with its default (or resolved) value and what it means, add --print_config:
 import os
 
 from absl import flags
-import ml_collections
 from ml_collections import config_flags
 
 from kdjax import cli
@@ -40,11 +39,7 @@ def _config():
     config = FLAGS.config
     if config is not None or FLAGS['config'].present:
       getattr(config, 'keys', None)  # config_flags raises a deferred load error on first use
-      if not isinstance(config, ml_collections.ConfigDict):  # e.g. a plain dict
-        raise errors.ConfigError(
-            f'--config={config_flags.get_config_filename(FLAGS["config"])} cannot be '
-            f'used: its get_config() returned a {type(config).__name__}; expected '
-            'a ConfigDict (kdjax.config.get_base_config())')
+      config_lib.check_loaded(config, config_flags.get_config_filename(FLAGS['config']))
       return config
   except OSError as e:
     raise errors.ConfigError(

@@ -205,7 +205,9 @@ def setup(config):
           '; expected a finished teacher run (or teacher.allow_unfinished=True)')
     teacher_variables = loop.placer(mesh)(variables)
     teacher_record = {'workdir': config.teacher.workdir, 'step': step,
-                      'sha256': models.fingerprint(variables)}
+                      'sha256': models.fingerprint(variables),  # BN statistics too
+                      # = the teacher run's own metrics.json `params_sha256`:
+                      'params_sha256': models.fingerprint(variables['params'])}
   return mesh, model, data, teacher, teacher_variables, teacher_record
 
 
@@ -292,7 +294,9 @@ def _evaluate_checkpoint(config, workdir):
         f'{len(data.test)}-example test set, or a new run')
   variables, step = checkpoint.load_variables(
       workdir, variable_shapes(model, data.image_shape), what='run')
-  total = len(data.train) // config.train.batch_size * config.train.epochs
+  # The run's own record where it finished once (the training set read here
+  # may be another copy); else what its config trains.
+  total = old.get('steps') or len(data.train) // config.train.batch_size * config.train.epochs
   if step < total:
     logging.warning('%s: unfinished run: evaluating step %d of its %d (killed, or '
                     'the newer checkpoints are unreadable); metrics.json records '

@@ -14,9 +14,10 @@ from kdjax import outputs
 
 # Keys that may change when a run is resumed (they do not change its result).
 # (A different train.devices resumes, but not bit-exactly: each shard draws
-# its own augmentation and dropout keys.)
+# its own augmentation and dropout keys. The teacher's initialisation is
+# spent: it comes from its checkpoint, bound by teacher.json.)
 _RESUMABLE_CHANGES = ('train.epochs', 'train.eval_batch_size', 'train.devices',
-                      'checkpoint.', 'latency.')
+                      'checkpoint.', 'latency.', 'teacher.model.param_init')
 
 
 def config_changes(workdir, config_json, allowed) -> list:
@@ -52,11 +53,15 @@ def check_same_run(workdir, config_json, bound=False):
   allowed = _RESUMABLE_CHANGES
   if config_json['optimizer']['schedule'] != 'constant':
     allowed = tuple(k for k in allowed if k != 'train.epochs')
-  for key, old, new in config_changes(workdir, config_json, allowed):
+  changes = config_changes(workdir, config_json, allowed)
+  if changes:
+    hint = ('; a run saved before model.param_init existed was Flax-initialised: '
+            '--config.model.param_init=flax resumes it') if any(
+                k == 'model.param_init' for k, _, _ in changes) else ''
     raise errors.ConfigError(
-        f'workdir {workdir!r} holds a run with {key}={old!r}, this '
-        f'config has {new!r}; expected the same config to resume, '
-        'or a new --workdir')
+        f'workdir {workdir!r} holds a run with ' + '; '.join(
+            f'{key}={old!r}, this config has {new!r}' for key, old, new in changes) +
+        '; expected the same config to resume, or a new --workdir' + hint)
 
 
 def bind_teacher(workdir, record, started_run: bool):

@@ -381,3 +381,23 @@ def test_resume_refuses_a_teacher_that_changed(tmp_path):
                      r'[0-9a-f]{16}\), but .* started distilling from step 11 '):
     train.train_and_evaluate(student, kd_dir)
   assert outputs.read_json(os.path.join(kd_dir, 'teacher.json')) == bound
+
+
+def test_a_run_saved_before_param_init_resumes_as_flax_initialised(tmp_path):
+  """Its config.json has no model.param_init: read as 'flax'. The configs'
+  default ('torch') is refused with how to resume; param_init=flax resumes."""
+  config, workdir = tiny_config(), str(tmp_path)
+  config.model.param_init = 'flax'
+  config.train.epochs = 1
+  train.train_and_evaluate(config, workdir)
+  path = os.path.join(workdir, 'config.json')
+  saved = outputs.read_json(path)
+  del saved['model']['param_init'], saved['teacher']['model']['param_init']
+  outputs.write_json(path, saved)  # as written before the key existed
+  torch_init = tiny_config()
+  torch_init.train.epochs = 2
+  with pytest.raises(errors.ConfigError, match=r"model.param_init='flax', this config has "
+                     r"'torch'; expected .* --config.model.param_init=flax resumes it"):
+    train.train_and_evaluate(torch_init, workdir)
+  torch_init.model.param_init = 'flax'  # the teacher's param_init may differ: spent
+  assert train.train_and_evaluate(torch_init, workdir)['steps'] == 22

@@ -1,6 +1,8 @@
 """CIFAR-10 CNN attention transfer (Zagoruyko & Komodakis, ICLR 2017): the
 32/64 student of Table 2 matches the teacher's attention maps after its
-first two pooled blocks (16x16 and 8x8), beta=1000, p=2 (the paper's).
+first two pooled blocks (16x16 and 8x8), beta=1000, p=2: the authors' code's
+beta * sum of the groups' mean squared map differences (the paper writes
+beta/2; kdjax/methods/attention.py).
 
 A method beyond the comparison study, next to Table 2's rows. Run after the
 teacher:

@@ -21,8 +21,9 @@ from kdjax.analysis import stats
 _NAME = re.compile(r'^(?P<row>.+)_s(?P<seed>\d+)$')
 
 
-def _by_row(folder) -> dict:
-  """{row: {seed: Run}} of the finished runs `folder`/<row>_s<seed>."""
+def by_row(folder) -> dict:
+  """{row: {seed: Run}} of the runs `folder`/<row>_s<seed> that have a
+  metrics.json (one whose metrics.json says `finished: false` is refused)."""
   rows = {}
   for path in sorted(glob.glob(os.path.join(folder, '*_s*'))):
     match = _NAME.match(os.path.basename(path))
@@ -31,7 +32,8 @@ def _by_row(folder) -> dict:
   return rows
 
 
-def _accuracy(run) -> float:
+def accuracy(run) -> float:
+  """The run's final-epoch test accuracy, %."""
   return float(run.metrics['test']['accuracy'])
 
 
@@ -39,7 +41,7 @@ def paired_rows(before_dir, after_dir, order=None) -> list:
   """[(row, [(seed, before Run, after Run)])] for rows and seeds in both
   folders, in `order` (row names) then alphabetically. Two runs of one test
   set only: a pair whose test fingerprints differ is refused."""
-  before, after = _by_row(before_dir), _by_row(after_dir)
+  before, after = by_row(before_dir), by_row(after_dir)
   names = [r for r in (order or ()) if r in before and r in after]
   names += sorted(set(before) & set(after) - set(names))
   rows = []
@@ -56,7 +58,8 @@ def paired_rows(before_dir, after_dir, order=None) -> list:
   return rows
 
 
-def _summary(values) -> str:
+def summary(values) -> str:
+  """'mean ± std' of accuracies over seeds (the mean alone for one)."""
   s = stats.seed_summary(values)
   return f'{s.mean:.2f}' + ('' if s.n < 2 else f' ± {s.std:.2f}')
 
@@ -72,14 +75,14 @@ def table(before_dir, after_dir, labels=('before', 'after'), order=None) -> str:
            f'McNemar {labels[0]} → {labels[1]} per seed: improved/degraded, p (Holm p) |',
            '|---|---|---:|---:|---:|---:|---|']
   for row, pairs in rows:
-    old, new = [_accuracy(a) for _, a, _ in pairs], [_accuracy(b) for _, _, b in pairs]
+    old, new = [accuracy(a) for _, a, _ in pairs], [accuracy(b) for _, _, b in pairs]
     p = stats.paired_t_test(old, new)
     per_seed = []
     for seed, _, _ in pairs:
       t = next(tests)
       per_seed.append(f's{seed}: {t.improved}/{t.degraded}, {t.p_value:.2g} '
                       f'({next(holm):.2g})')
-    lines.append(f'| {row} | {",".join(str(s) for s, _, _ in pairs)} | {_summary(old)} | '
-                 f'{_summary(new)} | {np.mean(new) - np.mean(old):+.2f} | '
+    lines.append(f'| {row} | {",".join(str(s) for s, _, _ in pairs)} | {summary(old)} | '
+                 f'{summary(new)} | {np.mean(new) - np.mean(old):+.2f} | '
                  f'{"—" if np.isnan(p) else f"{p:.2g}"} | {"; ".join(per_seed)} |')
   return '\n'.join(lines) + '\n'

@@ -20,7 +20,8 @@ from kdjax import outputs
 # (The teacher cache changes only the rounding of a differently fused program.)
 _IGNORED = ('seed', 'dataset.data_dir', 'dataset.source', 'dataset.download',
             'teacher.workdir', 'checkpoint.', 'latency.', 'train.eval_batch_size',
-            'train.devices', 'runlocal', 'distill.teacher_cache')
+            'train.devices', 'runlocal', 'distill.teacher_cache',
+            'teacher.model.param_init')  # the teacher's own runs record it
 
 
 def _own_keys(method_name) -> tuple:
@@ -98,7 +99,7 @@ def check_finished(run: str, metrics: dict):
   of a checkpoint before its last step): its accuracy is not final. Runs
   saved before the key existed ended their training, so they count as
   finished."""
-  if not metrics.get('finished', True):
+  if metrics.get('finished') is False:
     raise errors.DataError(
         f'{run} is an unfinished run (metrics.json: finished false, evaluated at '
         f'step {metrics.get("evaluated_step", "?")}); expected finished runs: '

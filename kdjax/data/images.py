@@ -100,7 +100,9 @@ def _members(tar, source):
   tarfile takes a header that is cut off, garbled or missing for the end of
   the archive, so a truncated .tar read as a smaller data set. A complete
   one ends with two zero blocks after its last member, and in a plain .tar
-  every member's data lies within the file.
+  every member's data lies within the file. (A .tar.gz cut short fails in
+  gzip's own end-of-stream check; seeking back in it would decompress the
+  whole archive again.)
   """
   plain = isinstance(tar.fileobj, io.BufferedReader)  # not through a decompressor
   size = os.fstat(tar.fileobj.fileno()).st_size if plain else None
@@ -113,6 +115,8 @@ def _members(tar, source):
           'expected a complete .tar/.tar.gz')
     last = member.name
     yield member
+  if not plain:
+    return
   end = 2 * tarfile.BLOCKSIZE
   tar.fileobj.seek(tar.offset)
   if tar.fileobj.read(end) != bytes(end):

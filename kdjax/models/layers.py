@@ -60,8 +60,10 @@ def dense(features: int, *, dtype: Any = jnp.float32, init: str = 'flax',
 
   With a 16-bit `dtype` the products accumulate in, and come out as,
   float32: the fast bfloat16 path of XLA:CPU (AMX; bf16 outputs were slower
-  than float32 there) and the usual mixed precision of GPUs. Called inside
-  a parent's compact `__call__`, the layer is that parent's submodule.
+  than float32 there) and the usual mixed precision of GPUs. The layer is
+  built when the returned function is called (its initialisers need the
+  input's fan_in), inside the parent's compact `__call__`, as its submodule:
+  call it once per layer (a second call would build a second layer).
   """
   if jnp.dtype(dtype) != jnp.float32:
     kwargs['dot_general'] = functools.partial(

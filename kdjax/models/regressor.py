@@ -23,11 +23,10 @@ class WithRegressor(nn.Module):
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     logits, features = self.student(x, train=train, return_features=True)
     h = features[self.guided]
-    inits = layers.initializers(
-        layers.scheme(getattr(self.student, 'param_init', 'flax')), h.shape[-1])
+    init = layers.scheme(getattr(self.student, 'param_init', 'flax'))
     if h.ndim == 2:
-      regressed = nn.Dense(self.hint_features, name='regressor', **inits)(h)
+      regressed = layers.dense(self.hint_features, init=init, name='regressor')(h)
     else:
-      regressed = nn.Conv(self.hint_features, (1, 1), name='regressor', **inits)(h)
+      regressed = layers.conv(self.hint_features, (1, 1), init=init, name='regressor')(h)
     features = {**features, 'regressed': regressed}
     return (logits, features) if return_features else logits

@@ -28,6 +28,7 @@ import shlex
 from absl import logging
 import ml_collections
 
+from kdjax import config as config_lib
 from kdjax import errors
 from kdjax import grid as grid_lib
 from kdjax import train
@@ -111,9 +112,7 @@ def point_config(sweep: dict, overrides: dict) -> ml_collections.ConfigDict:
   path, _, arg = sweep['config'].partition(':')  # 'file.py:arg' as config_flags
   config = _call(_load_module(path, 'config'), 'get_config', path, 'config', _CONFIG,
                  *([arg] if arg else []))
-  if not isinstance(config, ml_collections.ConfigDict):  # e.g. a plain dict
-    raise errors.ConfigError(f'config {path!r}: get_config() returned a '
-                             f'{type(config).__name__}; expected {_CONFIG}')
+  config_lib.check_loaded(config, path)
   for key, value in overrides.items():
     *parents, leaf = key.split('.')
     node = config
