@@ -31,6 +31,7 @@ import itertools
 import os
 
 import matplotlib
+import matplotlib.ticker
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
@@ -159,6 +160,7 @@ def plot(loaded, path):
       if len(c) > 1:
         ax.fill_between(epochs, c.min(0), c.max(0), alpha=0.2)
     ax.set(title=f'CIFAR-10 CNN {model}', xlabel='epoch', ylabel='test accuracy %')
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend()
   fig.tight_layout()
