@@ -24,6 +24,7 @@ from kdjax import models
 from kdjax.models import layers
 
 CIFAR, MNIST = (32, 32, 3), (28, 28, 1)
+SMALL = (8, 8, 3)  # the parameters of the pooled models do not depend on it
 
 
 def _layers(model_config, shape, seed=0):
@@ -82,7 +83,9 @@ def test_plain_models_draw_pytorch_default_init(model_config, shape):
 
 
 def test_resnet_draws_torchvision_init():
-  layers = _layers(dict(name='resnet', stage_sizes=(2, 2, 2, 2), param_init='torch'), CIFAR)
+  # one block a stage, narrow: every kind of layer of ResNet-18/34, fast to build
+  layers = _layers(dict(name='resnet', stage_sizes=(1, 1, 1, 1), width=16,
+                        param_init='torch'), SMALL)
   for path, (kernel, bias) in layers.items():
     assert bias is None or path == '/head'
     if path in ('/stem_conv', '/head'):  # a replaced conv1 and nn.Linear: defaults
@@ -92,7 +95,7 @@ def test_resnet_draws_torchvision_init():
 
 
 def test_mobilenet_draws_torchvision_init():
-  layers = _layers(dict(name='mobilenet_v2', param_init='torch'), CIFAR)
+  layers = _layers(dict(name='mobilenet_v2', param_init='torch'), SMALL)
   depthwise = [k for p, (k, _) in layers.items() if 'depthwise' in p]
   assert depthwise and all(k.shape[2] == 1 for k in depthwise)
   for path, (kernel, bias) in layers.items():
