@@ -50,3 +50,10 @@ def test_different_test_sets_are_refused(tmp_path):
   outputs.write_json(f'{before}/kd_s0/metrics.json', dict(metrics, test_fingerprint='fedcba9876543210'))
   with pytest.raises(errors.DataError, match='different test sets'):
     compare.table(before, after)
+
+
+def test_runs_saved_before_fingerprints_pair_by_labels(tmp_path):
+  before, after = _pairs(tmp_path)
+  path = f'{after}/kd_s0/metrics.json'  # after: a fingerprint; before: none
+  outputs.write_json(path, dict(outputs.read_json(path), test_fingerprint='0123456789abcdef'))
+  assert 'kd | 0 |' in compare.table(before, after)
