@@ -7,9 +7,9 @@ Once a study is re-run with the configs' default since, PyTorch's
 initialisation, its runs made with Flax's (before `model.param_init`
 existed) are kept in experiments/results/<study>/flax_init/runs/ and the
 re-run is in experiments/results/<study>/runs/ (BEFORE, AFTER default to
-these). While the re-run is under way it is collected in torch_init/runs/
-beside the Flax runs still in runs/: `init_effect.py mnist runs
-torch_init/runs`. Row by row, for the rows and seeds both have: accuracy
+these). While a re-run is under way it can be collected elsewhere, e.g.
+torch_init/runs/ beside the Flax runs still in runs/: `init_effect.py
+cifar10_cnn runs torch_init/runs`. Row by row, for the rows and seeds both have: accuracy
 before and after, the paired t-test over seeds, McNemar per seed
 (kdjax.analysis.compare).
 """

@@ -45,7 +45,7 @@ MNIST_HEADER = """Real MNIST (byte-exact, `../shared/data/mnist`). {scale}; Adam
 T=20, α=0.1; RKD β=100 (distance-wise); FitNet stage 1: 10 epochs of hint
 training (the study gives no number). Rows marked "beyond the study" are
 methods the study did not run: decoupled KD (Zhao et al. 2022) with α=1, β=8,
-T=4 and a 2-epoch warm-up (`configs/mnist/dkd.py`). CPU, 2 cores, JAX {jax}.
+T=4 and a 2-epoch warm-up (`configs/mnist/dkd.py`). {init} CPU, 2 cores, JAX {jax}.
 
 Accuracy is the **final epoch's** test accuracy (no checkpoint selection);
 mean ± sample std over seeds {seeds}; "Err." is the mean error count. Each
@@ -61,8 +61,8 @@ little below the PNG-exact data), horizontal flips, Adam 1e-3, batch 128;
 KD and FitNet stage 2 T=4, α=0.1; RKD β=100; FitNet stage 1: 5 epochs of hint
 training (the study gives no length). Rows marked "beyond the study": decoupled
 KD (α=1, β=8, T=4, 2-epoch warm-up) and attention transfer (β=1000, p=2, the
-16x16 and 8x8 blocks paired), `configs/cifar10_cnn/{{dkd,at}}.py`. CPU, 2 cores,
-JAX {jax}.
+16x16 and 8x8 blocks paired), `configs/cifar10_cnn/{{dkd,at}}.py`. {init}
+CPU, 2 cores, JAX {jax}.
 
 **{scale}**
 
@@ -97,6 +97,19 @@ def _scale(runs):
           f'{epochs} epochs on {images} training images')
 
 
+def _init(runs):
+  """The sentence naming the runs' weight initialisation (issue 25)."""
+  schemes = {r.config['model']['param_init'] for r in runs}
+  if schemes == {'torch'}:
+    return ("Weights drawn as PyTorch's layers draw them (`model.param_init='torch'`, "
+            'the default); the Flax-initialised runs made before it are in '
+            '`flax_init/runs/`, compared row by row in [init_effect.md](init_effect.md).')
+  if schemes == {'flax'}:
+    return ("Flax's default initialisation (`model.param_init='flax'`: LeCun-normal "
+            'kernels, zero biases).')
+  return f'MIXED initialisations {sorted(schemes)}: do not compare these rows.'
+
+
 def _latency(study_dir):
   """`analysis latency`'s result for the study, if it has been measured."""
   path = os.path.join(RESULTS, study_dir, 'latency.json')
@@ -115,7 +128,7 @@ def _arch_latency(latency, row):
 def table(title, study_dir, study, header, command, note=''):
   lines = [f'# {title}', '']
   latency = _latency(study_dir)
-  jax_version, seeds = '?', set()
+  jax_version, seeds, every = '?', set(), []
   summary = ['| Model | Acc. (%) | Err. | Params | Lat. (ms/sample) | Study Err. | '
              'Study Acc. | Study Params | Study Lat. (ms) | Δ Acc. vs study (pt) |',
              '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
@@ -133,6 +146,7 @@ def table(title, study_dir, study, header, command, note=''):
     lat = [r.metrics['latency']['ms_per_sample_mean'] for r in runs]
     jax_version = runs[0].metrics.get('jax_version', '?')
     seeds |= {r.seed for r in runs}
+    every += runs
     mean_err = f'{statistics.fmean(err):.1f}' if len(err) > 1 else str(err[0])
     delta = ('n/a (reduced)' if _scale(runs).startswith('REDUCED') else
              '—' if numbers is None else f'{statistics.fmean(acc) - s_acc:+.2f}')
@@ -145,12 +159,14 @@ def table(title, study_dir, study, header, command, note=''):
     for r in runs:
       m = r.metrics
       train_s = m['train_seconds'] + m.get('stage1_train_seconds', 0.0)
+      wall = r.wall()
+      stalled = wall.isdigit() and train_s > int(wall)
       each.append(f'| {name} | {r.seed} | {m["test"]["accuracy"]:.2f} | '
                   f'{m["test"]["errors"]} | {m["latency"]["ms_per_sample_mean"]:.3f} | '
-                  f'{train_s:.0f} | {r.wall()} |')
+                  f'{train_s:.0f}{"†" if stalled else ""} | {wall} |')
   if not seeds:
     return None
-  lines.append(header.format(jax=jax_version, seeds=sorted(seeds),
+  lines.append(header.format(jax=jax_version, seeds=sorted(seeds), init=_init(every),
                              scale=_scale(_runs(study_dir, 'teacher') or runs)))
   if latency:
     note = (note + '\n\n' if note else '') + (
@@ -169,6 +185,10 @@ def table(title, study_dir, study, header, command, note=''):
   if any('≥' in line for line in each):
     each += ['', '≥: the run resumed from a checkpoint after a stop; the wall time is '
              "its last segment's (the earlier segments' was not recorded)."]
+  if any('†' in line for line in each):
+    each += ['', "†: more train seconds (summed per epoch in the run's history) than "
+             "the shell's wall seconds, so one of the machine's clocks jumped during "
+             "the run (the history shows which epoch); the accuracy is unaffected."]
   lines += summary + ['', '## Each run', ''] + each + [
       '', '## Commands', '', '```bash', command,
       'python experiments/make_tables.py', '```', '']

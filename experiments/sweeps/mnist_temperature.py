@@ -1,11 +1,12 @@
 """Temperature ablation of MNIST vanilla KD (the comparison study's 800-800
 student, alpha = 0.1): T in {1, 2, 4, 8, 16} x 3 seeds = 15 students, trained
 as ONE vmapped program ('vmap': True); each point still gets its own run
-directory. Runs on a CPU (results: experiments/results/mnist_temperature/).
+directory. Runs on a CPU (results: experiments/results/mnist_temperature/;
+experiments/run_mnist_temperature.sh trains the teacher first).
 
   python -m kdjax.sweep --sweep=experiments/sweeps/mnist_temperature.py \
       --workdir=runs/sweeps/mnist_temperature \
-      --set=teacher.workdir=experiments/results/mnist/runs/teacher_s0 \
+      --set=teacher.workdir=runs/mnist_temperature/teacher \
       --set=dataset.data_dir=../shared/data/mnist
 """
 
