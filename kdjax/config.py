@@ -12,8 +12,10 @@ points against a plain PyTorch run of the same recipe). `param_init='flax'` keep
 Flax's defaults; runs saved before the key existed are read as 'flax'.
 """
 
+import importlib.util
 import json
 import numbers
+import os
 
 import ml_collections
 
@@ -174,6 +176,16 @@ def describe(config) -> str:
       doc = help_.get('optimizer.' + parts[-1], doc)
     lines.append(f'{key} = {value!r}' + (f'  # {doc}' if doc else ''))
   return '\n'.join(lines)
+
+
+def sibling(config_file: str, name: str) -> ml_collections.ConfigDict:
+  """`get_config()` of the config file `name`.py beside `config_file` (a
+  config file's `__file__`): a variant of a row starts from that row."""
+  path = os.path.join(os.path.dirname(os.path.abspath(config_file)), f'{name}.py')
+  spec = importlib.util.spec_from_file_location(f'kdjax_config_{name}', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
 
 
 def cifar10_cnn():

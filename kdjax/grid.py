@@ -105,12 +105,13 @@ def _train_grid(configs, workdirs, grid_workdir, layout):
   config = configs[0]  # everything but the grid keys is shared
   method = methods.get(config.method)
   mesh, model, data, teacher, teacher_variables, teacher_record = train.setup(config)
-  tx = optim.create(config.optimizer, len(data.train) // config.train.batch_size
+  tx = optim.create(config.optimizer, loop.steps_per_epoch(config, data)
                     * config.train.epochs)
   grid = lambda fn: _stack([_stack([fn(configs[i]) for i in row]) for row in layout])
-  state = grid(lambda c: steps.create_state(
-      models.init(model, steps.init_rng(c.seed), data.image_shape), tx,
-      steps.stage_rng(c.seed)))
+  step_model = train.with_parts(method, config, model, {'params': {}})[0]
+  state = grid(lambda c: steps.create_state(train.with_parts(
+      method, c, model, models.init(model, steps.init_rng(c.seed), data.image_shape))[1],
+      tx, steps.stage_rng(c.seed)))
   if teacher_record is not None:  # the grid's checkpoints say whether it started
     workdir_lib.bind_teacher(grid_workdir, teacher_record,
                              os.path.isdir(checkpoint.directory(grid_workdir)))
@@ -130,7 +131,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout):
                    grid=loop.grid_kind(config),
                    points=tuple((s, p) for s, p, _ in cells),
                    labels=tuple(workdirs[i] for _, _, i in cells)),
-        state=state, step=train.step_spec(config, data, model, tx,
+        state=state, step=train.step_spec(config, data, step_model, tx,
                                           method.objective(configs)),
         hparams=grid(method.hparams_of), config=config, data=data, teacher=teacher,
         teacher_variables=teacher_variables, mesh=mesh, writers=writers)
@@ -159,6 +160,6 @@ def _train_grid(configs, workdirs, grid_workdir, layout):
       extra['teacher'] = teacher_record
     results.append((i, train.finish(
         workdirs[i], configs[i], data, model,
-        steps.model_variables(point_state.params, point_state.batch_stats),
-        history, extra)))
+        train.student_variables(method, configs[i], steps.model_variables(
+            point_state.params, point_state.batch_stats), extra), history, extra)))
   return [m for _, m in sorted(results, key=lambda r: r[0])]

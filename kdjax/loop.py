@@ -151,6 +151,11 @@ def predictor(config, data, model, grid=False):
   return jax.jit(predict, compiler_options=xla_options.for_training(convolutional(config)))
 
 
+def steps_per_epoch(config, data) -> int:
+  """Optimizer updates per epoch: full batches only (the remainder is dropped)."""
+  return len(data.train) // config.train.batch_size
+
+
 def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
                    mesh, build=True):
   """(teacher, its variables, record) for a stage: the teacher module and its
@@ -164,7 +169,7 @@ def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
   plan = teacher_cache.plan(
       enabled=config.distill.teacher_cache, objective_name=objective.name,
       num_examples=len(data.train), epochs=epochs,
-      steps_per_epoch=len(data.train) // batch, batch_size=batch,
+      steps_per_epoch=steps_per_epoch(config, data), batch_size=batch,
       dims=teacher_cache.output_dims(teacher, data.image_shape, outputs),
       outputs=outputs, translate=config.dataset.translate, flip=config.dataset.flip)
   record = {'used': plan.use, 'reason': plan.reason, 'variants': plan.variants,
@@ -229,7 +234,7 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
   non-finite training loss stops the stage.
   """
   batch_size = config.train.batch_size
-  steps_per_epoch = len(data.train) // batch_size
+  epoch_steps = steps_per_epoch(config, data)
   place = placer(mesh)
   state = place(state)
   mngr = checkpoint.manager(stage.workdir, keep=config.checkpoint.keep)
@@ -239,7 +244,7 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
   teacher, teacher_variables, cache = teacher_source(
       config, data, teacher, teacher_variables, step.objective, stage.epochs, mesh,
       build=done < stage.epochs)
-  samples = steps_per_epoch * batch_size * len(stage.points)
+  samples = epoch_steps * batch_size * len(stage.points)
   if done >= stage.epochs:
     mngr.close()
     return state, histories, dict(run_timing(histories[0], samples), teacher_cache=cache)
@@ -248,20 +253,20 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
   overhead = {}
   if cache is not None and cache['used']:
     overhead['teacher_cache_seconds'] = time.perf_counter() - start
-  step_fn = dataclasses.replace(step, teacher=teacher, steps_per_epoch=steps_per_epoch)
+  step_fn = dataclasses.replace(step, teacher=teacher, steps_per_epoch=epoch_steps)
   if stage.grid:
     step_fn = steps.GridStep(step_fn, stage.grid)
   if mesh.size > 1:
     step_fn = parallel.shard_step(step_fn, mesh)
   epoch_fn = epoch_runner(
-      loop_kind(config), steps_per_epoch, batch_size, step_fn, grid=bool(stage.grid),
+      loop_kind(config), epoch_steps, batch_size, step_fn, grid=bool(stage.grid),
       compiler_options=xla_options.for_training(convolutional(config)))
   predict = predictor(config, data, step.model, grid=bool(stage.grid))
   train_x, train_y, test_x, hparams = place((
       data.train.images, data.train.labels, data.test.images, hparams))
 
   logging.info('%s: compiling the %s epoch (%d steps of %d)...', stage.name,
-               loop_kind(config), steps_per_epoch, batch_size)
+               loop_kind(config), epoch_steps, batch_size)
   start = time.perf_counter()
   compiled = epoch_fn(state, train_x, train_y, teacher_variables, hparams)
   overhead['compile_seconds'] = time.perf_counter() - start
@@ -275,7 +280,7 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
       sums = jax.device_get(sums)
       seconds = time.perf_counter() - start
       interrupts.check()  # before the epoch is recorded or saved
-      _check_finite(stage, sums, epoch, steps_per_epoch, mngr.latest_step())
+      _check_finite(stage, sums, epoch, epoch_steps, mngr.latest_step())
       logits = np.asarray(predict(
           steps.model_variables(state.params, state.batch_stats), test_x))
       rate = float(np.sum(sums['count'])) / seconds

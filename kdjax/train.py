@@ -89,6 +89,26 @@ def step_spec(config, data, model, tx, objective) -> steps.Step:
                         mean=data.mean, std=data.std))
 
 
+def with_parts(method, config, model, variables):
+  """(the step's model, its variables): the student with the method's own
+  trainable parameters beside it (`models.WithMethodParts`), or as given."""
+  if method.parts is None:
+    return model, variables
+  init = functools.partial(method.parts, config)
+  return (models.WithMethodParts(model, init),
+          models.parts.attach(variables, init()))
+
+
+def student_variables(method, config, variables, extra):
+  """The student's own variables of trained `variables` (`with_parts`'); the
+  method's trained parts, if any, go to `extra['method_parts']` (metrics.json)."""
+  if method.parts is None:
+    return variables
+  variables, parts = models.parts.detach(variables)
+  extra['method_parts'] = method.describe_parts(config, jax.device_get(parts))
+  return variables
+
+
 def _fitnet_stage1(*, config, workdir, data, student, variables, teacher,
                    teacher_variables, writer, mesh):
   """FitNets stage 1: student trunk + regressor fit the teacher's hint layer.
@@ -106,7 +126,7 @@ def _fitnet_stage1(*, config, workdir, data, student, variables, teacher,
   labels = {'student': {k: 'train' if k in trunk else 'frozen'
                         for k in params['student']},
             'regressor': 'train'}
-  steps_total = len(data.train) // config.train.batch_size * fit.stage1_epochs
+  steps_total = loop.steps_per_epoch(config, data) * fit.stage1_epochs
   tx = optax.multi_transform(
       {'train': optim.create(fit.stage1_optimizer, steps_total),
        'frozen': optax.set_to_zero()}, labels)
@@ -234,12 +254,13 @@ def _train_and_evaluate(config, workdir, config_json, parts):
       extra.update(stage1_history=stage1_history,
                    stage1_train_seconds=stage1_timing['train_seconds'])
       faults.crash_point('stage_switch')
-    tx = optim.create(config.optimizer, len(data.train) //
-                      config.train.batch_size * config.train.epochs)
+    tx = optim.create(config.optimizer,
+                      loop.steps_per_epoch(config, data) * config.train.epochs)
+    step_model, variables = with_parts(method, config, model, variables)
     state = steps.create_state(variables, tx, steps.stage_rng(config.seed))
     state, (history,), timing = loop.run_stage(
         loop.Stage('train', workdir, config.train.epochs), state=state,
-        step=step_spec(config, data, model, tx, method.objective([config])),
+        step=step_spec(config, data, step_model, tx, method.objective([config])),
         hparams=method.hparams_of(config), config=config, data=data,
         teacher=teacher, teacher_variables=teacher_variables, mesh=mesh,
         writers=[writer])
@@ -250,8 +271,8 @@ def _train_and_evaluate(config, workdir, config_json, parts):
   extra.update(timing, steps=int(state.step))
   if teacher_record is not None:
     extra['teacher'] = teacher_record
-  metrics = finish(workdir, config, data, model,
-                   steps.model_variables(state.params, state.batch_stats),
+  metrics = finish(workdir, config, data, model, student_variables(
+      method, config, steps.model_variables(state.params, state.batch_stats), extra),
                    history, extra)
   logging.info('%s: test accuracy %.2f%% (%d errors), %d params',
                workdir, metrics['test']['accuracy'], metrics['test']['errors'],
@@ -292,11 +313,13 @@ def _evaluate_checkpoint(config, workdir):
         f'{data.source}: the test set (fingerprint {found}) is not the one '
         f'{workdir!r} was evaluated on ({recorded}); expected the same '
         f'{len(data.test)}-example test set, or a new run')
+  method = methods.get(config.method)
   variables, step = checkpoint.load_variables(
-      workdir, variable_shapes(model, data.image_shape), what='run')
+      workdir, with_parts(method, config, model,
+                          variable_shapes(model, data.image_shape))[1], what='run')
   # The run's own record where it finished once (the training set read here
   # may be another copy); else what its config trains.
-  total = old.get('steps') or len(data.train) // config.train.batch_size * config.train.epochs
+  total = old.get('steps') or loop.steps_per_epoch(config, data) * config.train.epochs
   if step < total:
     logging.warning('%s: unfinished run: evaluating step %d of its %d (killed, or '
                     'the newer checkpoints are unreadable); metrics.json records '
@@ -307,6 +330,7 @@ def _evaluate_checkpoint(config, workdir):
       'seed', 'teacher', 'teacher_cache', 'grid', 'stage1_history',
       'stage1_train_seconds')}
   extra.update(evaluated_step=step, finished=step >= total)
+  variables = student_variables(method, config, variables, extra)
   metrics = finish(workdir, config, data, model, variables, history, extra)
   logging.info('%s: re-evaluated step %d: test accuracy %.2f%% (%d errors), '
                '%.3f ms/sample', workdir, step, metrics['test']['accuracy'],

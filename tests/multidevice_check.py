@@ -39,7 +39,7 @@ def main():
   images = jax.random.randint(jax.random.PRNGKey(2), (32, *shape), 0, 256).astype(jnp.uint8)
   labels = jnp.arange(32) % 10
   hparams = {'temperature': jnp.float32(4.0), 'alpha': jnp.float32(0.3)}
-  kwargs = dict(tx=tx, teacher=teacher, objective=methods.get('kd').objective([None]),
+  kwargs = dict(tx=tx, teacher=teacher, objective=methods.get('kd').objective([config_lib.get_base_config()]),
                 augmentation=steps.Augmentation(0, False, (0.3,), (0.4,)))
   rng = jax.random.PRNGKey(3)
 

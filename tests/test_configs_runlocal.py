@@ -42,12 +42,16 @@ def cnn_teacher(images, tmp_path_factory):
 
 @pytest.mark.parametrize('row,params', [('student', 1_070_794), ('kd', 1_070_794),
                                         ('fitnet', 83_450), ('rkd', 1_070_794),
-                                        ('dkd', 1_070_794), ('at', 1_070_794)])
+                                        ('dkd', 1_070_794), ('at', 1_070_794),
+                                        ('dist_ls', 1_070_794), ('mlkd', 1_070_794),
+                                        ('ctkd', 1_070_794)])
 def test_cifar10_cnn_rows(row, params, images, cnn_teacher, tmp_path):
   metrics = run('cifar10_cnn', row, images, str(tmp_path), cnn_teacher)
   assert metrics['params'] == params and metrics['epochs'] == 1
   if row == 'fitnet':
     assert len(metrics['stage1_history']) == 1
+  if row == 'ctkd':
+    assert 1 < metrics['method_parts']['temperature'] < 21
 
 
 def run_ablation(sweep_file, images, teacher, workdir, points=None):

@@ -163,7 +163,8 @@ def test_registry_is_where_config_grid_and_analysis_look():
   config = config_lib.get_base_config()
   for key in methods.all_keys().values():
     assert base.lookup(config, key.path) == key.default
-  assert grid.grid_keys('kd') == ('seed', 'distill.temperature', 'distill.alpha')
+  assert grid.grid_keys('kd') == ('seed', 'distill.temperature', 'distill.alpha',
+                                  'distill.standardized_kd_weight')
   assert grid.grid_keys('dkd') == ('seed', 'dkd.alpha', 'dkd.beta', 'dkd.temperature',
                                    'dkd.warmup_epochs')
   config.dkd.beta = -1.0

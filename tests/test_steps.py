@@ -22,7 +22,7 @@ def setup(method='none', dropout=0.1):
   state = steps.create_state(models.init(model, steps.init_rng(0), SHAPE), tx, steps.stage_rng(0))
   teacher = models.create(config_lib.mlp((32,)), 10) if method == 'kd' else None
   teacher_vars = models.init(teacher, jax.random.PRNGKey(9), SHAPE) if teacher else None
-  spec = steps.Step(model=model, tx=tx, objective=methods.get(method).objective([None]),
+  spec = steps.Step(model=model, tx=tx, objective=methods.get(method).objective([config_lib.get_base_config()]),
                     teacher=teacher, augmentation=steps.Augmentation(1, False, (0.3,), (0.4,)))
   step = jax.jit(spec)
   images = jax.random.randint(jax.random.PRNGKey(1), (32, *SHAPE), 0, 256).astype(jnp.uint8)

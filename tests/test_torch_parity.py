@@ -66,7 +66,7 @@ def test_kdjax_step_equals_pytorch_step_from_the_same_weights():
   model = models.create(config_lib.cnn(CONVS, dense=DENSE), 10)
   tx = optim.create(config.optimizer, total_steps=20)
   state = steps.create_state({'params': to_flax(reference, SIZE)}, tx, steps.stage_rng(0))
-  step = jax.jit(steps.Step(model=model, tx=tx, objective=methods.get('none').objective([None]),
+  step = jax.jit(steps.Step(model=model, tx=tx, objective=methods.get('none').objective([config_lib.get_base_config()]),
                             augmentation=steps.Augmentation(0, False, cifar.mean, cifar.std)))
   torch_step = torch_steps.Step(
       reference, None, torch.from_numpy(images.reshape(-1, SIZE, SIZE, 3)),

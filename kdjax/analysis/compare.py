@@ -37,7 +37,7 @@ def accuracy(run) -> float:
   return float(run.metrics['test']['accuracy'])
 
 
-def _same_test_set(a, b) -> bool:
+def same_test_set(a, b) -> bool:
   """By the recorded fingerprints; a run saved before they existed is known
   by its labels only, and compared by them."""
   if a.data.startswith('labels:') or b.data.startswith('labels:'):
@@ -58,7 +58,7 @@ def paired_rows(before_dir, after_dir, order=None) -> list:
     pairs = [(s, before[row][s], after[row][s]) for s in sorted(before[row])
              if s in after[row]]
     for _, a, b in pairs:
-      if not _same_test_set(a, b):
+      if not same_test_set(a, b):
         raise errors.DataError(
             f'{a.path} (test set {a.data}) and {b.path} ({b.data}) were tested on '
             'different test sets; expected the same rows on the same data')

@@ -242,7 +242,10 @@ def describe(run: Run) -> str:
   method = methods.base.find(c.get('method', 'none'))
   if method is not None and method.name != 'none':
     flat = config_lib.flatten(c)
-    shown = [f'{k.symbol}={flat[k.path]:g}' for k in method.keys
+    show = lambda k, v: k.symbol if isinstance(v, bool) else (
+        f'{k.symbol}=' + ','.join(f'{x:g}' for x in v) if isinstance(v, (list, tuple))
+        else f'{k.symbol}={v:g}')
+    shown = [show(k, flat[k.path]) for k in method.keys
              if k.symbol and k.path in flat and (k.show_zero or flat[k.path])]
     text += ', ' + ' '.join([method.name] + shown)
   return text

@@ -6,6 +6,12 @@
   rkd     relational KD, distance (+ angle)                    rkd.py
   dkd     decoupled KD (Zhao et al. 2022)                      dkd.py
   at      attention transfer (Zagoruyko & Komodakis 2017)      attention.py
+  dist    DIST: Pearson-correlation relations (Huang et al. 2022)  dist.py
+  mlkd    multi-level logit distillation (Jin et al. 2023)     mlkd.py
+  ctkd    KD with a learned, adversarial temperature (Li et al. 2023)  ctkd.py
+
+`distill.logit_standardize` (Sun et al. 2024, standardize.py) is a switch of
+kd, dkd, dist and mlkd, not a method.
 
 A new method is a module that builds a `base.Method` and calls
 `base.register` (tests/test_methods.py registers one from the test file).
@@ -18,7 +24,12 @@ from kdjax.methods import fitnet
 from kdjax.methods import rkd
 from kdjax.methods import dkd
 from kdjax.methods import attention
+from kdjax.methods import dist
+from kdjax.methods import mlkd
+from kdjax.methods import ctkd
+from kdjax.methods import standardize
 from kdjax.methods.base import Key, Method, Objective, all_keys, get, names, register
 
 __all__ = ['Key', 'Method', 'Objective', 'all_keys', 'get', 'names', 'register',
-           'attention', 'ce', 'dkd', 'fitnet', 'kd', 'rkd']
+           'attention', 'ce', 'ctkd', 'dist', 'dkd', 'fitnet', 'kd', 'mlkd', 'rkd',
+           'standardize']

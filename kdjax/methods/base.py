@@ -99,6 +99,11 @@ class Method:
     `ConfigError` where the models' features cannot serve the method.
   check: config -> None, cross-key checks beyond each key's own.
   two_stage: FitNets: a hint stage (`fitnet.*`) precedes training.
+  parts: config -> pytree of float32 arrays: the initial values of the
+    method's own trainable parameters (CTKD's temperature), trained with the
+    student by its optimizer and read by the loss as the student feature
+    'method' (`models.WithMethodParts`); None: the method has none.
+  describe_parts: (config, trained parts) -> {name: float} for metrics.json.
   """
   name: str
   loss: Callable
@@ -110,6 +115,8 @@ class Method:
   check_features: Callable = lambda config, student, teacher: None
   check: Callable = lambda config: None
   two_stage: bool = False
+  parts: Callable | None = None
+  describe_parts: Callable = lambda config, parts: {}
 
   def objective(self, configs) -> Objective:
     """The stage's objective for `configs` (one run's, or a grid's points)."""

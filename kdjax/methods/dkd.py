@@ -13,6 +13,10 @@ d = (z_y - logsumexp_{j != y} z_j) / T, log b = [log sigmoid(d), log sigmoid(-d)
 (exact to float32 rounding even where p_y rounds to 1, where z_y - logsumexp(z)
 would lose all digits: a negative TCKD), log p^ from a log-sum-exp over the
 non-target logits.
+
+With `distill.logit_standardize` (`standardize.py`) both terms compare
+standardised logits; the reference's `--logit-stand` also multiplies alpha
+and beta by 9 and sets T to 2 (`configs/*/dkd_ls.py`).
 """
 
 import jax
@@ -20,6 +24,7 @@ import jax.numpy as jnp
 
 from kdjax import losses
 from kdjax.methods import base
+from kdjax.methods import standardize
 
 ALPHA = base.number('dkd.alpha', 1.0, 'weight of the target-class term TCKD',
                     low=0, symbol='α')
@@ -59,9 +64,12 @@ def dkd_terms(student_logits, teacher_logits, labels, temperature):
 
 
 def dkd_loss(student_logits, teacher_logits, labels, *, alpha, beta,
-             temperature, weight=1.0):
-  """CE + weight * T^2 * (alpha * TCKD + beta * NCKD)."""
-  tckd, nckd = dkd_terms(student_logits, teacher_logits, labels, temperature)
+             temperature, weight=1.0, standardize_logits=False):
+  """CE + weight * T^2 * (alpha * TCKD + beta * NCKD); the terms on Z(z)
+  with `standardize_logits`, the cross-entropy on the raw logits."""
+  tckd, nckd = dkd_terms(standardize.maybe(student_logits, standardize_logits),
+                         standardize.maybe(teacher_logits, standardize_logits),
+                         labels, temperature)
   return losses.cross_entropy(student_logits, labels) + (
       weight * temperature**2 * (alpha * tckd + beta * nckd))
 
@@ -72,13 +80,15 @@ def warmup_weight(epoch, warmup_epochs):
                    jnp.minimum(epoch / jnp.maximum(warmup_epochs, 1e-9), 1.0), 1.0)
 
 
-def loss(student, teacher, labels, hparams):
+def loss(student, teacher, labels, hparams, standardize=False):
   return dkd_loss(student[0], teacher[0], labels, alpha=hparams['alpha'],
                   beta=hparams['beta'], temperature=hparams['temperature'],
-                  weight=warmup_weight(hparams['epoch'], hparams['warmup_epochs']))
+                  weight=warmup_weight(hparams['epoch'], hparams['warmup_epochs']),
+                  standardize_logits=standardize)
 
 
 METHOD = base.register(base.Method(
-    'dkd', loss, keys=(ALPHA, BETA, TEMPERATURE, WARMUP),
+    'dkd', loss, keys=(ALPHA, BETA, TEMPERATURE, WARMUP, standardize.STANDARDIZE),
     hparams={'alpha': ALPHA.path, 'beta': BETA.path,
-             'temperature': TEMPERATURE.path, 'warmup_epochs': WARMUP.path}))
+             'temperature': TEMPERATURE.path, 'warmup_epochs': WARMUP.path},
+    options=standardize.option))

@@ -30,6 +30,7 @@ from kdjax.models import layers
 from kdjax.models.cnn import CNN
 from kdjax.models.mlp import MLP
 from kdjax.models.mobilenet import MobileNetV2
+from kdjax.models.parts import WithMethodParts
 from kdjax.models.regressor import WithRegressor
 from kdjax.models.resnet import ResNet
 

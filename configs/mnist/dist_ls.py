@@ -1,0 +1,18 @@
+"""MNIST DIST with logit standardisation (Sun et al., CVPR 2024): the 800-800
+student, DIST's own defaults (the reference has no DIST setting).
+
+A method beyond the comparison study, next to Table 1's rows
+(kdjax/methods/dist.py; docs/methods.md says what it follows). Run after the
+teacher:
+  python -m kdjax.main --config=configs/mnist/dist_ls.py \
+      --config.dataset.data_dir=../shared/data/mnist \
+      --config.teacher.workdir=runs/mnist/teacher --workdir=runs/mnist/dist_ls
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
+"""
+
+from kdjax import config as config_lib
+from kdjax.methods import standardize
+
+
+def get_config():
+  return standardize.reference_settings(config_lib.sibling(__file__, 'dist'))

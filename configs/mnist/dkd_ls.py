@@ -1,0 +1,19 @@
+"""MNIST decoupled KD with logit standardisation (Sun et al., CVPR 2024): the
+800-800 student; alpha = 1 and beta = 8 times the reference's 9, T = 2, the
+warm-up 2 of 20 epochs.
+
+A method beyond the comparison study, next to Table 1's rows
+(kdjax/methods/dkd.py; docs/methods.md says what it follows). Run after the
+teacher:
+  python -m kdjax.main --config=configs/mnist/dkd_ls.py \
+      --config.dataset.data_dir=../shared/data/mnist \
+      --config.teacher.workdir=runs/mnist/teacher --workdir=runs/mnist/dkd_ls
+Initialisation: PyTorch's (model.param_init='torch'; 'flax' for Flax's).
+"""
+
+from kdjax import config as config_lib
+from kdjax.methods import standardize
+
+
+def get_config():
+  return standardize.reference_settings(config_lib.sibling(__file__, 'dkd'))

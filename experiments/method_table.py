@@ -1,0 +1,47 @@
+"""Writes a study's method table: every method's row against the baseline
+student and vanilla KD (kdjax/analysis/method_table.py).
+
+  python experiments/method_table.py STUDY   # mnist or cifar10_cnn
+  # -> experiments/results/methods/STUDY.md
+
+Reads the study's runs, experiments/results/STUDY/runs/<row>_s<seed>/
+(experiments/run_study.sh writes them; the method rows, e.g.
+`bash experiments/run_study.sh cifar10_cnn 0 dist dist_ls kd_ls dkd_ls mlkd mlkd_ls ctkd`,
+are distilled from the same teachers as the study's rows).
+"""
+
+import os
+import sys
+
+from kdjax import outputs
+from kdjax.analysis import method_table
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
+TITLES = {'mnist': 'MNIST 800-800 student (Table 1 protocol)',
+          'cifar10_cnn': 'CIFAR-10 CNN pair (Table 2 protocol)'}
+
+
+def main(study):
+  if study not in TITLES:
+    print(f'kdjax: error: study {study!r} is unknown; expected one of {sorted(TITLES)}',
+          file=sys.stderr)
+    sys.exit(2)
+  text = '\n'.join([
+      f'# Methods on the {TITLES[study]}', '',
+      f'Made by `python experiments/method_table.py {study}` from '
+      f'`experiments/results/{study}/runs/`. Final-epoch test accuracy, mean ± '
+      'std over seeds and the 95 % t interval of the mean; Δ: the row minus '
+      'the baseline student (or vanilla KD), mean over seeds, with the paired '
+      't-test (Holm over the table\'s paired tests); McNemar per seed, A → row: '
+      'improved (A wrong, row right) / degraded, p (Holm over every McNemar '
+      'test of the table). Train s/run: the mean training seconds per run '
+      '(FitNets: both stages). Each student of seed *s* is distilled from the '
+      'teacher of seed *s*.', '',
+      method_table.table(os.path.join(RESULTS, study, 'runs'))])
+  path = os.path.join(RESULTS, 'methods', f'{study}.md')
+  outputs.write_text(path, text)
+  print(f'wrote {path}')
+
+
+if __name__ == '__main__':
+  main(*(sys.argv[1:] or ['cifar10_cnn']))

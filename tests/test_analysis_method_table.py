@@ -1,0 +1,57 @@
+"""The method table (kdjax/analysis/method_table.py) on runs whose errors
+are placed by hand, against scipy's tests computed here."""
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from kdjax import errors
+from kdjax.analysis import method_table
+from tests.test_analysis_report import N, fake_run
+
+
+def _study(root):
+  for seed in (0, 1, 2):
+    fake_run(root, f'teacher_s{seed}', seed=seed, hidden=(1200, 1200), errors_at=range(3))
+    fake_run(root, f'student_s{seed}', seed=seed, errors_at=range(20 + seed),
+             train_seconds=10.0)
+    fake_run(root, f'kd_s{seed}', seed=seed, method='kd', errors_at=range(12),
+             train_seconds=12.0)
+    # dist: the baseline's first 6 errors fixed, 2 + seed new ones
+    fake_run(root, f'dist_s{seed}', seed=seed, method='dist',
+             errors_at=list(range(6, 20 + seed)) + [N - 1 - i for i in range(2 + seed)],
+             train_seconds=14.0)
+  return root
+
+
+def _cells(text, row):
+  line = next(l for l in text.splitlines() if l.startswith(f'| {row} |'))
+  return [c.strip() for c in line.split('|')[1:-1]]
+
+
+def test_rows_tests_and_order(tmp_path):
+  text = method_table.table(_study(str(tmp_path)))
+  rows = [l.split('|')[1].strip() for l in text.splitlines()[2:]]
+  assert rows == ['teacher', 'student', 'kd', 'dist']  # the registry's order
+  dist = _cells(text, 'dist')
+  acc = [100 * (1 - (16 + 2 * s) / N) for s in (0, 1, 2)]
+  assert dist[3] == f'{np.mean(acc):.2f} ± {np.std(acc, ddof=1):.2f}'
+  low, high = scipy_stats.t.interval(0.95, 2, loc=np.mean(acc),
+                                     scale=np.std(acc, ddof=1) / np.sqrt(3))
+  assert dist[4] == f'{low:.2f}–{high:.2f}'
+  # vs the baseline: 6 improved, 2 + s degraded (exact binomial: < 25 discordant)
+  p0 = scipy_stats.binomtest(6, 8, 0.5).pvalue
+  assert dist[6].startswith(f's0: 6/2, {p0:.2g} (')
+  # vs KD (errors 0..11): dist fixes 0..5 and breaks 12..19 and the tail's 2
+  assert dist[8].startswith('s0: 6/10, ')
+  assert dist[9] == '14'
+  assert _cells(text, 'student')[5] == '—'  # the baseline is not compared with itself
+  # Holm over the 9 McNemar tests (dist and kd against the baseline, dist against kd)
+  assert text.count('s0:') == 3
+
+
+def test_missing_reference_rows_refuse(tmp_path):
+  root = str(tmp_path)
+  fake_run(root, 'student_s0', seed=0, errors_at=range(5))
+  with pytest.raises(errors.ConfigError, match="has no 'kd' runs"):
+    method_table.table(root)
