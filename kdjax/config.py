@@ -172,7 +172,7 @@ def describe(config) -> str:
     parts = key.split('.')
     doc = next((help_[k] for k in ('.'.join(parts[:i]) for i in range(len(parts), 0, -1))
                 if k in help_), '')
-    if key.startswith('fitnet.stage1_optimizer.'):
+    if key.startswith(('fitnet.stage1_optimizer.', 'ctkd.optimizer.')):
       doc = help_.get('optimizer.' + parts[-1], doc)
     lines.append(f'{key} = {value!r}' + (f'  # {doc}' if doc else ''))
   return '\n'.join(lines)

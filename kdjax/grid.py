@@ -10,6 +10,14 @@ the run directory a separate run would write (config.json, checkpoints/,
 metrics.json, predictions/test.npz, tensorboard/), so the analysis tools
 cannot tell the difference; the stacked state is checkpointed in
 `grid_workdir` to resume.
+
+Points of different methods (a method benchmark: e.g. none, kd, dkd, dist,
+at) share a program too, when they share everything but their method and its
+keys: each point updates with its own objective, written one after another
+into the step ('unroll'), after one teacher forward pass per batch (or one
+read of the teacher cache, which then holds what every point reads). Methods
+that train in stages (FitNets) or carry parameters of their own (CTKD) cannot
+share a program with other methods: their state differs.
 """
 
 import contextlib
@@ -27,7 +35,6 @@ from kdjax import errors
 from kdjax import loop
 from kdjax import methods
 from kdjax import models
-from kdjax import optim
 from kdjax import outputs
 from kdjax import parallel
 from kdjax import steps
@@ -41,31 +48,47 @@ def grid_keys(method_name: str) -> tuple:
   return ('seed',) + tuple(methods.get(method_name).hparams.values())
 
 
+def _method_keys(names) -> set:
+  return {k.path for n in names for k in methods.get(n).keys}
+
+
 def _layout(configs):
-  """[seeds][points] of config indices; refuses grids one program cannot run."""
-  method = methods.get(configs[0].method)
-  if method.two_stage:
-    raise errors.ConfigError(
-        f'method={method.name!r} trains in two stages; expected a one-stage '
-        'method for a vmapped grid (run this sweep without vmap)')
-  keys = grid_keys(method.name)
+  """([seeds][points] of config indices, the methods of a multi-method
+  program or None); refuses grids one program cannot run."""
+  names = sorted({c.method for c in configs})
+  for name in names:
+    method = methods.get(name)
+    if method.two_stage:
+      raise errors.ConfigError(
+          f'method={method.name!r} trains in two stages; expected a one-stage '
+          'method for a vmapped grid (run this sweep without vmap)')
+    if len(names) > 1 and method.parts is not None:
+      raise errors.ConfigError(
+          f'method={method.name!r} trains parameters of its own, so its students '
+          f'cannot share a program with {[n for n in names if n != name]}; expected '
+          'one method per program for it (a sweep of its own)')
+  if len(names) == 1:
+    keys = grid_keys(names[0])
+  else:  # each point has its own objective: every method key may differ
+    keys = ('seed', 'method') + tuple(sorted(_method_keys(names)))
   flat = [config_lib.flatten(json.loads(c.to_json())) for c in configs]
   for key in sorted(flat[0]):
     if key not in keys and any(f.get(key) != flat[0][key] for f in flat):
       raise errors.ConfigError(
-          f'grid points differ in {key!r}; one vmapped program of method '
-          f'{method.name!r} can vary only {", ".join(keys)} (run this sweep '
-          'without vmap)')
-  hparams = lambda f: tuple(f[k] for k in keys[1:])
+          f'grid points differ in {key!r}; one program of ' + (
+              f'method {names[0]!r} can vary only {", ".join(keys)}' if len(names) == 1
+              else f'methods {names} can vary only the seed, the method and its keys') +
+          ' (run this sweep without vmap)')
+  setting = lambda f: tuple(f[k] for k in keys[1:])
   seeds = sorted({f['seed'] for f in flat})
-  points = sorted({hparams(f) for f in flat})
-  index = {(f['seed'], hparams(f)): i for i, f in enumerate(flat)}
+  points = sorted({setting(f) for f in flat})
+  index = {(f['seed'], setting(f)): i for i, f in enumerate(flat)}
   if len(index) != len(flat) or len(flat) != len(seeds) * len(points):
     raise errors.ConfigError(
         f'the {len(flat)} grid points are not every (seed, hyper-parameters) '
         f'pair of {len(seeds)} seeds x {len(points)} settings once; expected a '
         'full product')
-  return [[index[s, p] for p in points] for s in seeds]
+  return [[index[s, p] for p in points] for s in seeds], (names if len(names) > 1 else None)
 
 
 def _stack(trees):
@@ -81,7 +104,7 @@ def train_grid(configs, workdirs, grid_workdir) -> list[dict]:
   for config in configs:
     config_lib.validate(config)
   configs = [config_lib.runlocal(c) if c.runlocal else c for c in configs]
-  layout = _layout(configs)
+  layout, multi = _layout(configs)
   if parallel.distributed_requested(configs[0].train.distributed):
     raise errors.ConfigError(
         'a grid trains in one process (its devices may be several); expected '
@@ -98,42 +121,61 @@ def train_grid(configs, workdirs, grid_workdir) -> list[dict]:
       stack.enter_context(workdir_lib.exclusive(workdir))
     for config, workdir in zip(configs, workdirs):
       workdir_lib.check_same_run(workdir, json.loads(config.to_json()), bound=bound)
-    return _train_grid(configs, workdirs, grid_workdir, layout)
+    return _train_grid(configs, workdirs, grid_workdir, layout, multi)
 
 
-def _train_grid(configs, workdirs, grid_workdir, layout):
-  config = configs[0]  # everything but the grid keys is shared
+def _train_grid(configs, workdirs, grid_workdir, layout, multi):
+  # Everything but the grid keys is shared; a multi-method program sets up
+  # with a point that reads the teacher, and checks every method's features.
+  config = next((c for c in configs if methods.get(c.method).needs_teacher), configs[0])
   method = methods.get(config.method)
   mesh, model, data, teacher, teacher_variables, teacher_record = train.setup(config)
-  tx = optim.create(config.optimizer, loop.steps_per_epoch(config, data)
-                    * config.train.epochs)
+  for c in configs:
+    if teacher is not None and methods.get(c.method).needs_teacher:
+      train.check_features(c, methods.get(c.method), model, teacher, data.image_shape)
+  tx = train.optimizer(method, config, loop.steps_per_epoch(config, data)
+                       * config.train.epochs)
   grid = lambda fn: _stack([_stack([fn(configs[i]) for i in row]) for row in layout])
   step_model = train.with_parts(method, config, model, {'params': {}})[0]
   state = grid(lambda c: steps.create_state(train.with_parts(
-      method, c, model, models.init(model, steps.init_rng(c.seed), data.image_shape))[1],
+      methods.get(c.method), c, model,
+      models.init(model, steps.init_rng(c.seed), data.image_shape))[1],
       tx, steps.stage_rng(c.seed)))
+  reads_teacher = [methods.get(c.method).needs_teacher for c in configs]
   if teacher_record is not None:  # the grid's checkpoints say whether it started
     workdir_lib.bind_teacher(grid_workdir, teacher_record,
                              os.path.isdir(checkpoint.directory(grid_workdir)))
-    for workdir in workdirs:  # each point records it as a single run would
-      outputs.write_json(os.path.join(workdir, 'teacher.json'), teacher_record)
+    for workdir, reads in zip(workdirs, reads_teacher):  # as a single run would
+      if reads:
+        outputs.write_json(os.path.join(workdir, 'teacher.json'), teacher_record)
   for c, workdir in zip(configs, workdirs):
     outputs.write_json(os.path.join(workdir, 'config.json'), json.loads(c.to_json()))
   cells = [(s, p, i) for s, row in enumerate(layout) for p, i in enumerate(row)]
-  logging.info('grid: %d students (%d seeds x %d settings) of %s, %d params each',
+  logging.info('grid: %d students (%d seeds x %d settings) of %s, %d params each%s',
                len(configs), len(layout), len(layout[0]), config.model.name,
-               models.param_count(jax.tree.map(lambda x: x[0, 0], state.params)))
+               models.param_count(models.init(model, steps.init_rng(0),
+                                              data.image_shape)['params']),
+               f'; methods {multi} in one program' if multi else '')
+  if multi:  # one objective per point, and hparams of every method for each
+    point_configs = [configs[i] for i in layout[0]]
+    objectives = tuple(methods.get(c.method).objective([c]) for c in point_configs)
+    objective = methods.Objective('+'.join(multi), None, tuple(sorted(
+        {o for ob in objectives for o in ob.teacher_outputs})))
+    hparams_of = lambda c: {m: methods.get(m).hparams_of(c) for m in multi}
+    kind = 'unroll'
+  else:
+    objectives, objective = (), method.objective(configs)
+    hparams_of, kind = method.hparams_of, loop.grid_kind(config)
   writers = [tensorboardX.SummaryWriter(os.path.join(workdirs[i], 'tensorboard'))
              for _, _, i in cells]
   try:
     state, histories, timing = loop.run_stage(
-        loop.Stage('grid', grid_workdir, config.train.epochs,
-                   grid=loop.grid_kind(config),
+        loop.Stage('grid', grid_workdir, config.train.epochs, grid=kind,
                    points=tuple((s, p) for s, p, _ in cells),
-                   labels=tuple(workdirs[i] for _, _, i in cells)),
-        state=state, step=train.step_spec(config, data, step_model, tx,
-                                          method.objective(configs)),
-        hparams=grid(method.hparams_of), config=config, data=data, teacher=teacher,
+                   labels=tuple(workdirs[i] for _, _, i in cells),
+                   objectives=objectives),
+        state=state, step=train.step_spec(config, data, step_model, tx, objective),
+        hparams=grid(hparams_of), config=config, data=data, teacher=teacher,
         teacher_variables=teacher_variables, mesh=mesh, writers=writers)
   finally:
     for writer in writers:
@@ -151,15 +193,18 @@ def _train_grid(configs, workdirs, grid_workdir, layout):
              # The grid's time, shared by its students, and its share per student.
              'train_seconds': timing['train_seconds'] / len(configs),
              'compile_seconds': timing['compile_seconds'] / len(configs),
-             'teacher_cache': timing['teacher_cache'],
+             'teacher_cache': timing['teacher_cache'] if reads_teacher[i] else None,
              'grid': {'workdir': grid_workdir, 'students': len(configs),
+                      'methods': multi or [config.method],
                       'train_seconds': timing['train_seconds'],
                       'compile_seconds': timing['compile_seconds'],
                       'teacher_cache_seconds': timing['teacher_cache_seconds']}}
-    if teacher_record is not None:
+    if teacher_record is not None and reads_teacher[i]:
       extra['teacher'] = teacher_record
     results.append((i, train.finish(
         workdirs[i], configs[i], data, model,
-        train.student_variables(method, configs[i], steps.model_variables(
-            point_state.params, point_state.batch_stats), extra), history, extra)))
+        train.student_variables(methods.get(configs[i].method), configs[i],
+                                steps.model_variables(point_state.params,
+                                                      point_state.batch_stats), extra),
+        history, extra)))
   return [m for _, m in sorted(results, key=lambda r: r[0])]

@@ -45,6 +45,8 @@ class Stage:
   grid: None for one student, else the `GridStep` kind ('vmap' or 'unroll')
     of a [seeds, points] grid; points: the students' indices into the
     state ([()] for one); labels: each student's name in messages.
+  objectives: a multi-method grid's objective per point (its `GridStep`
+    unrolls them); () when every point shares the step's objective.
   """
   name: str
   workdir: str
@@ -53,6 +55,7 @@ class Stage:
   grid: str | None = None
   points: tuple = ((),)
   labels: tuple = ('',)
+  objectives: tuple = ()
 
 
 def convolutional(config) -> bool:
@@ -183,7 +186,8 @@ def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
       translate=config.dataset.translate, flip=config.dataset.flip,
       mean=data.mean, std=data.std, batch_size=batch // mesh.size,
       compiler_options=xla_options.for_training(convolutional(config)))
-  return teacher_cache.CachedTeacher(outputs), placer(mesh)(table), record
+  shapes = teacher_cache.output_shapes(teacher, data.image_shape, outputs)
+  return teacher_cache.CachedTeacher(outputs, shapes), placer(mesh)(table), record
 
 
 def log_scalars(writer, record, prefix=''):
@@ -255,7 +259,7 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
     overhead['teacher_cache_seconds'] = time.perf_counter() - start
   step_fn = dataclasses.replace(step, teacher=teacher, steps_per_epoch=epoch_steps)
   if stage.grid:
-    step_fn = steps.GridStep(step_fn, stage.grid)
+    step_fn = steps.GridStep(step_fn, stage.grid, stage.objectives)
   if mesh.size > 1:
     step_fn = parallel.shard_step(step_fn, mesh)
   epoch_fn = epoch_runner(

@@ -118,7 +118,8 @@ class Step:
                                        flip=aug.flip), aug.mean, aug.std)
     teacher_out = (None, None)
     if isinstance(self.teacher, teacher_cache.CachedTeacher):
-      teacher_out = teacher_cache.lookup(teacher_variables, batch[2], variant)
+      teacher_out = teacher_cache.lookup(teacher_variables, batch[2], variant,
+                                         self.teacher.shapes)
     elif self.teacher is not None:
       teacher_out = jax.lax.stop_gradient(self.teacher.apply(
           teacher_variables, x, train=False, return_features=True))
@@ -165,9 +166,12 @@ class GridStep:
   updates as its own run would. kind='vmap' vmaps the updates; 'unroll'
   writes them one after another into the program (faster for convolutions on
   XLA:CPU, which runs the grouped convolutions of a vmapped conv slowly).
-  Returns (new states, metric sums per student)."""
+  objectives: one per point for points of different methods ('unroll' only);
+  each point's hparams are then {method name: that method's hparams} and it
+  reads its own method's. Returns (new states, metric sums per student)."""
   step: Step
   kind: str = 'vmap'
+  objectives: tuple = ()
 
   def on_axis(self, axis_name) -> 'GridStep':
     return dataclasses.replace(self, step=self.step.on_axis(axis_name))
@@ -176,13 +180,23 @@ class GridStep:
     """(root key, step) the grid's points share."""
     return state.rng[0], state.step[0]
 
+  def _point(self, i, hparams):
+    """(the step, hparams) of point i."""
+    if not self.objectives:
+      return self.step, hparams
+    objective = self.objectives[i]
+    return dataclasses.replace(self.step, objective=objective), hparams[objective.name]
+
   def __call__(self, state: TrainState, batch, rng, teacher_variables, hparams):
     inputs = self.step.inputs(batch, rng, teacher_variables)
     if self.kind == 'unroll':
-      outs = [self.step.update(jax.tree.map(lambda a: a[i], state), *inputs,
-                               jax.tree.map(lambda a: a[i], hparams))
-              for i in range(state.step.shape[0])]
+      outs = []
+      for i in range(state.step.shape[0]):
+        step, hp = self._point(i, jax.tree.map(lambda a: a[i], hparams))
+        outs.append(step.update(jax.tree.map(lambda a: a[i], state), *inputs, hp))
       return jax.tree.map(lambda *a: jnp.stack(a), *outs)
+    if self.objectives:
+      raise ValueError('points of different objectives unroll; expected kind="unroll"')
     return jax.vmap(self.step.update, in_axes=(0,) + (None,) * 4 + (0,))(
         state, *inputs, hparams)
 

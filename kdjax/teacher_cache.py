@@ -37,8 +37,12 @@ MAX_BYTES = 2 * 2**30  # the table lives on the device, beside the data
 @dataclasses.dataclass(frozen=True)
 class CachedTeacher:
   """Stands in for the teacher module in a step: its outputs are gathered
-  from a table (passed where the teacher's variables would be)."""
+  from a table (passed where the teacher's variables would be). shapes:
+  ((output, per-example shape), ...): the table stores each output flat, a
+  lookup gives it back in the shape the teacher computes (feature maps
+  [B, h, w, c] stay maps)."""
   outputs: tuple
+  shapes: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,15 +112,23 @@ def build(teacher, variables, images, *, outputs, translate: int, flip: bool,
   return table
 
 
-def lookup(table, idx, variant):
+def lookup(table, idx, variant, shapes=()):
   """The teacher's (logits or None, features) for examples `idx` [B] seen as
-  `variant` [B], as a step that ran the teacher would have them."""
-  got = {o: t[idx, variant] for o, t in table.items()}
+  `variant` [B], as a step that ran the teacher would have them (`shapes`:
+  `CachedTeacher.shapes`, the per-example shape of each output)."""
+  shapes = dict(shapes)
+  got = {o: t[idx, variant].reshape((idx.shape[0],) + tuple(shapes.get(o, (t.shape[-1],))))
+         for o, t in table.items()}
   logits = got.pop('logits', None)
   return logits, got
 
 
 def output_dims(teacher, image_shape, outputs) -> dict:
   """{output: width} of the teacher's outputs, from shapes alone."""
+  return {o: math.prod(shape) for o, shape in output_shapes(teacher, image_shape, outputs)}
+
+
+def output_shapes(teacher, image_shape, outputs) -> tuple:
+  """((output, per-example shape), ...) of the teacher's outputs."""
   shapes = models.feature_shapes(teacher, image_shape)
-  return {o: math.prod(shapes[o].shape[1:]) for o in outputs}
+  return tuple((o, tuple(shapes[o].shape[1:])) for o in outputs)

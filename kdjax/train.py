@@ -99,6 +99,18 @@ def with_parts(method, config, model, variables):
           models.parts.attach(variables, init()))
 
 
+def optimizer(method, config, total_steps):
+  """The stage's optimizer over `total_steps`: `config.optimizer`, and for the
+  method's own parts (`with_parts`) the method's, where it names one."""
+  tx = optim.create(config.optimizer, total_steps)
+  if method.parts is None or method.parts_optimizer is None:
+    return tx
+  labels = lambda params: {k: jax.tree.map(lambda _: k, v) for k, v in params.items()}
+  return optax.multi_transform(
+      {'student': tx, 'method': optim.create(method.parts_optimizer(config), total_steps)},
+      labels)
+
+
 def student_variables(method, config, variables, extra):
   """The student's own variables of trained `variables` (`with_parts`'); the
   method's trained parts, if any, go to `extra['method_parts']` (metrics.json)."""
@@ -254,8 +266,7 @@ def _train_and_evaluate(config, workdir, config_json, parts):
       extra.update(stage1_history=stage1_history,
                    stage1_train_seconds=stage1_timing['train_seconds'])
       faults.crash_point('stage_switch')
-    tx = optim.create(config.optimizer,
-                      loop.steps_per_epoch(config, data) * config.train.epochs)
+    tx = optimizer(method, config, loop.steps_per_epoch(config, data) * config.train.epochs)
     step_model, variables = with_parts(method, config, model, variables)
     state = steps.create_state(variables, tx, steps.stage_rng(config.seed))
     state, (history,), timing = loop.run_stage(

@@ -179,6 +179,19 @@ def test_ctkd_temperature_and_reversed_gradient():
       s, f32(T), Y, temperature=tau32, alpha=0.1))(f32(S)), rtol=1e-5, atol=1e-8)
 
 
+def test_ctkd_trains_theta_by_its_own_sgd_and_the_student_by_the_run_optimizer():
+  """Adam would normalise lambda away; theta's SGD steps scale with it."""
+  config = config_lib.get_base_config()
+  config.method = 'ctkd'
+  tx = train.optimizer(ctkd.METHOD, config, total_steps=10)
+  params = {'student': {'w': jnp.float32(1.0)}, 'method': {'temperature_logit': jnp.float32(1.0)}}
+  grads = jax.tree.map(lambda p: 0.01 * jnp.ones_like(p), params)
+  updates, _ = tx.update(grads, tx.init(params), params)
+  # SGD 0.05 with L2 5e-4: -0.05 * (0.01 + 5e-4 * 1); Adam: about -lr whatever the scale
+  assert float(updates['method']['temperature_logit']) == pytest.approx(-0.05 * (0.01 + 5e-4))
+  assert float(updates['student']['w']) == pytest.approx(-1e-3, rel=1e-3)
+
+
 def test_ctkd_lambda_schedule_is_the_reference_cosine():
   """zhengli97/CTKD: CosineDecay(max 0, min -1, loops 10) at 1-based epochs
   is the reversal factor, -lambda."""
@@ -261,10 +274,10 @@ def test_ctkd_learns_its_temperature_and_resumes_it_bit_exact(teacher_dir, tmp_p
   # Re-evaluating the checkpoint finds the method's part and the student apart.
   again = train.evaluate_checkpoint(config, str(tmp_path / 'resumed'))
   assert again['method_parts'] == parts and again['params'] == straight['params']
-  # lambda_max = 0 (and no L2, which the optimizer applies to theta too, as
-  # the reference's SGD): no gradient, the temperature stays at its start.
+  # lambda_max = 0 (and no L2, which theta's SGD applies as the reference's):
+  # no gradient, the temperature stays at its start.
   config.ctkd.lambda_max = 0.0
-  config.optimizer.weight_decay = 0.0
+  config.ctkd.optimizer.weight_decay = 0.0
   frozen = train.train_and_evaluate(config, str(tmp_path / 'frozen'))
   assert frozen['method_parts']['temperature'] == pytest.approx(initial, rel=1e-6)
 
@@ -290,3 +303,40 @@ def test_a_grid_refuses_points_that_differ_in_the_standardisation_switch(teacher
   configs[1].distill.logit_standardize = True
   with pytest.raises(errors.ConfigError, match="grid points differ in 'distill.logit_standardize'"):
     grid.train_grid(configs, [str(tmp_path / 'a'), str(tmp_path / 'b')], str(tmp_path / 'g'))
+
+
+# --- several methods in one program --------------------------------------------
+
+def test_points_of_different_methods_train_as_one_program(teacher_dir, tmp_path):
+  """none, kd, dkd, dist and mlkd students of one seed share one program (one
+  teacher read per batch); each ends as its own run would, to float rounding."""
+  configs = []
+  for method in ('none', 'kd', 'dkd', 'dist', 'mlkd'):
+    config = _digits(method, teacher_dir)
+    config.dkd.warmup_epochs = 1.0
+    configs.append(config)
+  dirs = [str(tmp_path / c.method) for c in configs]
+  together = grid.train_grid(configs, dirs, str(tmp_path / 'grid'))
+  assert together[2]['grid']['methods'] == ['dist', 'dkd', 'kd', 'mlkd', 'none']
+  for config, workdir, got in zip(configs, dirs, together):
+    alone_dir = str(tmp_path / f'alone_{config.method}')
+    alone = train.train_and_evaluate(config, alone_dir)
+    assert got['method'] == config.method
+    assert (got['teacher_cache'] is None) == (config.method == 'none')
+    assert os.path.exists(os.path.join(workdir, 'teacher.json')) == (config.method != 'none')
+    np.testing.assert_allclose(_logits(workdir), _logits(alone_dir), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(got['history'][-1]['train_loss'],
+                               alone['history'][-1]['train_loss'], rtol=1e-4)
+
+
+@pytest.mark.parametrize('change,match', [
+    (lambda c: c.train.update(batch_size=64), "grid points differ in 'train.batch_size'"),
+    (lambda c: c.update(method='ctkd'), "method='ctkd' trains parameters of its own"),
+    (lambda c: c.update(method='fitnet'), "method='fitnet' trains in two stages"),
+])
+def test_points_that_cannot_share_a_program_refuse(teacher_dir, tmp_path, change, match):
+  configs = [_digits('kd', teacher_dir), _digits('dist', teacher_dir)]
+  change(configs[1])
+  with pytest.raises(errors.ConfigError, match=match):
+    grid.train_grid(configs, [str(tmp_path / 'a'), str(tmp_path / 'b')], str(tmp_path / 'g'))
+  assert not os.path.exists(tmp_path / 'a')

@@ -47,6 +47,19 @@ def test_points_that_are_not_a_product():
     sweep.check_sweep({**spec, 'points': [{'seed': 3}]}, 'lines.py')
 
 
+def test_points_may_name_their_folders():
+  spec = {'config': GRID['config'], 'grid': {'seed': [0, 1]},
+          'points': [{'name': 'kd', 'method': 'kd'},
+                     {'name': 'kd_pairs', 'at.pairs': ('a:b',), 'method': 'kd'}]}
+  sweep.check_sweep(spec, 'named.py')
+  assert [n for n, _ in sweep.points(spec)] == ['kd,seed=0', 'kd,seed=1',
+                                                'kd_pairs,seed=0', 'kd_pairs,seed=1']
+  assert 'name' not in sweep.points(spec)[0][1]
+  spec['points'] = [{'name': "at ('a:b')", 'method': 'at'}]
+  with pytest.raises(errors.ConfigError, match="point name \"at \\('a:b'\\)\" is invalid"):
+    sweep.check_sweep(spec, 'named.py')
+
+
 def test_unknown_sweep_key():
   with pytest.raises(errors.ConfigError, match="sweep key 'distill.temp' is not"):
     sweep.point_config(GRID, {'distill.temp': 2.0})

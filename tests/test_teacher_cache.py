@@ -56,8 +56,9 @@ def test_table_holds_what_the_step_would_compute():
   images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
   mean, std = (0.5,) * 3, (0.25,) * 3
   kw = dict(translate=1, flip=True, mean=mean, std=std)
-  table = teacher_cache.build(teacher, variables, images,
-                              outputs=('logits', 'embedding'), batch_size=16, **kw)
+  outputs = ('block_0', 'embedding', 'logits')  # a feature map [B, 4, 4, 8] too
+  table = teacher_cache.build(teacher, variables, images, outputs=outputs,
+                              batch_size=16, **kw)
   spec = lambda t: steps.Step(model=None, tx=None, objective=None, teacher=t,
                               augmentation=steps.Augmentation(**kw))
   assert table['logits'].shape == (40, 18, 10)
@@ -66,13 +67,15 @@ def test_table_holds_what_the_step_would_compute():
   batch = (jnp.asarray(images)[idx], jnp.zeros(16, jnp.int32), idx)
   rng = jax.random.PRNGKey(7)
   inputs = jax.jit(spec(teacher).inputs)
-  cached = jax.jit(spec(teacher_cache.CachedTeacher(('logits', 'embedding'))).inputs)
+  cached = jax.jit(spec(teacher_cache.CachedTeacher(
+      outputs, teacher_cache.output_shapes(teacher, (8, 8, 3), outputs))).inputs)
   x, _, (logits, features), _ = inputs(batch, rng, variables)
   x2, _, (logits2, features2), _ = cached(batch, rng, table)
   np.testing.assert_array_equal(x, x2)
   np.testing.assert_allclose(logits2, logits, rtol=0, atol=1e-5)
-  np.testing.assert_allclose(features2['embedding'], features['embedding'],
-                             rtol=0, atol=1e-5)
+  for name in ('embedding', 'block_0'):  # in the teacher's own shape
+    assert features2[name].shape == features[name].shape
+    np.testing.assert_allclose(features2[name], features[name], rtol=0, atol=1e-5)
 
 
 def _plan(**kw):

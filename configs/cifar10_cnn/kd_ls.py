@@ -1,5 +1,5 @@
 """CIFAR-10 CNN vanilla KD with logit standardisation (Sun et al., CVPR 2024):
-the 32/64 student with the reference's CE weight 0.1, KD weight 9, base
+the 32/64 student with the reference's CE weight 1, KD weight 9, base
 temperature 2.
 
 A method beyond the comparison study, next to Table 2 (kdjax/methods/kd.py;

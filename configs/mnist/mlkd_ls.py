@@ -1,6 +1,6 @@
 """MNIST multi-level logit distillation with logit standardisation (Sun et al.,
-CVPR 2024): the 800-800 student; KD weight 9, base temperature 2 (temperatures
-2, 3, 5, 2, 6).
+CVPR 2024): the 800-800 student; CE weight 1, KD weight 9, base temperature 2
+(temperatures 2, 3, 5, 2, 6).
 
 A method beyond the comparison study, next to Table 1's rows
 (kdjax/methods/mlkd.py; docs/methods.md says what it follows). Run after the

@@ -104,6 +104,10 @@ class Method:
     student by its optimizer and read by the loss as the student feature
     'method' (`models.WithMethodParts`); None: the method has none.
   describe_parts: (config, trained parts) -> {name: float} for metrics.json.
+  parts_optimizer: config -> the optimizer config (`optim.config`) of the
+    parts, where the reference trains them otherwise than the student (CTKD:
+    SGD, under which its gradient reversal scales the steps; Adam would
+    normalise the scale away); None: the student's optimizer.
   """
   name: str
   loss: Callable
@@ -117,6 +121,7 @@ class Method:
   two_stage: bool = False
   parts: Callable | None = None
   describe_parts: Callable = lambda config, parts: {}
+  parts_optimizer: Callable | None = None
 
   def objective(self, configs) -> Objective:
     """The stage's objective for `configs` (one run's, or a grid's points)."""

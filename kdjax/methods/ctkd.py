@@ -12,7 +12,10 @@ student descends the KD loss, theta ascends it with strength lambda(epoch),
   lambda(e) = lambda_max * (1 - cos(pi * min(e, E) / E)) / 2,
 
 a cosine ramp from 0 to lambda_max over E = `ctkd.lambda_epochs` epochs (1-based
-epochs, constant within one). The code's `CosineDecay(max=0, min=-1,
+epochs, constant within one). theta is trained by SGD (`ctkd.optimizer`: the
+reference trains it with the student's SGD, lr 0.05, momentum 0.9, weight
+decay 5e-4): under Adam, which divides each step by the gradient's running
+scale, lambda would only set the sign of theta's steps, not their size. The code's `CosineDecay(max=0, min=-1,
 loops=10)` gives the reversal factor -lambda directly; its run script's
 defaults are t_min = 1, t_range = 20 ('t_start', 't_end'), lambda_max = 1,
 E = 10 of 240 epochs, alpha = 0.1 (`-r 0.1 -a 0.9`). The trained temperature
@@ -22,6 +25,7 @@ is reported in metrics.json (`method_parts`).
 import jax
 import jax.numpy as jnp
 
+from kdjax import optim
 from kdjax.methods import base
 from kdjax.methods import kd
 
@@ -37,6 +41,10 @@ LAMBDA_MAX = base.number('ctkd.lambda_max', 1.0,
 LAMBDA_EPOCHS = base.number('ctkd.lambda_epochs', 10.0,
                             'epochs of the cosine ramp of lambda (0 = none; the '
                             'code: 10 of 240)', low=0, symbol='ramp')
+
+
+OPTIMIZER = base.Key('ctkd.optimizer', optim.config('sgd', 0.05, weight_decay=5e-4, momentum=0.9),
+                     "optimizer of the temperature's parameter theta (keys as optimizer.*)")
 
 
 @jax.custom_vjp
@@ -94,8 +102,9 @@ def _describe(config, parts):
 
 
 METHOD = base.register(base.Method(
-    'ctkd', loss, keys=(kd.ALPHA, T_MIN, T_RANGE, LAMBDA_MAX, LAMBDA_EPOCHS),
+    'ctkd', loss, keys=(kd.ALPHA, T_MIN, T_RANGE, LAMBDA_MAX, LAMBDA_EPOCHS, OPTIMIZER),
     hparams={'alpha': kd.ALPHA.path, 't_min': T_MIN.path, 't_range': T_RANGE.path,
              'lambda_max': LAMBDA_MAX.path, 'lambda_epochs': LAMBDA_EPOCHS.path},
     parts=lambda config: {'temperature_logit': jnp.ones((), jnp.float32)},
-    describe_parts=_describe))
+    describe_parts=_describe, parts_optimizer=lambda config: config.ctkd.optimizer,
+    check=lambda config: optim.check('ctkd.optimizer', config.ctkd.optimizer)))

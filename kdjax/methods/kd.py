@@ -3,7 +3,7 @@
 With `distill.logit_standardize` (Sun et al. 2024, `standardize.py`) the soft
 term compares standardised logits and is weighted by
 `distill.standardized_kd_weight` instead of 1 - alpha, as the reference's KD
-(ce_weight * CE + kd_weight * T^2 * KL with CE 0.1, KD 9, T 2 under
+(ce_weight * CE + kd_weight * T^2 * KL with CE 1, KD 9, T 2 under
 `--logit-stand`; alpha is its CE weight).
 """
 

@@ -26,9 +26,12 @@ the reference.
 
 Left out: the reference trains on a weak and a strongly augmented view of
 each batch (a second student and teacher pass; the strong view is
-AutoAugment-style augmentation the compiled step does not have, and it adds
-the strong view's CE, KD and BC terms). kdjax's MLKD is the weak view's
-objective: the flips and translations the run's config sets. Under data
+AutoAugment-style augmentation the compiled step does not have). Its loss
+adds the strong view's CE and unmasked KD terms (its strong batch-level term
+is computed but not returned), about two thirds of its KD total, so the weak
+view alone also weighs CE more against KD than the reference does. kdjax's
+MLKD is the weak view's objective: the flips and translations the run's
+config sets. Under data
 parallelism the medians and the batch-level term are per device, as under
 DistributedDataParallel.
 """

@@ -12,8 +12,9 @@ alike, before the softmax at the method's temperature (the paper's "base
 temperature"). The cross-entropy with the labels keeps the raw logits, as in
 the reference. The reference's command line sets the base temperature to 2
 and its KD weight to 9 (`--base-temp 2 --kd-weight 9`: KD's soft term,
-DKD's alpha and beta times 9, MLKD's KD weight); the configs
-`configs/*/{kd,dkd,dist,mlkd}_ls.py` set those.
+DKD's alpha and beta times 9, MLKD's KD weight) on its config's CE weight 1;
+`reference_settings` applies that and the configs
+`configs/*/{kd,dkd,dist,mlkd}_ls.py` use it.
 """
 
 import jax.numpy as jnp
@@ -45,20 +46,23 @@ def option(configs) -> dict:
   return {'standardize': bool(configs[0].distill.logit_standardize)}
 
 
-def reference_settings(config, kd_weight=9.0, base_temperature=2.0):
-  """`config` switched to logit standardisation as the reference's command
-  line does it (`--logit-stand --base-temp 2 --kd-weight 9`, tools/train.py):
-  KD: the soft term's weight 9 and T = 2; DKD: alpha and beta times 9, T = 2;
-  MLKD: its KD weight 9 and its first (base) temperature 2; DIST (no
-  reference setting): only the switch. Returns `config`."""
+def reference_settings(config, kd_weight=9.0, base_temperature=2.0, ce_weight=1.0):
+  """`config` switched to logit standardisation as the reference does it: its
+  command line (`--logit-stand --base-temp 2 --kd-weight 9`, tools/train.py)
+  on its config defaults (mdistiller/engine/cfg.py: KD CE weight 1).
+  KD: CE weight 1 (alpha), the soft term's weight 9, T = 2; DKD: alpha and
+  beta times 9, T = 2 (its CE weight is 1 already); MLKD: CE weight 1, KD
+  weight 9, its first (base) temperature 2; DIST (no reference setting):
+  only the switch. Returns `config`."""
   config.distill.logit_standardize = True
   if config.method == 'kd':
-    config.distill.update(standardized_kd_weight=kd_weight, temperature=base_temperature)
+    config.distill.update(alpha=ce_weight, standardized_kd_weight=kd_weight,
+                          temperature=base_temperature)
   elif config.method == 'dkd':
     config.dkd.update(alpha=config.dkd.alpha * kd_weight, beta=config.dkd.beta * kd_weight,
                       temperature=base_temperature)
   elif config.method == 'mlkd':
-    config.mlkd.kd_weight = kd_weight
+    config.mlkd.update(ce_weight=ce_weight, kd_weight=kd_weight)
     config.mlkd.temperatures = (base_temperature,) + tuple(config.mlkd.temperatures[1:])
   elif config.method != 'dist':
     raise ValueError(f'method={config.method!r} has no logit-standardisation switch')

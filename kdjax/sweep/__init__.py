@@ -23,6 +23,7 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import shlex
 
 from absl import logging
@@ -69,13 +70,19 @@ _CONFIG = 'a get_config() that returns a ConfigDict'
 
 def points(sweep: dict) -> list[tuple[str, dict]]:
   """(name, overrides) of every point: each of the sweep's 'points' (or one
-  empty setting) crossed with the product of its 'grid', in a fixed order."""
+  empty setting) crossed with the product of its 'grid', in a fixed order.
+  A point's 'name' entry names its folder (with the grid's k=v after it);
+  else the name is its settings' k=v."""
   keys = sorted(sweep.get('grid', {}))
   out = []
   for setting in sweep.get('points') or [{}]:
+    setting = dict(setting)
+    label = setting.pop('name', None)  # a point may name itself (its folder)
     for values in itertools.product(*(sweep['grid'][k] for k in keys)):  # () if none
       overrides = {**setting, **dict(zip(keys, values))}
-      name = ','.join(f'{k.rsplit(".", 1)[-1]}={overrides[k]}' for k in sorted(overrides))
+      shown = dict(zip(keys, values)) if label else overrides
+      name = ','.join(([label] if label else []) + [
+          f'{k.rsplit(".", 1)[-1]}={shown[k]}' for k in sorted(shown)])
       out.append((name, {**sweep.get('set', {}), **overrides}))
   return out
 
@@ -155,6 +162,11 @@ def check_sweep(sweep, path):
     raise errors.ConfigError(
         f"sweep {path!r}: 'points' is invalid; expected a list of {{KEY: VALUE}} "
         "settings whose keys are not grid keys")
+  for p in settings:
+    if 'name' in p and not (isinstance(p['name'], str) and re.fullmatch(r'[\w.=,+-]+', p['name'])):
+      raise errors.ConfigError(
+          f"sweep {path!r}: point name {p['name']!r} is invalid; expected letters, "
+          "digits and . = , + - _ (it names the point's folder)")
   names = [name for name, _ in points(sweep)]
   if len(set(names)) != len(names):
     raise errors.ConfigError(
