@@ -121,7 +121,28 @@ def train_grid(configs, workdirs, grid_workdir) -> list[dict]:
       stack.enter_context(workdir_lib.exclusive(workdir))
     for config, workdir in zip(configs, workdirs):
       workdir_lib.check_same_run(workdir, json.loads(config.to_json()), bound=bound)
+    _check_cells(grid_workdir, [workdirs[i] for row in layout for i in row], bound)
     return _train_grid(configs, workdirs, grid_workdir, layout, multi)
+
+
+def _check_cells(grid_workdir, cell_workdirs, bound):
+  """Records which point's workdir each cell of the stacked state trains
+  (layout.json) and refuses to resume a grid whose cells would change: the
+  checkpoint's states would go to other points."""
+  path = os.path.join(grid_workdir, 'layout.json')
+  cells = [os.path.relpath(os.path.abspath(w), os.path.abspath(grid_workdir))
+           for w in cell_workdirs]
+  if bound and os.path.exists(path):
+    saved = outputs.read_json(path)['cells']
+    if saved != cells:
+      i = next(i for i in range(max(len(saved), len(cells)))
+               if i >= min(len(saved), len(cells)) or saved[i] != cells[i])
+      at = lambda cells: repr(cells[i]) if i < len(cells) else 'nothing'
+      raise errors.ConfigError(
+          f'grid workdir {grid_workdir!r} holds a grid whose cell {i} trains '
+          f'{at(saved)}; this sweep puts {at(cells)} there; expected the same points '
+          "to resume (the checkpoint's states belong to them), or a new --workdir")
+  outputs.write_json(path, {'cells': cells})
 
 
 def _train_grid(configs, workdirs, grid_workdir, layout, multi):

@@ -115,3 +115,21 @@ def test_a_diverging_grid_names_every_diverged_student(teacher_dir, tmp_path):
   message = str(raised.value)
   assert re.search(r'in grid epoch \d \(steps \d+-\d+\) of 4 of 4 students: ', message)
   assert all(repr(d) in message for d in dirs)
+
+
+def test_a_killed_grid_refuses_to_resume_with_its_points_moved(teacher_dir, tmp_path):
+  """A grid's checkpoint stacks the students by cell: resumed with another
+  set of points, states would go to the wrong students, so it refuses."""
+  points = kd_points(teacher_dir)
+  configs = [c for _, c in points]
+  for c in configs:
+    c.train.epochs = 1
+  dirs = [str(tmp_path / name) for name, _ in points]
+  grid.train_grid(configs, dirs, str(tmp_path / 'grid'))
+  assert outputs.read_json(str(tmp_path / 'grid' / 'layout.json'))['cells'] == [
+      os.path.join('..', name) for name, _ in points]
+  for d in dirs:  # as if killed before the points' outputs were written
+    os.remove(os.path.join(d, 'metrics.json'))
+  renamed = [str(tmp_path / f'other{i}') for i in range(4)]
+  with pytest.raises(errors.ConfigError, match=r"cell 0 trains '\.\./seed=0,setting=0'"):
+    grid.train_grid(configs, renamed, str(tmp_path / 'grid'))

@@ -163,10 +163,12 @@ def check_sweep(sweep, path):
         f"sweep {path!r}: 'points' is invalid; expected a list of {{KEY: VALUE}} "
         "settings whose keys are not grid keys")
   for p in settings:
-    if 'name' in p and not (isinstance(p['name'], str) and re.fullmatch(r'[\w.=,+-]+', p['name'])):
+    if 'name' in p and not (isinstance(p['name'], str) and p['name'] != 'grid' and
+                            re.fullmatch(r'[\w=,+-][\w.=,+-]*', p['name'])):
       raise errors.ConfigError(
           f"sweep {path!r}: point name {p['name']!r} is invalid; expected letters, "
-          "digits and . = , + - _ (it names the point's folder)")
+          "digits and . = , + - _, not starting with '.', and not 'grid' (it names "
+          "the point's folder)")
   names = [name for name, _ in points(sweep)]
   if len(set(names)) != len(names):
     raise errors.ConfigError(
