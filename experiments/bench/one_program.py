@@ -3,7 +3,7 @@ one by one: the saving of sharing the teacher's forward pass.
 
   python experiments/bench/one_program.py --teacher=runs/cifar10_cnn/teacher \
       --data_dir=../shared/data/cifar10-jpeg --workdir=/tmp/one_program \
-      [--epochs=3 --train_subset=10000]
+      [--epochs=3 --train_subset=12000]
   # -> experiments/results/methods/one_program.md
 
 The points of experiments/sweeps/cifar10_cnn_methods.py (none, KD, DKD, DIST,
@@ -31,7 +31,9 @@ flags.DEFINE_string('teacher', None, 'a finished CIFAR-10 CNN teacher workdir', 
 flags.DEFINE_string('data_dir', '../shared/data/cifar10-jpeg', 'CIFAR-10 images')
 flags.DEFINE_string('workdir', None, 'where the runs go (a new folder)', required=True)
 flags.DEFINE_integer('epochs', 3, 'epochs of each run (the cache needs >= 3 to pay)')
-flags.DEFINE_integer('train_subset', 10000, 'training images (0 = all 50,000)')
+flags.DEFINE_integer('train_subset', 12000, 'training images (0 = all 50,000); from '
+                     '11,000 on, attention transfer\'s maps no longer fit the '
+                     'teacher cache, as on all 50,000')
 
 SWEEP = 'experiments/sweeps/cifar10_cnn_methods.py'
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
