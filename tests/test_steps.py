@@ -102,12 +102,12 @@ def test_grid_epoch_equals_separate_runs(kind):
   hp = lambda t, a: {'temperature': jnp.float32(t), 'alpha': jnp.float32(a)}
   kwargs = dict(steps=2, batch_size=16)
   separate = {}
+  epoch_fn = jax.jit(functools.partial(steps.train_epoch, step_fn=step, **kwargs))
   for seed in seeds:
     for t, a in points:
       s = new(seed)
       for _ in range(2):  # two epochs
-        s, _ = steps.train_epoch(s, images, labels, teacher_vars, hp(t, a),
-                                 step_fn=step, **kwargs)
+        s, _ = epoch_fn(s, images, labels, teacher_vars, hp(t, a))
       separate[seed, t] = s
   stack = lambda trees: jax.tree.map(lambda *x: jnp.stack(x), *trees)
   together = stack([stack([new(seed)] * len(points)) for seed in seeds])
