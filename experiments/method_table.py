@@ -19,6 +19,11 @@ from kdjax.analysis import method_table
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
 TITLES = {'mnist': 'MNIST 800-800 student (Table 1 protocol)',
           'cifar10_cnn': 'CIFAR-10 CNN pair (Table 2 protocol)'}
+# The rows of the plain students (Table 3's BN + residual rows are another
+# student: they are compared in its own table).
+LOGIT = ('dist', 'dist_ls', 'kd_ls', 'dkd_ls', 'mlkd', 'mlkd_ls', 'ctkd')
+ROWS = {'mnist': ('teacher', 'student', 'kd', 'fitnet', 'rkd', 'dkd') + LOGIT,
+        'cifar10_cnn': ('teacher', 'student', 'kd', 'fitnet', 'rkd', 'dkd', 'at') + LOGIT}
 
 
 def main(study):
@@ -34,10 +39,11 @@ def main(study):
       'the baseline student (or vanilla KD), mean over seeds, with the paired '
       't-test (Holm over the table\'s paired tests); McNemar per seed, A → row: '
       'improved (A wrong, row right) / degraded, p (Holm over every McNemar '
-      'test of the table). Train s/run: the mean training seconds per run '
-      '(FitNets: both stages). Each student of seed *s* is distilled from the '
-      'teacher of seed *s*.', '',
-      method_table.table(os.path.join(RESULTS, study, 'runs'))])
+      'test of the table). Train s/run: the median training seconds per run '
+      '(FitNets: both stages; measured while other work shared the 2 cores at '
+      'times). Each student of seed *s* is distilled from the teacher of seed '
+      '*s*. Rows whose seeds are incomplete are still running.', '',
+      method_table.table(os.path.join(RESULTS, study, 'runs'), rows=ROWS[study])])
   path = os.path.join(RESULTS, 'methods', f'{study}.md')
   outputs.write_text(path, text)
   print(f'wrote {path}')

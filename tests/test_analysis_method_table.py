@@ -48,6 +48,8 @@ def test_rows_tests_and_order(tmp_path):
   assert _cells(text, 'student')[5] == '—'  # the baseline is not compared with itself
   # Holm over the 9 McNemar tests (dist and kd against the baseline, dist against kd)
   assert text.count('s0:') == 3
+  some = method_table.table(str(tmp_path), rows=('student', 'kd', 'missing'))
+  assert [l.split('|')[1].strip() for l in some.splitlines()[2:]] == ['student', 'kd']
 
 
 def test_missing_reference_rows_refuse(tmp_path):

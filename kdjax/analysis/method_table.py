@@ -6,9 +6,10 @@ writes them) and returns markdown: per row the final-epoch test accuracy
 (mean ± std over seeds and the 95 % t interval of the mean), the paired
 t-test across seeds against the baseline and against KD (Holm over those
 tests), McNemar per seed against each (Holm over every McNemar test of the
-table), and the training seconds per run. Rows are in the registry's order
-of their methods (the teacher first, then the baseline), each described by
-its own config.
+table), and the median training seconds per run (a median: one run's clock
+may jump). Rows are in the registry's order of their methods (the teacher
+first, then the baseline), each described by its own config; `rows` limits
+the table to those rows.
 """
 
 import numpy as np
@@ -40,14 +41,15 @@ def _fmt(p) -> str:
   return '—' if p is None or np.isnan(p) else f'{p:.2g}'
 
 
-def table(folder, baseline='student', reference='kd') -> str:
+def table(folder, baseline='student', reference='kd', rows=None) -> str:
   """The markdown method table of the runs in `folder` (see the module doc)."""
-  rows = compare.by_row(folder)
+  found = compare.by_row(folder)
+  rows = {r: found[r] for r in (rows or found) if r in found}
   for name in (baseline, reference):
     if name not in rows:
       raise errors.ConfigError(
           f'{folder!r} has no {name!r} runs ({name}_s<seed>); expected the '
-          f'baseline and reference rows beside the methods (found {sorted(rows)})')
+          f'baseline and reference rows beside the methods (found {sorted(found)})')
   order = _order(rows, baseline)
   compared = [r for r in order if r not in ('teacher', baseline)]
   mcnemar, paired = {}, {}
@@ -83,7 +85,7 @@ def table(folder, baseline='student', reference='kd') -> str:
   lines = [
       f'| row | configuration | seeds | acc. % | 95 % CI | Δ vs {baseline} (pt) | '
       f'McNemar {baseline} → row: improved/degraded, p (Holm) | Δ vs {reference} (pt) | '
-      f'McNemar {reference} → row | train s/run |',
+      f'McNemar {reference} → row | train s/run (median) |',
       '|---|---|---|---:|---|---|---|---|---|---:|']
   for row in order:
     runs = [rows[row][s] for s in sorted(rows[row])]
@@ -95,5 +97,5 @@ def table(folder, baseline='student', reference='kd') -> str:
     lines.append(
         f'| {row} | {runs_lib.describe(runs[0])} | {",".join(str(r.seed) for r in runs)} | '
         f'{compare.summary(acc)} | {ci} | {vb} | {mb or "—"} | {vr} | {mr or "—"} | '
-        f'{np.mean([_train_seconds(r) for r in runs]):.0f} |')
+        f'{np.median([_train_seconds(r) for r in runs]):.0f} |')
   return '\n'.join(lines) + '\n'
