@@ -41,7 +41,7 @@ def mlp(hidden, dropout=0.0, bn_residual=False, param_init='torch'):
       bn_residual=bn_residual, param_init=param_init))
 
 
-# Optimizer sub-configs (`optimizer`, `fitnet.stage1_optimizer`), for config files.
+# Optimizer sub-configs (`optimizer`, a method's optimizer keys), for config files.
 optimizer = optim.config
 
 
@@ -173,7 +173,7 @@ def describe(config) -> str:
     parts = key.split('.')
     doc = next((help_[k] for k in ('.'.join(parts[:i]) for i in range(len(parts), 0, -1))
                 if k in help_), '')
-    if key.startswith(('fitnet.stage1_optimizer.', 'ctkd.optimizer.')):
+    if key.startswith(_optimizer_prefixes()):
       doc = help_.get('optimizer.' + parts[-1], doc)
     lines.append(f'{key} = {value!r}' + (f'  # {doc}' if doc else ''))
   return '\n'.join(lines)
@@ -196,7 +196,8 @@ def cifar10_cnn():
   config.dataset.update(name='cifar10', translate=0, flip=True)
   config.train.update(epochs=20, batch_size=128)
   config.optimizer = optimizer('adam', 1e-3, weight_decay=0.0)
-  config.fitnet.stage1_optimizer = optimizer('adam', 1e-3, weight_decay=0.0)
+  for stage in methods.base.stages():  # the study's optimizer for the methods' stages
+    _set(config, stage.optimizer_key, optimizer('adam', 1e-3, weight_decay=0.0))
   config.teacher.model = cnn((64, 128, 256), dense=(1024,), dropout=0.3)
   return config
 
@@ -250,13 +251,26 @@ def cnn(convs, dense=(), pool=(), dropout=0.0, param_init='torch'):
       dropout=dropout, param_init=param_init))
 
 
+def _optimizer_prefixes():
+  return tuple(k.path + '.' for k in methods.all_keys().values() if k.optimizer)
+
+
+def _set(config, path, value):
+  *parents, leaf = path.split('.')
+  node = config
+  for part in parents:
+    node = node[part]
+  node[leaf] = value
+
+
 def runlocal(config):
-  """`config` shrunk to a CPU smoke test: 1 epoch (and 1 hint epoch) of two
+  """`config` shrunk to a CPU smoke test: 1 epoch (and 1 of each method stage) of two
   batches of at most 32, 64 test examples, 2 latency calls. Returns a copy."""
   config = ml_collections.ConfigDict(config.to_dict())
   config.train.update(epochs=1, batch_size=min(config.train.batch_size, 32),
                       eval_batch_size=64)
-  config.fitnet.stage1_epochs = min(config.fitnet.stage1_epochs, 1)
+  for stage in methods.base.stages():
+    _set(config, stage.epochs_key, min(methods.base.lookup(config, stage.epochs_key), 1))
   config.dataset.update(train_subset=2 * config.train.batch_size, test_subset=64)
   config.latency.update(warmup=1, repeats=2)
   return config

@@ -58,11 +58,13 @@ def _layout(configs):
   names = sorted({c.method for c in configs})
   for name in names:
     method = methods.get(name)
-    if method.two_stage:
+    if method.stages:
       raise errors.ConfigError(
-          f'method={method.name!r} trains in two stages; expected a one-stage '
-          'method for a vmapped grid (run this sweep without vmap)')
-    if len(names) > 1 and method.parts is not None:
+          f'method={method.name!r} trains in '
+          f'{ {2: "two", 3: "three"}.get(len(method.stages) + 1, len(method.stages) + 1)} '
+          'stages; expected a one-stage method for a vmapped grid (run this sweep '
+          'without vmap)')
+    if len(names) > 1 and method.head is not None:
       raise errors.ConfigError(
           f'method={method.name!r} trains parameters of its own, so its students '
           f'cannot share a program with {[n for n in names if n != name]}; expected '
@@ -157,10 +159,12 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
   tx = train.optimizer(method, config, loop.steps_per_epoch(config, data)
                        * config.train.epochs)
   grid = lambda fn: _stack([_stack([fn(configs[i]) for i in row]) for row in layout])
-  step_model = train.with_parts(method, config, model, {'params': {}})[0]
-  state = grid(lambda c: steps.create_state(train.with_parts(
-      methods.get(c.method), c, model,
-      models.init(model, steps.init_rng(c.seed), data.image_shape))[1],
+  shapes = train.feature_shapes(method, model, teacher, data.image_shape)
+  with_parts = lambda c, variables: train.with_parts(
+      methods.get(c.method).head, c, model, variables, shapes, steps.stage_rng(c.seed))
+  step_model = with_parts(config, {'params': {}})[0]
+  state = grid(lambda c: steps.create_state(with_parts(
+      c, models.init(model, steps.init_rng(c.seed), data.image_shape))[1],
       tx, steps.stage_rng(c.seed)))
   reads_teacher = [methods.get(c.method).needs_teacher for c in configs]
   if teacher_record is not None:  # the grid's checkpoints say whether it started

@@ -202,9 +202,12 @@ def log_scalars(writer, record, prefix=''):
 
 def epoch_record(epoch, step, sums, test, samples_per_sec) -> dict:
   """One epoch's entry of a run's history, from its train metric sums and
-  test metrics."""
+  test metrics; the objective's loss terms as `train_<name>` (epoch means)."""
+  terms = {'train_' + k[len(steps.TERM):]: float(v / sums['count'])
+           for k, v in sums.items()
+           if k.startswith(steps.TERM) and not np.isnan(v)}  # NaN: not this point's
   return {'epoch': epoch, 'step': step,
-          'train_loss': float(sums['loss'] / sums['count']),
+          'train_loss': float(sums['loss'] / sums['count']), **terms,
           'train_accuracy': 100.0 * float(sums['correct'] / sums['count']),
           'test_loss': test['loss'], 'test_accuracy': test['accuracy'],
           'train_samples_per_sec': samples_per_sec}

@@ -21,6 +21,8 @@ from kdjax import methods
 from kdjax import teacher_cache
 from kdjax.data import augment
 
+# Metric sums of the objective's named loss terms are f'{TERM}{name}'.
+TERM = 'term/'
 # Streams folded out of the run's root key.
 _DATA, _AUGMENT, _DROPOUT, _INIT = 0, 1, 2, 3
 
@@ -136,10 +138,11 @@ class Step:
       (logits, student_features), updates = self.model.apply(
           variables, x, train=True, return_features=True,
           rngs={'dropout': dropout_rng}, mutable=['batch_stats'])
-      loss = self.objective((logits, student_features), teacher_out, labels, hparams)
-      return loss, (logits, updates.get('batch_stats', {}))
+      loss, terms = self.objective((logits, student_features), teacher_out, labels,
+                                   hparams)
+      return loss, (logits, updates.get('batch_stats', {}), terms)
 
-    (loss, (logits, batch_stats)), grads = jax.value_and_grad(
+    (loss, (logits, batch_stats, terms)), grads = jax.value_and_grad(
         loss_fn, has_aux=True)(state.params)
     if self.axis_name is not None:
       grads, batch_stats = jax.lax.pmean((grads, batch_stats), self.axis_name)
@@ -149,7 +152,8 @@ class Step:
         batch_stats=batch_stats, opt_state=opt_state)
     metrics = {'loss': loss * labels.shape[0],
                'correct': losses.correct(logits, labels).sum(),
-               'count': jnp.asarray(labels.shape[0], jnp.float32)}
+               'count': jnp.asarray(labels.shape[0], jnp.float32),
+               **{TERM + name: term * labels.shape[0] for name, term in terms.items()}}
     if self.axis_name is not None:
       metrics = jax.lax.psum(metrics, self.axis_name)
     return state, metrics
@@ -194,6 +198,9 @@ class GridStep:
       for i in range(state.step.shape[0]):
         step, hp = self._point(i, jax.tree.map(lambda a: a[i], hparams))
         outs.append(step.update(jax.tree.map(lambda a: a[i], state), *inputs, hp))
+      if self.objectives:  # a term a point's objective lacks sums to NaN: none
+        names = {k for _, metrics in outs for k in metrics}
+        outs = [(s, {k: m.get(k, jnp.float32(jnp.nan)) for k in names}) for s, m in outs]
       return jax.tree.map(lambda *a: jnp.stack(a), *outs)
     if self.objectives:
       raise ValueError('points of different objectives unroll; expected kind="unroll"')

@@ -89,21 +89,33 @@ def step_spec(config, data, model, tx, objective) -> steps.Step:
                         mean=data.mean, std=data.std))
 
 
-def with_parts(method, config, model, variables):
-  """(the step's model, its variables): the student with the method's own
-  trainable parameters beside it (`models.WithMethodParts`), or as given."""
-  if method.parts is None:
+def with_parts(head, config, model, variables, feature_shapes, rng):
+  """(the step's model, its variables): the student with the parts of `head`
+  (`Method.head` or `Stage.head`; None: none) beside it, initialised from
+  `rng` (the stage's root key) for student features of `feature_shapes`
+  (`models.WithMethodParts`), or as given."""
+  if head is None:
     return model, variables
-  init = functools.partial(method.parts, config)
-  return (models.WithMethodParts(model, init),
-          models.parts.attach(variables, init()))
+  module = head(config, *feature_shapes)
+  return (models.WithMethodParts(model, module),
+          models.parts.attach(variables, models.parts.init_head(
+              module, rng, feature_shapes[0])))
+
+
+def feature_shapes(method, model, teacher, image_shape):
+  """(student, teacher) feature shapes ({name: shape struct [1, ...]}; the
+  teacher's {} without one) that a method's heads are built for."""
+  if method.head is None and not method.stages:
+    return {}, {}
+  return (models.feature_shapes(model, image_shape),
+          models.feature_shapes(teacher, image_shape) if teacher is not None else {})
 
 
 def optimizer(method, config, total_steps):
   """The stage's optimizer over `total_steps`: `config.optimizer`, and for the
   method's own parts (`with_parts`) the method's, where it names one."""
   tx = optim.create(config.optimizer, total_steps)
-  if method.parts is None or method.parts_optimizer is None:
+  if method.head is None or method.parts_optimizer is None:
     return tx
   labels = lambda params: {k: jax.tree.map(lambda _: k, v) for k, v in params.items()}
   return optax.multi_transform(
@@ -114,48 +126,40 @@ def optimizer(method, config, total_steps):
 def student_variables(method, config, variables, extra):
   """The student's own variables of trained `variables` (`with_parts`'); the
   method's trained parts, if any, go to `extra['method_parts']` (metrics.json)."""
-  if method.parts is None:
+  if method.head is None:
     return variables
   variables, parts = models.parts.detach(variables)
   extra['method_parts'] = method.describe_parts(config, jax.device_get(parts))
   return variables
 
 
-def _fitnet_stage1(*, config, workdir, data, student, variables, teacher,
-                   teacher_variables, writer, mesh):
-  """FitNets stage 1: student trunk + regressor fit the teacher's hint layer.
-
-  Only the student's layers up to `fitnet.guided_layer` and the regressor
-  are trained; the rest of the student is frozen. Returns the student's
-  variables after the stage and the stage's history.
-  """
-  fit = config.fitnet
-  hint = models.feature_shapes(teacher, data.image_shape)[fit.hint_layer]
-  model = models.WithRegressor(student, fit.guided_layer, hint.shape[-1])
-  init = models.init(model, steps.stage_rng(config.seed, 1), data.image_shape)
-  params = {'student': variables['params'], 'regressor': init['params']['regressor']}
-  trunk = student.trunk(fit.guided_layer)
-  labels = {'student': {k: 'train' if k in trunk else 'frozen'
-                        for k in params['student']},
-            'regressor': 'train'}
-  steps_total = loop.steps_per_epoch(config, data) * fit.stage1_epochs
+def run_method_stage(stage, index, *, config, workdir, data, student, variables,
+                     teacher, teacher_variables, shapes, writer, mesh):
+  """Trains a method's `stage` (`methods.Stage`, the `index`-th, from 1) in
+  workdir/<stage name>: the student's `stage.trainable` submodules (the rest
+  frozen) and the stage's parts, by the stage's optimizer. Returns the
+  student's variables after it (its parts dropped), its history and timing."""
+  rng = steps.stage_rng(config.seed, index)
+  model, stage_vars = with_parts(stage.head, config, student, variables, shapes, rng)
+  trainable = stage.trainable(config, student)
+  labels = {k: 'train' if trainable is None or k in trainable else 'frozen'
+            for k in variables['params']}
+  if stage.head is not None:
+    labels = {'student': labels, 'method': 'train'}
+  epochs = methods.base.lookup(config, stage.epochs_key)
   tx = optax.multi_transform(
-      {'train': optim.create(fit.stage1_optimizer, steps_total),
+      {'train': optim.create(methods.base.lookup(config, stage.optimizer_key),
+                             loop.steps_per_epoch(config, data) * epochs),
        'frozen': optax.set_to_zero()}, labels)
-  stage_vars = {'params': params}
-  if variables.get('batch_stats'):
-    stage_vars['batch_stats'] = {'student': variables['batch_stats']}
-  state = steps.create_state(stage_vars, tx, steps.stage_rng(config.seed, 1))
-  objective = methods.fitnet.hint_objective(config)
+  state = steps.create_state(stage_vars, tx, rng)
   state, (history,), timing = loop.run_stage(
-      loop.Stage('stage1', os.path.join(workdir, 'stage1'), fit.stage1_epochs,
-                 'fitnet.stage1_epochs'),
-      state=state, step=step_spec(config, data, model, tx, objective), hparams={},
-      config=config, data=data, teacher=teacher, teacher_variables=teacher_variables,
-      mesh=mesh, writers=[writer])
-  out = {'params': state.params['student']}
-  if state.batch_stats:
-    out['batch_stats'] = state.batch_stats['student']
+      loop.Stage(stage.name, os.path.join(workdir, stage.name), epochs, stage.epochs_key),
+      state=state, step=step_spec(config, data, model, tx, stage.objective(config)),
+      hparams={}, config=config, data=data, teacher=teacher,
+      teacher_variables=teacher_variables, mesh=mesh, writers=[writer])
+  out = steps.model_variables(state.params, state.batch_stats)
+  if stage.head is not None:
+    out = models.parts.detach(out)[0]
   return out, history, timing
 
 
@@ -257,17 +261,19 @@ def _train_and_evaluate(config, workdir, config_json, parts):
     outputs.write_json(os.path.join(workdir, 'config.json'), config_json)
     writer = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
   extra = {'seed': config.seed}
+  shapes = feature_shapes(method, model, teacher, data.image_shape)
   try:
-    if method.two_stage:
-      variables, stage1_history, stage1_timing = _fitnet_stage1(
-          config=config, workdir=workdir, data=data, student=model,
-          variables=variables, teacher=teacher,
-          teacher_variables=teacher_variables, writer=writer, mesh=mesh)
-      extra.update(stage1_history=stage1_history,
-                   stage1_train_seconds=stage1_timing['train_seconds'])
+    for index, stage in enumerate(method.stages, start=1):
+      variables, history, timing = run_method_stage(
+          stage, index, config=config, workdir=workdir, data=data, student=model,
+          variables=variables, teacher=teacher, teacher_variables=teacher_variables,
+          shapes=shapes, writer=writer, mesh=mesh)
+      extra.update({f'{stage.name}_history': history,
+                    f'{stage.name}_train_seconds': timing['train_seconds']})
       faults.crash_point('stage_switch')
     tx = optimizer(method, config, loop.steps_per_epoch(config, data) * config.train.epochs)
-    step_model, variables = with_parts(method, config, model, variables)
+    step_model, variables = with_parts(method.head, config, model, variables, shapes,
+                                       steps.stage_rng(config.seed))
     state = steps.create_state(variables, tx, steps.stage_rng(config.seed))
     state, (history,), timing = loop.run_stage(
         loop.Stage('train', workdir, config.train.epochs), state=state,
@@ -325,9 +331,13 @@ def _evaluate_checkpoint(config, workdir):
         f'{workdir!r} was evaluated on ({recorded}); expected the same '
         f'{len(data.test)}-example test set, or a new run')
   method = methods.get(config.method)
+  teacher = (models.create(config.teacher.model, data_lib.num_classes(config.dataset))
+             if method.head is not None and method.needs_teacher else None)
   variables, step = checkpoint.load_variables(
-      workdir, with_parts(method, config, model,
-                          variable_shapes(model, data.image_shape))[1], what='run')
+      workdir, with_parts(method.head, config, model,
+                          variable_shapes(model, data.image_shape),
+                          feature_shapes(method, model, teacher, data.image_shape),
+                          steps.stage_rng(config.seed))[1], what='run')
   # The run's own record where it finished once (the training set read here
   # may be another copy); else what its config trains.
   total = old.get('steps') or loop.steps_per_epoch(config, data) * config.train.epochs
@@ -338,8 +348,9 @@ def _evaluate_checkpoint(config, workdir):
   history = old.pop('history', [])
   extra = {k: v for k, v in old.items() if k in (
       'train_seconds', 'compile_seconds', 'teacher_cache_seconds', 'steps',
-      'seed', 'teacher', 'teacher_cache', 'grid', 'stage1_history',
-      'stage1_train_seconds')}
+      'seed', 'teacher', 'teacher_cache', 'grid') or k in {
+          f'{stage.name}_{what}' for stage in method.stages
+          for what in ('history', 'train_seconds')}}
   extra.update(evaluated_step=step, finished=step >= total)
   variables = student_variables(method, config, variables, extra)
   metrics = finish(workdir, config, data, model, variables, history, extra)

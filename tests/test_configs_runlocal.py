@@ -44,7 +44,9 @@ def cnn_teacher(images, tmp_path_factory):
                                         ('fitnet', 83_450), ('rkd', 1_070_794),
                                         ('dkd', 1_070_794), ('at', 1_070_794),
                                         ('dist_ls', 1_070_794), ('mlkd', 1_070_794),
-                                        ('ctkd', 1_070_794)])
+                                        ('ctkd', 1_070_794), ('sp', 1_070_794),
+                                        ('pkt', 1_070_794), ('nst', 1_070_794),
+                                        ('vid', 1_070_794)])
 def test_cifar10_cnn_rows(row, params, images, cnn_teacher, tmp_path):
   metrics = run('cifar10_cnn', row, images, str(tmp_path), cnn_teacher)
   assert metrics['params'] == params and metrics['epochs'] == 1
@@ -52,6 +54,11 @@ def test_cifar10_cnn_rows(row, params, images, cnn_teacher, tmp_path):
     assert len(metrics['stage1_history']) == 1
   if row == 'ctkd':
     assert 1 < metrics['method_parts']['temperature'] < 21
+  if row == 'vid':
+    assert set(metrics['method_parts']) == {'variance_0', 'variance_1'}
+  if row in ('sp', 'pkt', 'nst', 'vid'):  # the objective's terms sum to the loss
+    last = metrics['history'][-1]
+    assert last['train_ce'] + last[f'train_{row}'] == pytest.approx(last['train_loss'], rel=1e-5)
 
 
 def run_ablation(sweep_file, images, teacher, workdir, points=None):

@@ -150,13 +150,15 @@ def test_attention_objective_weighs_pairs_by_beta_as_the_reference_code():
   t = {'x': jnp.asarray(RNG.normal(size=(2, 4, 4, 5)), jnp.float32),
        'y': jnp.asarray(RNG.normal(size=(2, 2, 2, 5)), jnp.float32)}
   logits = jnp.asarray(S_LOGITS[:2], jnp.float32)
-  got = attention.loss((logits, s), (None, t), LABELS[:2], {'weight': 1000.0},
-                       pairs=(('a', 'x'), ('b', 'y')), p=2.0)
+  got, terms = attention.loss((logits, s), (None, t), LABELS[:2], {'weight': 1000.0},
+                              pairs=(('a', 'x'), ('b', 'y')), p=2.0)
   group = lambda a, b: np.mean((np_attention_map(np.asarray(a), 2.0)
                                 - np_attention_map(np.asarray(b), 2.0)) ** 2)
   want = losses.cross_entropy(logits, LABELS[:2]) + 1000.0 * (
       group(s['a'], t['x']) + group(s['b'], t['y']))
   np.testing.assert_allclose(got, want, rtol=1e-5)
+  np.testing.assert_allclose(terms['ce'], losses.cross_entropy(logits, LABELS[:2]))
+  np.testing.assert_allclose(terms['ce'] + terms['at'], got, rtol=1e-6)
 
 
 def test_registry_is_where_config_grid_and_analysis_look():

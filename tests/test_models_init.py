@@ -118,9 +118,11 @@ def test_flax_init_is_kept_and_differs():
 
 
 def test_regressor_follows_the_students_init():
+  from kdjax.methods import fitnet
   student = models.create(config_lib.cnn((32, 48, 64), pool=(True, True, False)), 10)
-  wrapped = models.WithRegressor(student, 'conv_1', 64)
-  params = models.init(wrapped, jax.random.PRNGKey(0), CIFAR)['params']
+  regressor = fitnet.Regressor('conv_1', 64, 'torch')
+  params = models.parts.init_head(regressor, jax.random.PRNGKey(0),
+                                  models.feature_shapes(student, CIFAR))
   _torch_default_ok(np.asarray(params['regressor']['kernel']),
                     np.asarray(params['regressor']['bias']))
 

@@ -193,7 +193,7 @@ def test_fitnet_trains_the_trunk_then_the_whole_student(teacher_dir, tmp_path):
   assert len(hist) == 2 and hist[1]['train_loss'] < hist[0]['train_loss']
   mngr = checkpoint.manager(str(tmp_path / 'stage1'), create=False)
   stage1 = mngr.restore(mngr.latest_step())['state']['params']
-  assert stage1['regressor']['kernel'].shape == (24, 64)  # guided 24 -> hint 64
+  assert stage1['method']['regressor']['kernel'].shape == (24, 64)  # guided 24 -> hint 64
   for frozen in ('dense_2', 'head'):  # beyond the guided layer: untouched
     np.testing.assert_array_equal(stage1['student'][frozen]['kernel'],
                                   init[frozen]['kernel'])

@@ -39,7 +39,7 @@ def row_gflop(row):
   """{part: GFLOP} of one row's whole run."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp
-  from kdjax import data as data_lib, methods, models, optim, steps, teacher_cache
+  from kdjax import data as data_lib, methods, models, optim, steps, teacher_cache, train
   from kdjax.data import augment
 
   config = train_steps.load_config(f'configs/cifar10_cnn/{row}.py')
@@ -80,10 +80,10 @@ def row_gflop(row):
     fit = config.fitnet
     teacher = models.create(config.teacher.model, 10)
     tv = models.init(teacher, jax.random.PRNGKey(1), shape)
-    _, hint = jax.eval_shape(lambda: teacher.apply(
-        tv, jnp.zeros((1, *shape)), return_features=True))
-    wrapped = models.WithRegressor(model, fit.guided_layer, hint[fit.hint_layer].shape[-1])
-    wv = models.init(wrapped, jax.random.PRNGKey(2), shape)
+    stage = methods.fitnet.HINT_STAGE
+    shapes = (models.feature_shapes(model, shape), models.feature_shapes(teacher, shape))
+    wrapped, wv = train.with_parts(stage.head, config, model, models.init(
+        model, jax.random.PRNGKey(2), shape), shapes, jax.random.PRNGKey(2))
     tx = optim.create(fit.stage1_optimizer, 1000)
     st = steps.create_state(wv, tx, steps.stage_rng(0, 1))
     step1 = steps.Step(

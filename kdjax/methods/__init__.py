@@ -9,12 +9,18 @@
   dist    DIST: Pearson-correlation relations (Huang et al. 2022)  dist.py
   mlkd    multi-level logit distillation (Jin et al. 2023)     mlkd.py
   ctkd    KD with a learned, adversarial temperature (Li et al. 2023)  ctkd.py
+  sp      similarity-preserving KD (Tung & Mori 2019)          sp.py
+  pkt     probabilistic knowledge transfer (Passalis & Tefas 2018)  pkt.py
+  nst     neuron selectivity transfer (Huang & Wang 2017)      nst.py
+  vid     variational information distillation (Ahn et al. 2019)  vid.py
 
 `distill.logit_standardize` (Sun et al. 2024, standardize.py) is a switch of
 kd, dkd, dist and mlkd, not a method.
 
 A new method is a module that builds a `base.Method` and calls
-`base.register` (tests/test_methods.py registers one from the test file).
+`base.register` (tests/test_methods.py registers one from the test file); its
+trainable parts (`Method.head`) and stages before the main one (`base.Stage`)
+are declared there too (tests/test_methods_parts.py declares a stage).
 """
 
 # pylint: disable=g-bad-import-order  (registration order = listing order)
@@ -27,9 +33,13 @@ from kdjax.methods import attention
 from kdjax.methods import dist
 from kdjax.methods import mlkd
 from kdjax.methods import ctkd
+from kdjax.methods import sp
+from kdjax.methods import pkt
+from kdjax.methods import nst
+from kdjax.methods import vid
 from kdjax.methods import standardize
 from kdjax.methods.base import Key, Method, Objective, all_keys, get, names, register
 
 __all__ = ['Key', 'Method', 'Objective', 'all_keys', 'get', 'names', 'register',
-           'attention', 'ce', 'ctkd', 'dist', 'dkd', 'fitnet', 'kd', 'mlkd', 'rkd',
-           'standardize']
+           'attention', 'ce', 'ctkd', 'dist', 'dkd', 'fitnet', 'kd', 'mlkd', 'nst', 'pkt',
+           'rkd', 'sp', 'standardize', 'vid']

@@ -20,9 +20,9 @@ with the code's beta = 1000, per pair j (`at.pairs`:
 import jax
 import jax.numpy as jnp
 
-from kdjax import errors
 from kdjax import losses
 from kdjax.methods import base
+from kdjax.methods import pairs
 
 WEIGHT = base.number('at.weight', 1000.0, 'beta of the attention term', low=0,
                      symbol='β')
@@ -30,14 +30,8 @@ P = base.number('at.p', 2.0, 'exponent p of the attention map mean_c |A|^p',
                 low=0, low_open=True, symbol='p')
 
 
-def _valid_pairs(value):
-  return isinstance(value, (tuple, list)) and all(
-      isinstance(v, str) and v.count(':') == 1 and all(v.split(':')) for v in value)
-
-
-PAIRS = base.Key('at.pairs', (), "stages paired, as 'student_feature:teacher_feature' "
-                 '(feature maps of equal height and width)', _valid_pairs,
-                 "a tuple of 'student_feature:teacher_feature' strings")
+PAIRS = pairs.key('at.pairs', help="stages paired, as 'student_feature:teacher_feature' "
+                 '(feature maps of equal height and width)')
 
 
 def attention_map(features, p=2.0):
@@ -57,42 +51,14 @@ def attention_loss(student_features, teacher_features, p=2.0):
 
 def loss(student, teacher, labels, hparams, *, pairs, p):
   total = sum(attention_loss(student[1][s], teacher[1][t], p) for s, t in pairs)
-  return losses.cross_entropy(student[0], labels) + hparams['weight'] * total
-
-
-def _pairs(config):
-  return tuple(tuple(pair.split(':')) for pair in config.at.pairs)
-
-
-def _check_features(config, student, teacher):
-  """Every pair names two 4-D feature maps of the same height and width."""
-  maps = lambda shapes: {k: tuple(v.shape[1:3]) for k, v in shapes.items()
-                         if len(v.shape) == 4}
-  s_maps, t_maps = maps(student), maps(teacher)
-  if not s_maps or not t_maps:
-    raise errors.ConfigError(
-        f'method=at needs spatial feature maps [B, H, W, C] in both models; the '
-        f'{"student" if not s_maps else "teacher"} ({config.model.name if not s_maps else config.teacher.model.name}) '
-        'has none; expected convolutional models')
-  offer = (f"student maps {dict(sorted(s_maps.items()))}, teacher maps "
-           f"{dict(sorted(t_maps.items()))}")
-  if not config.at.pairs:
-    raise errors.ConfigError(
-        f"at.pairs=() names no stages; expected 'student:teacher' pairs of "
-        f'equal spatial size from the {offer}')
-  for s, t in _pairs(config):
-    if s not in s_maps or t not in t_maps or s_maps[s] != t_maps[t]:
-      raise errors.ConfigError(
-          f"at.pairs entry '{s}:{t}' " + (
-              'does not name a student feature map' if s not in s_maps else
-              'does not name a teacher feature map' if t not in t_maps else
-              f'pairs {s_maps[s]} with {t_maps[t]} (height, width)') +
-          f'; expected maps of equal spatial size from the {offer}')
+  ce, at = losses.cross_entropy(student[0], labels), hparams['weight'] * total
+  return ce + at, {'ce': ce, 'at': at}
 
 
 METHOD = base.register(base.Method(
     'at', loss, keys=(WEIGHT, P, PAIRS), hparams={'weight': WEIGHT.path},
-    options=lambda configs: {'pairs': _pairs(configs[0]), 'p': float(configs[0].at.p)},
+    options=lambda configs: {'pairs': pairs.parse(configs[0].at.pairs), 'p': float(configs[0].at.p)},
     features=lambda config, options: (tuple(s for s, _ in options['pairs']),
                                       tuple(t for _, t in options['pairs'])),
-    check_features=_check_features))
+    check_features=lambda config, student, teacher: pairs.check(
+        config, 'at.pairs', student, teacher)))

@@ -17,6 +17,7 @@ import ml_collections
 import numpy as np
 
 from kdjax import errors
+from kdjax import optim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Key:
   valid / expected: the check of a value, and what the error says is expected.
   symbol: how a run's one-line description shows it ('T' -> 'T=4'); '' hides
     it; show_zero=False hides it while it is 0 (an optional term).
+  optimizer: the value is an optimizer config (keys as `optimizer.*`).
   """
   path: str
   default: Any
@@ -35,11 +37,19 @@ class Key:
   expected: str = ''
   symbol: str = ''
   show_zero: bool = True
+  optimizer: bool = False  # an optimizer config (`optimizer_key`)
 
   def check(self, value):
+    if self.optimizer:
+      optim.check(self.path, value)  # names the bad field
     if not self.valid(value):
       raise errors.ConfigError(
           f'{self.path}={value!r} is invalid; expected {self.expected}')
+
+
+def optimizer_key(path, default, help) -> Key:
+  """A key holding an optimizer config (`optim.config`), checked field by field."""
+  return Key(path, default, help, expected='an optimizer config', optimizer=True)
 
 
 def number(path, default, help, *, low=None, high=None, low_open=False,
@@ -64,11 +74,17 @@ class Objective:
   """A training stage's loss with its static options (hashable: it picks the
   code path of the compiled step).
 
-  `loss(student, teacher, labels, hparams, **options)` -> scalar, where
-  student and teacher are (logits [B, C], features {name: [B, ...]}); the
-  teacher's is (None, None) without a teacher and holds only
+  `loss(student, teacher, labels, hparams, **options)` -> the scalar loss,
+  or (loss, terms): {name: scalar} of its weighted parts ('ce', 'kd', ...;
+  they sum to the loss up to rounding) and of values it monitors (CTKD's
+  'temperature'), which the step averages over the epoch into the history's
+  `train_<name>` and TensorBoard's `train/<name>`. student and
+  teacher are (logits [B, C], features {name: [B, ...]}); the student's
+  features hold the method's parts' outputs under 'method' (`Method.head`);
+  the teacher's is (None, None) without a teacher and holds only
   `teacher_outputs` when read from the teacher cache. `hparams`: the
   method's runtime arrays plus 'epoch' (1-based, float32, of the step).
+  Calling an Objective returns (loss, terms) either way.
   """
   name: str
   loss: Callable
@@ -76,7 +92,31 @@ class Objective:
   options: tuple = ()  # ((name, value), ...), passed to `loss` as keywords
 
   def __call__(self, student, teacher, labels, hparams):
-    return self.loss(student, teacher, labels, hparams, **dict(self.options))
+    out = self.loss(student, teacher, labels, hparams, **dict(self.options))
+    return out if isinstance(out, tuple) else (out, {})
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+  """A stage a method trains before its main one (FitNets' hint stage).
+
+  It starts from the student's initial variables (or the previous stage's)
+  and hands the student's on; its parts (`head`) are dropped after it.
+  name: its workdir sub-folder, TensorBoard prefix and metrics.json's
+    `<name>_history` / `<name>_train_seconds`.
+  epochs_key, optimizer_key: the method's keys of its epochs (an integer
+    >= 0; 0 skips it) and its optimizer (an `optimizer_key`).
+  objective: config -> its `Objective`.
+  head: as `Method.head`: the stage's own trainable parts, or None.
+  trainable: (config, student module) -> the student's top-level submodules
+    the stage trains (the rest stay frozen); None: all of them.
+  """
+  name: str
+  epochs_key: str
+  optimizer_key: str
+  objective: Callable
+  head: Callable | None = None
+  trainable: Callable = lambda config, student: None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,16 +138,20 @@ class Method:
   check_features: (config, student shapes, teacher shapes) -> None, raising
     `ConfigError` where the models' features cannot serve the method.
   check: config -> None, cross-key checks beyond each key's own.
-  two_stage: FitNets: a hint stage (`fitnet.*`) precedes training.
-  parts: config -> pytree of float32 arrays: the initial values of the
-    method's own trainable parameters (CTKD's temperature), trained with the
-    student by its optimizer and read by the loss as the student feature
-    'method' (`models.WithMethodParts`); None: the method has none.
-  describe_parts: (config, trained parts) -> {name: float} for metrics.json.
+  head: (config, student feature shapes, teacher feature shapes) -> the
+    `flax.linen.Module` of the method's own trainable parts (CTKD's
+    temperature, a regressor), called on the student's features; its outputs
+    are the student feature 'method' the loss reads (`models.WithMethodParts`).
+    Its parameters are initialised from the stage's root key, trained with the
+    student (by `parts_optimizer` where given), checkpointed with it, and
+    left out of the saved student and its parameter count. None: no parts.
+  describe_parts: (config, trained parts' params) -> {name: number} for
+    metrics.json (`method_parts`).
   parts_optimizer: config -> the optimizer config (`optim.config`) of the
     parts, where the reference trains them otherwise than the student (CTKD:
     SGD, under which its gradient reversal scales the steps; Adam would
     normalise the scale away); None: the student's optimizer.
+  stages: `Stage`s trained, in order, before the main one (FitNets' hint stage).
   """
   name: str
   loss: Callable
@@ -118,10 +162,10 @@ class Method:
   features: Callable = lambda config, options: ((), ('logits',))
   check_features: Callable = lambda config, student, teacher: None
   check: Callable = lambda config: None
-  two_stage: bool = False
-  parts: Callable | None = None
+  head: Callable | None = None
   describe_parts: Callable = lambda config, parts: {}
   parts_optimizer: Callable | None = None
+  stages: tuple = ()
 
   def objective(self, configs) -> Objective:
     """The stage's objective for `configs` (one run's, or a grid's points)."""
@@ -172,6 +216,11 @@ def names() -> tuple:
 def all_keys() -> dict:
   """{path: Key} of every registered method's keys."""
   return {k.path: k for m in _REGISTRY.values() for k in m.keys}
+
+
+def stages() -> tuple:
+  """Every registered method's `Stage`s."""
+  return tuple(stage for m in _REGISTRY.values() for stage in m.stages)
 
 
 def lookup(config, path: str):

@@ -19,9 +19,11 @@ scale, lambda would only set the sign of theta's steps, not their size. The code
 loops=10)` gives the reversal factor -lambda directly; its run script's
 defaults are t_min = 1, t_range = 20 ('t_start', 't_end'), lambda_max = 1,
 E = 10 of 240 epochs, alpha = 0.1 (`-r 0.1 -a 0.9`). The trained temperature
-is reported in metrics.json (`method_parts`).
+is reported in metrics.json (`method_parts`), its epoch mean in the history
+(`train_temperature`).
 """
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -43,8 +45,19 @@ LAMBDA_EPOCHS = base.number('ctkd.lambda_epochs', 10.0,
                             'code: 10 of 240)', low=0, symbol='ramp')
 
 
-OPTIMIZER = base.Key('ctkd.optimizer', optim.config('sgd', 0.05, weight_decay=5e-4, momentum=0.9),
-                     "optimizer of the temperature's parameter theta (keys as optimizer.*)")
+OPTIMIZER = base.optimizer_key(
+    'ctkd.optimizer', optim.config('sgd', 0.05, weight_decay=5e-4, momentum=0.9),
+    "optimizer of the temperature's parameter theta (keys as optimizer.*)")
+
+
+class Temperature(nn.Module):
+  """The method's part: theta, initialised to 1 (the code's `Global_T`)."""
+
+  @nn.compact
+  def __call__(self, features):
+    del features  # unused: a global temperature
+    return {'temperature_logit': self.param(
+        'temperature_logit', lambda rng: jnp.ones((), jnp.float32))}
 
 
 @jax.custom_vjp
@@ -77,21 +90,31 @@ def temperature(theta, t_min, t_range):
   return t_min + t_range * jax.nn.sigmoid(theta)
 
 
-def ctkd_loss(student_logits, teacher_logits, labels, theta, *, alpha, t_min,
-              t_range, strength):
-  """KD at the learned temperature, theta's gradient reversed by `strength`."""
+def ctkd_terms(student_logits, teacher_logits, labels, theta, *, alpha, t_min,
+               t_range, strength):
+  """KD's terms at the learned temperature, theta's gradient reversed by
+  `strength`, and the temperature itself ('temperature', a value monitored
+  per epoch, not a loss term)."""
   tau = temperature(reverse_gradient(theta, strength), t_min, t_range)
-  return kd.kd_loss(student_logits, teacher_logits, labels, temperature=tau,
-                    alpha=alpha)
+  return {**kd.kd_terms(student_logits, teacher_logits, labels, temperature=tau,
+                        alpha=alpha),
+          'temperature': jax.lax.stop_gradient(tau)}
+
+
+def ctkd_loss(student_logits, teacher_logits, labels, theta, **kwargs):
+  """KD at the learned temperature (keywords as `ctkd_terms`)."""
+  terms = ctkd_terms(student_logits, teacher_logits, labels, theta, **kwargs)
+  return terms['ce'] + terms['kd']
 
 
 def loss(student, teacher, labels, hparams):
   strength = reversal_strength(hparams['epoch'], hparams['lambda_max'],
                                hparams['lambda_epochs'])
-  return ctkd_loss(student[0], teacher[0], labels,
-                   student[1]['method']['temperature_logit'], alpha=hparams['alpha'],
-                   t_min=hparams['t_min'], t_range=hparams['t_range'],
-                   strength=strength)
+  terms = ctkd_terms(student[0], teacher[0], labels,
+                     student[1]['method']['temperature_logit'], alpha=hparams['alpha'],
+                     t_min=hparams['t_min'], t_range=hparams['t_range'],
+                     strength=strength)
+  return terms['ce'] + terms['kd'], terms
 
 
 def _describe(config, parts):
@@ -105,6 +128,5 @@ METHOD = base.register(base.Method(
     'ctkd', loss, keys=(kd.ALPHA, T_MIN, T_RANGE, LAMBDA_MAX, LAMBDA_EPOCHS, OPTIMIZER),
     hparams={'alpha': kd.ALPHA.path, 't_min': T_MIN.path, 't_range': T_RANGE.path,
              'lambda_max': LAMBDA_MAX.path, 'lambda_epochs': LAMBDA_EPOCHS.path},
-    parts=lambda config: {'temperature_logit': jnp.ones((), jnp.float32)},
-    describe_parts=_describe, parts_optimizer=lambda config: config.ctkd.optimizer,
-    check=lambda config: optim.check('ctkd.optimizer', config.ctkd.optimizer)))
+    head=lambda config, student, teacher: Temperature(), describe_parts=_describe,
+    parts_optimizer=lambda config: config.ctkd.optimizer))

@@ -52,15 +52,23 @@ def dist_terms(student_logits, teacher_logits, temperature):
 def dist_loss(student_logits, teacher_logits, labels, *, beta, gamma, temperature,
               standardize_logits=False):
   """CE + tau^2 * (beta * inter + gamma * intra)."""
+  return _total_and_terms(student_logits, teacher_logits, labels, beta=beta,
+                          gamma=gamma, temperature=temperature,
+                          standardize_logits=standardize_logits)[0]
+
+
+def _total_and_terms(student_logits, teacher_logits, labels, *, beta, gamma,
+                     temperature, standardize_logits):
   inter, intra = dist_terms(standardize.maybe(student_logits, standardize_logits),
                             standardize.maybe(teacher_logits, standardize_logits),
                             temperature)
-  return losses.cross_entropy(student_logits, labels) + (
-      temperature**2 * (beta * inter + gamma * intra))
+  ce, scale = losses.cross_entropy(student_logits, labels), temperature**2
+  return ce + scale * (beta * inter + gamma * intra), {
+      'ce': ce, 'inter': scale * beta * inter, 'intra': scale * gamma * intra}
 
 
 def loss(student, teacher, labels, hparams, standardize=False):
-  return dist_loss(student[0], teacher[0], labels, beta=hparams['beta'],
+  return _total_and_terms(student[0], teacher[0], labels, beta=hparams['beta'],
                    gamma=hparams['gamma'], temperature=hparams['temperature'],
                    standardize_logits=standardize)
 

@@ -67,11 +67,19 @@ def dkd_loss(student_logits, teacher_logits, labels, *, alpha, beta,
              temperature, weight=1.0, standardize_logits=False):
   """CE + weight * T^2 * (alpha * TCKD + beta * NCKD); the terms on Z(z)
   with `standardize_logits`, the cross-entropy on the raw logits."""
+  return _total_and_terms(student_logits, teacher_logits, labels, alpha=alpha,
+                          beta=beta, temperature=temperature, weight=weight,
+                          standardize_logits=standardize_logits)[0]
+
+
+def _total_and_terms(student_logits, teacher_logits, labels, *, alpha, beta,
+                     temperature, weight, standardize_logits):
   tckd, nckd = dkd_terms(standardize.maybe(student_logits, standardize_logits),
                          standardize.maybe(teacher_logits, standardize_logits),
                          labels, temperature)
-  return losses.cross_entropy(student_logits, labels) + (
-      weight * temperature**2 * (alpha * tckd + beta * nckd))
+  ce, scale = losses.cross_entropy(student_logits, labels), weight * temperature**2
+  return ce + scale * (alpha * tckd + beta * nckd), {
+      'ce': ce, 'tckd': scale * alpha * tckd, 'nckd': scale * beta * nckd}
 
 
 def warmup_weight(epoch, warmup_epochs):
@@ -81,7 +89,7 @@ def warmup_weight(epoch, warmup_epochs):
 
 
 def loss(student, teacher, labels, hparams, standardize=False):
-  return dkd_loss(student[0], teacher[0], labels, alpha=hparams['alpha'],
+  return _total_and_terms(student[0], teacher[0], labels, alpha=hparams['alpha'],
                   beta=hparams['beta'], temperature=hparams['temperature'],
                   weight=warmup_weight(hparams['epoch'], hparams['warmup_epochs']),
                   standardize_logits=standardize)

@@ -1,11 +1,13 @@
 """FitNets (Romero et al.; comparison study eq. 3): a hint stage, then KD.
 
-Stage 1 fits `regressor(student[guided_layer])` to `teacher[hint_layer]`
-(training only the student's layers up to the guided one and the regressor;
-the trainer runs it, see `train._fitnet_stage1`); stage 2 is vanilla KD from
-the stage-1 weights with `distill.*`.
+Stage 1 ('stage1', `fitnet.stage1_*`) fits `regressor(student[guided_layer])`
+to `teacher[hint_layer]`, training only the student's layers up to the
+guided one and the regressor (the method's stage parts, `Regressor`, dropped
+after the stage); stage 2 is vanilla KD from the stage-1 weights with
+`distill.*`. The trainer runs the stage from its declaration (`base.Stage`).
 """
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -13,6 +15,7 @@ from kdjax import errors
 from kdjax import optim
 from kdjax.methods import base
 from kdjax.methods import kd
+from kdjax.models import layers
 
 KEYS = kd.KEYS + (
     base.Key('fitnet.hint_layer', 'hidden_0',
@@ -21,8 +24,8 @@ KEYS = kd.KEYS + (
              'student feature fed to the regressor in stage 1'),
     base.Key('fitnet.stage1_epochs', 10, 'epochs of the hint stage',
              lambda v: isinstance(v, int) and v >= 0, 'an integer >= 0'),
-    base.Key('fitnet.stage1_optimizer', optim.config(),
-             'optimizer of the hint stage (keys as optimizer.*)'),
+    base.optimizer_key('fitnet.stage1_optimizer', optim.config(),
+                       'optimizer of the hint stage (keys as optimizer.*)'),
 )
 
 
@@ -35,15 +38,48 @@ def hint_loss(regressed, hint):
   return jnp.mean(jnp.square(regressed - jax.lax.stop_gradient(hint)))
 
 
+class Regressor(nn.Module):
+  """Maps the student's feature `guided` to `channels` units: a Dense layer
+  for vectors [B, D], a 1x1 convolution for maps [B, H, W, C] (Romero et
+  al.), initialised by `param_init` (the student's: PyTorch's `nn.Linear`/
+  `nn.Conv2d` defaults under 'torch', as the references' regressors)."""
+  guided: str
+  channels: int
+  param_init: str = 'flax'
+
+  @nn.compact
+  def __call__(self, features):
+    h = features[self.guided]
+    init = layers.scheme(self.param_init)
+    if h.ndim == 2:
+      return {'regressed': layers.dense(self.channels, init=init, name='regressor')(h)}
+    return {'regressed': layers.conv(self.channels, (1, 1), init=init,
+                                     name='regressor')(h)}
+
+
+def _regressor(config, student, teacher):
+  del student  # unused
+  return Regressor(config.fitnet.guided_layer,
+                   teacher[config.fitnet.hint_layer].shape[-1],
+                   config.model.get('param_init', 'flax'))
+
+
 def _hint(student, teacher, labels, hparams, *, hint_layer):
   del labels, hparams  # unused
-  return hint_loss(student[1]['regressed'], teacher[1][hint_layer])
+  hint = hint_loss(student[1]['method']['regressed'], teacher[1][hint_layer])
+  return hint, {'hint': hint}
 
 
 def hint_objective(config) -> base.Objective:
-  """Stage 1's objective (the student carries a regressor: `WithRegressor`)."""
+  """Stage 1's objective."""
   layer = config.fitnet.hint_layer
   return base.Objective('hint', _hint, (layer,), (('hint_layer', layer),))
+
+
+HINT_STAGE = base.Stage(
+    'stage1', 'fitnet.stage1_epochs', 'fitnet.stage1_optimizer', hint_objective,
+    head=_regressor,
+    trainable=lambda config, student: student.trunk(config.fitnet.guided_layer))
 
 
 def _check_features(config, student, teacher):
@@ -65,7 +101,5 @@ def _check_features(config, student, teacher):
 
 
 METHOD = base.register(base.Method(
-    'fitnet', kd.loss, keys=KEYS, hparams=kd.HPARAMS, two_stage=True,
-    check_features=_check_features,
-    check=lambda config: optim.check('fitnet.stage1_optimizer',
-                                     config.fitnet.stage1_optimizer)))
+    'fitnet', kd.loss, keys=KEYS, hparams=kd.HPARAMS, stages=(HINT_STAGE,),
+    check_features=_check_features))

@@ -27,27 +27,35 @@ LS_WEIGHT = base.number(
     "1 - alpha; the reference's --kd-weight)", low=0)
 
 
-def kd_loss(student_logits, teacher_logits, labels, *, temperature, alpha,
-            kd_weight=None, standardize_logits=False):
-  """Hinton KD, study eqs. (1)-(2): a*CE(s, y) + (1-a)*T^2*KL(p_t^T || p_s^T).
-
-  The T^2 factor keeps the soft term's gradient, (1-a)*T*(p_s^T - p_t^T)/B
-  w.r.t. the student logits, on the scale of the hard term's. `kd_weight`
-  replaces 1 - a; `standardize_logits` compares Z(z_s) with Z(z_t).
-  """
+def kd_terms(student_logits, teacher_logits, labels, *, temperature, alpha,
+             kd_weight=None, standardize_logits=False):
+  """{'ce': a*CE(s, y), 'kd': (1-a)*T^2*KL(p_t^T || p_s^T)}: `kd_loss`'s terms."""
   soft = losses.kl_divergence(standardize.maybe(teacher_logits, standardize_logits),
                               standardize.maybe(student_logits, standardize_logits),
                               temperature)
   weight = 1.0 - alpha if kd_weight is None else kd_weight
-  return alpha * losses.cross_entropy(student_logits, labels) + (
-      weight * temperature**2 * soft)
+  return {'ce': alpha * losses.cross_entropy(student_logits, labels),
+          'kd': weight * temperature**2 * soft}
+
+
+def kd_loss(student_logits, teacher_logits, labels, **kwargs):
+  """Hinton KD, study eqs. (1)-(2): a*CE(s, y) + (1-a)*T^2*KL(p_t^T || p_s^T).
+
+  The T^2 factor keeps the soft term's gradient, (1-a)*T*(p_s^T - p_t^T)/B
+  w.r.t. the student logits, on the scale of the hard term's. Keywords as
+  `kd_terms`: temperature, alpha; `kd_weight` replaces 1 - a;
+  `standardize_logits` compares Z(z_s) with Z(z_t).
+  """
+  terms = kd_terms(student_logits, teacher_logits, labels, **kwargs)
+  return terms['ce'] + terms['kd']
 
 
 def loss(student, teacher, labels, hparams, standardize=False):
-  return kd_loss(student[0], teacher[0], labels,
-                 temperature=hparams['temperature'], alpha=hparams['alpha'],
-                 kd_weight=hparams['kd_weight'] if standardize else None,
-                 standardize_logits=standardize)
+  terms = kd_terms(student[0], teacher[0], labels,
+                   temperature=hparams['temperature'], alpha=hparams['alpha'],
+                   kd_weight=hparams['kd_weight'] if standardize else None,
+                   standardize_logits=standardize)
+  return terms['ce'] + terms['kd'], terms
 
 
 METHOD = base.register(base.Method(

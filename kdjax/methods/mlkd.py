@@ -89,19 +89,30 @@ def level_terms(student_logits, teacher_logits, temperature, *, standardize_logi
 def mlkd_loss(student_logits, teacher_logits, labels, *, ce_weight, kd_weight,
               temperatures, standardize_logits=False):
   """ce_w * CE + kd_w * sum_T (KD_T * m_i + CC_T * m_c + BC_T * m_i)."""
+  terms = mlkd_terms(student_logits, teacher_logits, labels, ce_weight=ce_weight,
+                     kd_weight=kd_weight, temperatures=temperatures,
+                     standardize_logits=standardize_logits)
+  return terms['ce'] + terms['kd']
+
+
+def mlkd_terms(student_logits, teacher_logits, labels, *, ce_weight, kd_weight,
+               temperatures, standardize_logits=False):
+  """{'ce': ce_w * CE, 'kd': kd_w * sum_T (...)}: `mlkd_loss`'s terms."""
   m_i, m_c = masks(teacher_logits)
   total = 0.0
   for t in temperatures:
     kd, cc, bc = level_terms(student_logits, teacher_logits, t,
                              standardize_logits=standardize_logits)
     total = total + kd * m_i + cc * m_c + bc * m_i
-  return ce_weight * losses.cross_entropy(student_logits, labels) + kd_weight * total
+  return {'ce': ce_weight * losses.cross_entropy(student_logits, labels),
+          'kd': kd_weight * total}
 
 
 def loss(student, teacher, labels, hparams, *, temperatures, standardize=False):
-  return mlkd_loss(student[0], teacher[0], labels, ce_weight=hparams['ce_weight'],
-                   kd_weight=hparams['kd_weight'], temperatures=temperatures,
-                   standardize_logits=standardize)
+  terms = mlkd_terms(student[0], teacher[0], labels, ce_weight=hparams['ce_weight'],
+                     kd_weight=hparams['kd_weight'], temperatures=temperatures,
+                     standardize_logits=standardize)
+  return terms['ce'] + terms['kd'], terms
 
 
 METHOD = base.register(base.Method(

@@ -98,11 +98,13 @@ def angle_loss(student_embeddings, teacher_embeddings):
 def loss(student, teacher, labels, hparams, *, angle):
   """CE + beta * distance loss (+ gamma * angle loss when `angle`, static)."""
   s_emb, t_emb = student[1]['embedding'], teacher[1]['embedding']
-  total = losses.cross_entropy(student[0], labels) + hparams['rkd_distance'] * (
-      distance_loss(s_emb, t_emb))
+  terms = {'ce': losses.cross_entropy(student[0], labels),
+           'distance': hparams['rkd_distance'] * distance_loss(s_emb, t_emb)}
+  total = terms['ce'] + terms['distance']
   if angle:
-    total += hparams['rkd_angle'] * angle_loss(s_emb, t_emb)
-  return total
+    terms['angle'] = hparams['rkd_angle'] * angle_loss(s_emb, t_emb)
+    total += terms['angle']
+  return total, terms
 
 
 METHOD = base.register(base.Method(

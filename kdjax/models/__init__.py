@@ -31,7 +31,6 @@ from kdjax.models.cnn import CNN
 from kdjax.models.mlp import MLP
 from kdjax.models.mobilenet import MobileNetV2
 from kdjax.models.parts import WithMethodParts
-from kdjax.models.regressor import WithRegressor
 from kdjax.models.resnet import ResNet
 
 MODELS = {'mlp': MLP, 'cnn': CNN, 'resnet': ResNet, 'mobilenet_v2': MobileNetV2}
