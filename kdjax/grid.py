@@ -27,7 +27,6 @@ import os
 from absl import logging
 import jax
 import jax.numpy as jnp
-import tensorboardX
 
 from kdjax import checkpoint
 from kdjax import config as config_lib
@@ -191,7 +190,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
   else:
     objectives, objective = (), method.objective(configs)
     hparams_of, kind = method.hparams_of, loop.grid_kind(config)
-  writers = [tensorboardX.SummaryWriter(os.path.join(workdirs[i], 'tensorboard'))
+  writers = [outputs.summary_writer(os.path.join(workdirs[i], 'tensorboard'))
              for _, _, i in cells]
   try:
     state, histories, timing = loop.run_stage(

@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import tensorboardX
 
 from kdjax import checkpoint
 from kdjax import config as config_lib
@@ -259,7 +258,7 @@ def _train_and_evaluate(config, workdir, config_json, parts):
     if teacher_record is not None:
       workdir_lib.bind_teacher(workdir, teacher_record, workdir_lib.started(workdir))
     outputs.write_json(os.path.join(workdir, 'config.json'), config_json)
-    writer = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
+    writer = outputs.summary_writer(os.path.join(workdir, 'tensorboard'))
   extra = {'seed': config.seed}
   shapes = feature_shapes(method, model, teacher, data.image_shape)
   try:

@@ -57,7 +57,9 @@ def test_grid_writes_what_separate_runs_write(teacher_dir, tmp_path, method):
   points = kd_points(teacher_dir, method)
   dirs = [str(tmp_path / 'grid' / name) for name, _ in points]
   metrics = grid.train_grid([c for _, c in points], dirs, str(tmp_path / 'grid' / 'grid'))
-  for (name, config), workdir, got in zip(points, dirs, metrics):
+  # Two opposite corners of the 2 x 2 grid (other seed, other setting) run alone.
+  corners = [(p, d, m) for i, (p, d, m) in enumerate(zip(points, dirs, metrics)) if i in (0, 3)]
+  for (name, config), workdir, got in corners:
     alone = train.train_and_evaluate(config, str(tmp_path / 'alone' / name))
     for key in ('train_loss', 'test_accuracy'):
       np.testing.assert_allclose([h[key] for h in got['history']],

@@ -76,3 +76,18 @@ def test_a_full_disk_is_one_line_from_the_command_line(tmp_path):
   assert_one_line_error(result, f'{tmp_path}/run/config.json could not be written '
                         '(No space left on device)', 'run the same command again, it resumes')
   assert not [f for f in os.listdir(tmp_path / 'run') if f.startswith('.tmp-')]
+
+
+def test_summary_writer_writes_without_importing_torch(tmp_path):
+  """tensorboardX imports torch only to accept its tensors; a fresh process
+  that writes TensorBoard scalars stays without it, and torch still imports."""
+  import subprocess
+  import sys
+  code = ('import sys; from kdjax import outputs; '
+          f'w = outputs.summary_writer({str(tmp_path)!r}); w.add_scalar("train/loss", 1.5, 1); '
+          'w.close(); print("torch" in sys.modules); import importlib.util; '
+          'print(importlib.util.find_spec("torch") is None or __import__("torch") is not None)')
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                       check=True, timeout=120).stdout.split()
+  assert out == ['False', 'True']
+  assert any(name.startswith('events.out.tfevents') for name in os.listdir(tmp_path))
