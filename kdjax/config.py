@@ -197,7 +197,8 @@ def cifar10_cnn():
   config.train.update(epochs=20, batch_size=128)
   config.optimizer = optimizer('adam', 1e-3, weight_decay=0.0)
   for stage in methods.base.stages():  # the study's optimizer for the methods' stages
-    _set(config, stage.optimizer_key, optimizer('adam', 1e-3, weight_decay=0.0))
+    methods.base.assign(config, stage.optimizer_key,
+                        optimizer('adam', 1e-3, weight_decay=0.0))
   config.teacher.model = cnn((64, 128, 256), dense=(1024,), dropout=0.3)
   return config
 
@@ -255,14 +256,6 @@ def _optimizer_prefixes():
   return tuple(k.path + '.' for k in methods.all_keys().values() if k.optimizer)
 
 
-def _set(config, path, value):
-  *parents, leaf = path.split('.')
-  node = config
-  for part in parents:
-    node = node[part]
-  node[leaf] = value
-
-
 def runlocal(config):
   """`config` shrunk to a CPU smoke test: 1 epoch (and 1 of each method stage) of two
   batches of at most 32, 64 test examples, 2 latency calls. Returns a copy."""
@@ -270,7 +263,8 @@ def runlocal(config):
   config.train.update(epochs=1, batch_size=min(config.train.batch_size, 32),
                       eval_batch_size=64)
   for stage in methods.base.stages():
-    _set(config, stage.epochs_key, min(methods.base.lookup(config, stage.epochs_key), 1))
+    methods.base.assign(config, stage.epochs_key,
+                        min(methods.base.lookup(config, stage.epochs_key), 1))
   config.dataset.update(train_subset=2 * config.train.batch_size, test_subset=64)
   config.latency.update(warmup=1, repeats=2)
   return config

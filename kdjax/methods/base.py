@@ -230,6 +230,12 @@ def lookup(config, path: str):
   return node
 
 
+def assign(config, path: str, value):
+  """Sets the existing key `path` (dotted) of `config` to `value`."""
+  parent, _, leaf = path.rpartition('.')
+  (lookup(config, parent) if parent else config)[leaf] = value
+
+
 def add_defaults(config):
   """Sets every registered key's default in `config` (a ConfigDict)."""
   for key in all_keys().values():
