@@ -39,6 +39,17 @@ def save(mngr, state, history):
       history=ocp.args.JsonSave(json.loads(json.dumps(history)))))
 
 
+def save_variables(workdir, variables: dict, step: int = 0):
+  """Writes model `variables` as the checkpoint of a run at `step` (no
+  optimizer state): what `load_variables` reads, e.g. an imported teacher."""
+  mngr = manager(workdir)
+  mngr.save(step, args=ocp.args.Composite(
+      state=ocp.args.StandardSave({'step': np.int64(step), **variables}),
+      history=ocp.args.JsonSave([])))
+  mngr.wait_until_finished()
+  mngr.close()
+
+
 def _restore_newest(mngr, args, where):
   """(step, restored) of the newest checkpoint that reads back, or (None, None).
 

@@ -14,7 +14,9 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
+from ml_collections import config_flags
 
+from kdjax import config as config_lib
 from kdjax import errors
 from kdjax import interrupts
 
@@ -79,6 +81,31 @@ def parse_flags(argv):
       raise
     _fail(f'{config} cannot be loaded ({type(e).__name__}: {_one_line(e)}); '
           'expected a Python file whose get_config() returns a ConfigDict')
+
+
+def loaded_config(name: str = 'config'):
+  """The ConfigDict of the `--<name>` config-file flag, or None where it was
+  not given; a file that cannot be loaded, or whose get_config() returns
+  something else, is one line."""
+  holder = FLAGS[name]
+  try:
+    config = holder.value
+    if config is not None or holder.present:
+      getattr(config, 'keys', None)  # config_flags raises a deferred load error on first use
+      config_lib.check_loaded(config, config_flags.get_config_filename(holder))
+      return config
+  except OSError as e:
+    raise errors.ConfigError(
+        f'--{name} cannot be loaded ({_innermost(e)}); expected a Python file whose '
+        'get_config() returns a ConfigDict') from None
+  return None
+
+
+def _innermost(error):
+  """The innermost cause of a deferred config-file error, in one line."""
+  while error.__cause__ is not None or error.__context__ is not None:
+    error = error.__cause__ or error.__context__
+  return ' '.join(f'{type(error).__name__}: {error}'.split())
 
 
 def run(main, max_args=0):

@@ -35,28 +35,14 @@ flags.DEFINE_bool('print_config', False,
 
 
 def _config():
-  try:
-    config = FLAGS.config
-    if config is not None or FLAGS['config'].present:
-      getattr(config, 'keys', None)  # config_flags raises a deferred load error on first use
-      config_lib.check_loaded(config, config_flags.get_config_filename(FLAGS['config']))
-      return config
-  except OSError as e:
-    raise errors.ConfigError(
-        f'--config cannot be loaded ({_reason(e)}); expected a Python file whose '
-        'get_config() returns a ConfigDict') from None
+  config = cli.loaded_config()
+  if config is not None:
+    return config
   path = os.path.join(FLAGS.workdir, 'config.json')
   if FLAGS.mode == 'eval' and os.path.exists(path):
     return config_lib.from_json(outputs.read_json(path))
   raise errors.ConfigError(
       f'no --config given and no {path}; expected --config=configs/....py')
-
-
-def _reason(error):
-  """The innermost cause of a deferred config-file error, in one line."""
-  while error.__cause__ is not None or error.__context__ is not None:
-    error = error.__cause__ or error.__context__
-  return ' '.join(f'{type(error).__name__}: {error}'.split())
 
 
 def main(argv):

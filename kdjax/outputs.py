@@ -7,6 +7,7 @@ once there is space.
 """
 
 import errno
+import hashlib
 import json
 import os
 import sys
@@ -49,12 +50,26 @@ def _write_and_rename(path, write):
     raise
 
 
+def write_with(path, write):
+  """Writes `path` by `write(f)` (a binary file), atomically, honouring the umask."""
+  _atomic(path, write)
+
+
 def write_text(path, text):
   _atomic(path, lambda f: f.write(text.encode()))
 
 
 def write_json(path, obj):
   write_text(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
+
+
+def file_sha256(path: str) -> str:
+  """SHA-256 (hex) of a file's bytes."""
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for block in iter(lambda: f.read(1 << 20), b''):
+      digest.update(block)
+  return digest.hexdigest()
 
 
 def read_json(path):

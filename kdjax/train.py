@@ -317,6 +317,19 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
     return _evaluate_checkpoint(config, workdir)
 
 
+def restore_run(config, workdir, model, image_shape):
+  """(variables of the student and the method's parts, step) of the newest
+  readable checkpoint of the run `config` trained in `workdir`
+  (`student_variables` separates the two)."""
+  method = methods.get(config.method)
+  teacher = (models.create(config.teacher.model, data_lib.num_classes(config.dataset))
+             if method.head is not None and method.needs_teacher else None)
+  return checkpoint.load_variables(
+      workdir, with_parts(method.head, config, model, variable_shapes(model, image_shape),
+                          feature_shapes(method, model, teacher, image_shape),
+                          steps.stage_rng(config.seed))[1], what='run')
+
+
 def _evaluate_checkpoint(config, workdir):
   model = models.create(config.model, data_lib.num_classes(config.dataset),
                         dtype=config.train.compute_dtype)
@@ -330,16 +343,12 @@ def _evaluate_checkpoint(config, workdir):
         f'{workdir!r} was evaluated on ({recorded}); expected the same '
         f'{len(data.test)}-example test set, or a new run')
   method = methods.get(config.method)
-  teacher = (models.create(config.teacher.model, data_lib.num_classes(config.dataset))
-             if method.head is not None and method.needs_teacher else None)
-  variables, step = checkpoint.load_variables(
-      workdir, with_parts(method.head, config, model,
-                          variable_shapes(model, data.image_shape),
-                          feature_shapes(method, model, teacher, data.image_shape),
-                          steps.stage_rng(config.seed))[1], what='run')
+  variables, step = restore_run(config, workdir, model, data.image_shape)
   # The run's own record where it finished once (the training set read here
   # may be another copy); else what its config trains.
-  total = old.get('steps') or loop.steps_per_epoch(config, data) * config.train.epochs
+  total = old.get('steps')  # 0 for a teacher imported by kdjax.convert
+  if total is None:
+    total = loop.steps_per_epoch(config, data) * config.train.epochs
   if step < total:
     logging.warning('%s: unfinished run: evaluating step %d of its %d (killed, or '
                     'the newer checkpoints are unreadable); metrics.json records '

@@ -3,9 +3,23 @@
 import gzip
 import importlib.util
 import os
+import tempfile
 
-import numpy as np
-import pytest
+# One persistent XLA compilation cache for the session: both pytest workers
+# and every CLI subprocess (they inherit the environment) compile the same
+# small programs many times; a hit loads the executable instead (a small
+# CLI run: 11.3 s -> 5.0 s). Set before JAX is imported; the cache is keyed by
+# the program, the compile options and the JAX version, so a stale entry is
+# never used. KDJAX_TEST_XLA_CACHE= (empty) turns it off.
+_XLA_CACHE = os.environ.get('KDJAX_TEST_XLA_CACHE', os.path.join(
+    tempfile.gettempdir(), f'kdjax-tests-xla-cache-{os.getuid()}'))
+if _XLA_CACHE:
+  os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', _XLA_CACHE)
+  os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+  os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
+
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_MNIST = os.environ.get(

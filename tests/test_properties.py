@@ -22,7 +22,9 @@ FAST = (settings(max_examples=2000, deadline=None)
         else settings(max_examples=40, deadline=None, derandomize=True,
                       database=None))
 finite = st.floats(-20, 20, allow_nan=False, width=32)
-logits = hnp.arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(2, 6)),
+# A few fixed shapes: each new shape compiles every op of the loss again
+# (36 shapes took 65 s of the suite; the values carry the search).
+logits = hnp.arrays(np.float32, st.sampled_from([(1, 2), (2, 6), (5, 3), (6, 6)]),
                     elements=finite)
 
 
@@ -46,7 +48,7 @@ def test_kd_soft_term_is_non_negative_and_zero_iff_same_distribution(
     assert soft > 0
 
 
-embeddings = hnp.arrays(np.float32, st.tuples(st.integers(3, 8), st.integers(1, 5)),
+embeddings = hnp.arrays(np.float32, st.sampled_from([(3, 1), (4, 5), (8, 2)]),
                         elements=st.floats(-10, 10, width=32), unique=True)
 
 

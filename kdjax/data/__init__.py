@@ -54,19 +54,21 @@ class _Spec:
   tfds_name: Optional[str] = None
   idx_md5: Optional[dict] = None  # MD5 of each decompressed IDX file.
   classes: Optional[tuple] = None  # class folder names, in label order.
+  image_shape: Optional[tuple] = None  # [H, W, C]; None: read from the files.
 
 
 SPECS = {
-    'mnist': _Spec(10, (0.1307,), (0.3081,), 'mnist', idx_md5={
+    'mnist': _Spec(10, (0.1307,), (0.3081,), 'mnist', image_shape=(28, 28, 1), idx_md5={
         'train-images-idx3-ubyte': '6bbc9ace898e44ae57da46a324031adb',
         'train-labels-idx1-ubyte': 'a25bea736e30d166cdddb491f175f624',
         't10k-images-idx3-ubyte': '2646ac647ad5339dbf082846283269ea',
         't10k-labels-idx1-ubyte': '27ae3e4e09519cfbb04c329615203637',
     }),
-    'fashion_mnist': _Spec(10, (0.2860,), (0.3530,), 'fashion_mnist'),
-    'digits': _Spec(10, (0.3053,), (0.3759,)),
+    'fashion_mnist': _Spec(10, (0.2860,), (0.3530,), 'fashion_mnist',
+                           image_shape=(28, 28, 1)),
+    'digits': _Spec(10, (0.3053,), (0.3759,), image_shape=(8, 8, 1)),
     'cifar10': _Spec(10, (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010),
-                     'cifar10', classes=(
+                     'cifar10', image_shape=(32, 32, 3), classes=(
                          'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
                          'frog', 'horse', 'ship', 'truck')),
     # Any train/<class>/ + test/<class>/ tree; classes counted from the files.
@@ -155,6 +157,12 @@ def num_classes(config) -> int:
   to count its class folders.
   """
   return _spec(config.name).num_classes or load(config).num_classes
+
+
+def image_shape(config) -> tuple:
+  """[H, W, C] of the images of the data set `config` (a `config.dataset`)
+  names; an 'image_folder' data set is loaded (cached) to read it."""
+  return tuple(_spec(config.name).image_shape or load(config).image_shape)
 
 
 def load(config) -> Dataset:

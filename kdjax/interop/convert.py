@@ -1,0 +1,48 @@
+"""A PyTorch checkpoint as a kdjax teacher workdir (`python -m kdjax.convert`)."""
+
+import json
+import os
+import shutil
+
+
+from kdjax import checkpoint
+from kdjax import config as config_lib
+from kdjax import data as data_lib
+from kdjax import errors
+from kdjax import models
+from kdjax import outputs
+from kdjax import train
+from kdjax import workdir as workdir_lib
+from kdjax.interop import layouts
+from kdjax.interop import state_dict
+
+
+def import_checkpoint(config, path: str, layout: str, workdir: str) -> dict:
+  """Writes the teacher workdir of the PyTorch checkpoint `path`; returns its metrics."""
+  config_lib.validate(config)
+  if config.method != 'none':
+    raise errors.ConfigError(f"--config has method={config.method!r}; expected a "
+                             "teacher's config (method 'none')")
+  if os.path.exists(workdir) and (not os.path.isdir(workdir) or os.listdir(workdir)):
+    raise errors.ConfigError(f'--workdir={workdir!r} exists and is not empty; expected '
+                             'a new directory (an import never writes into a run)')
+  model = models.create(config.model, data_lib.num_classes(config.dataset))
+  data = data_lib.load(config.dataset)
+  tensors, template = layouts.of_model(config.model.name, layout, model, data.image_shape)
+  state = state_dict.read(path)
+  variables = state_dict.to_variables(state, tensors, template, path)
+  imported = {'checkpoint': os.path.basename(path), 'sha256': outputs.file_sha256(path),
+              'layout': layout or layouts.names(config.model.name)[0],
+              'tensors': len(state)}
+  created = not os.path.exists(workdir)
+  workdir_lib.make(workdir)
+  try:
+    with workdir_lib.exclusive(workdir):
+      checkpoint.save_variables(workdir, variables, step=0)
+      outputs.write_json(os.path.join(workdir, 'config.json'), json.loads(config.to_json()))
+      return train.finish(workdir, config, data, model, variables, history=[],
+                          extra={'steps': 0, 'seed': config.seed, 'imported': imported})
+  except BaseException:
+    if created:  # no half-made teacher: only what this call created is removed
+      shutil.rmtree(workdir, ignore_errors=True)
+    raise

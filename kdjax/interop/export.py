@@ -1,0 +1,117 @@
+"""A finished run's student as PyTorch state_dicts (`python -m kdjax.export`)."""
+
+import contextlib
+import io
+import json
+import os
+
+import jax
+import numpy as np
+
+from kdjax import config as config_lib
+from kdjax import data as data_lib
+from kdjax import errors
+from kdjax import methods
+from kdjax import models
+from kdjax import outputs
+from kdjax import train
+from kdjax import workdir as workdir_lib
+from kdjax.interop import layouts
+from kdjax.interop import state_dict
+
+FORMATS = {'safetensors': 'student.safetensors', 'pt': 'student.pt', 'onnx': 'student.onnx'}
+ONNX_CHECK_IMAGES = 512  # test images ONNX Runtime's logits are compared on
+
+
+def export_run(workdir: str, out: str, formats=('safetensors', 'pt'), layout: str = '',
+               data_dir: str = '') -> dict:
+  """Writes the student of the finished run in `workdir` to `out`; returns
+  export.json. `data_dir`: where the run's test set is read for the ONNX
+  check (default: the run's own dataset.data_dir)."""
+  for name in formats:
+    if name not in FORMATS:
+      raise errors.ConfigError(f'--formats has {name!r}; expected some of {list(FORMATS)}')
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise errors.ConfigError(f'--workdir={workdir!r} has no config.json; expected a kdjax run')
+  if workdir_lib.finished_steps(workdir) is None:
+    raise errors.ConfigError(f'--workdir={workdir!r} is not a finished run (no metrics.json '
+                             'of a finished run); expected one that finished training')
+  targets = [os.path.join(out, FORMATS[name]) for name in formats]
+  targets.append(os.path.join(out, 'export.json'))
+  existing = [t for t in targets if os.path.exists(t)]
+  if existing:
+    raise errors.ConfigError(f'{existing[0]} exists; expected a new --out (an export '
+                             'never overwrites)')
+  config = config_lib.from_json(outputs.read_json(path))
+  if data_dir:
+    config.dataset.data_dir = data_dir
+  model = models.create(config.model, data_lib.num_classes(config.dataset))
+  image_shape = data_lib.image_shape(config.dataset)
+  torch_formats = [name for name in formats if name != 'onnx']
+  tensors, template = (layouts.of_model(config.model.name, layout, model, image_shape)
+                       if torch_formats else (None, None))
+  test = data_lib.load(config.dataset) if 'onnx' in formats else None  # before any write
+  variables, step = train.restore_run(config, workdir, model, image_shape)
+  variables = jax.device_get(train.student_variables(
+      methods.get(config.method), config, variables, {}))
+  record = {'run': os.path.basename(os.path.abspath(workdir)), 'step': step,
+            'model': json.loads(config.model.to_json()), 'image_shape': list(image_shape),
+            'params_sha256': models.fingerprint(variables['params']),
+            'variables_sha256': models.fingerprint(variables), 'files': {}}
+  if torch_formats:
+    record['layout'] = layout or layouts.names(config.model.name)[0]
+    state = state_dict.from_variables(variables, tensors)
+  for name in formats:
+    target = os.path.join(out, FORMATS[name])
+    if name == 'onnx':
+      record['onnx'] = write_onnx(target, model, variables, test)
+    else:
+      state_dict.write(target, state)
+      back = state_dict.to_variables(state_dict.read(target), tensors, template, target)
+      if models.fingerprint(back) != record['variables_sha256']:
+        raise errors.CheckpointError(f'{target}: reading the export back does not give '
+                                     "the run's variables")
+    record['files'][FORMATS[name]] = outputs.file_sha256(target)
+  outputs.write_json(targets[-1], record)
+  return record
+
+
+def write_onnx(path: str, model, variables, data) -> dict:
+  """Writes `model` with `variables` as ONNX (jax2onnx; input [B, C, H, W]
+  float32, standardised as for training: (pixels / 255 - mean) / std,
+  output logits [B, classes]) and checks it: ONNX Runtime's logits on the
+  first `ONNX_CHECK_IMAGES` test images against kdjax's. Returns the check."""
+  try:
+    import jax2onnx  # pylint: disable=g-import-not-at-top
+    import onnxruntime  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise errors.ConfigError("--formats=onnx needs jax2onnx and onnxruntime (pip install -e "
+                             "'.[onnx]'); expected them installed") from None
+  images = data.test.images[:ONNX_CHECK_IMAGES].astype(np.float32) / 255.0
+  images = (images - np.asarray(data.mean, np.float32)) / np.asarray(data.std, np.float32)
+  forward = jax.jit(lambda x: model.apply(variables, x))
+  with contextlib.redirect_stdout(io.StringIO()):  # jax2onnx prints its trace
+    try:
+      proto = jax2onnx.to_onnx(forward, [('B', *data.image_shape)], model_name='student',
+                               inputs_as_nchw=[0], input_names=['images'],
+                               output_names=['logits'])
+    except Exception as e:  # pylint: disable=broad-except
+      raise errors.ConfigError(f'{path}: jax2onnx cannot export this model '
+                               f'({" ".join(str(e).split())[:300]})') from None
+  blob = proto.SerializeToString()
+  options = onnxruntime.SessionOptions()
+  options.log_severity_level = 3  # its shape-merge warnings are not errors
+  session = onnxruntime.InferenceSession(blob, options, providers=['CPUExecutionProvider'])
+  got = session.run(None, {'images': images.transpose(0, 3, 1, 2)})[0]
+  expected = np.asarray(forward(images))
+  difference = float(np.abs(got - expected).max())
+  scale = float(np.abs(expected).max())
+  if not difference <= 1e-4 * scale:
+    raise errors.CheckpointError(f'{path}: ONNX Runtime\'s logits differ from kdjax\'s by '
+                                 f'{difference:.3g} (largest logit {scale:.3g}); not written')
+  outputs.write_with(path, lambda f: f.write(blob))
+  return {'input': ['B', data.image_shape[2], data.image_shape[0], data.image_shape[1]],
+          'mean': list(data.mean), 'std': list(data.std), 'checked_images': len(images),
+          'max_abs_logit_difference': difference, 'max_abs_logit': scale,
+          'onnxruntime': onnxruntime.__version__}
