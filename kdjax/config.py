@@ -69,6 +69,8 @@ def get_base_config():
       # 4-px padding of the CIFAR recipes.
       translate=2,
       flip=False,  # random horizontal flip (p = 0.5)
+      # CIFAR-100's labels: 'fine' (100 classes) or 'coarse' (20 superclasses).
+      labels='fine',
   ))
 
   config.model = mlp((800, 800))
@@ -135,6 +137,7 @@ KEY_HELP = {
     'dataset.test_subset': 'test on a fixed random N examples (0 = all)',
     'dataset.translate': 'random shift of up to this many pixels, zero-filled (4 on 32x32 = crop with 4-px padding)',
     'dataset.flip': 'random horizontal flip, p = 0.5',
+    'dataset.labels': "CIFAR-100's labels: 'fine' (100 classes) or 'coarse' (20 superclasses)",
     'model': 'the student (a ConfigDict with name and the model fields)',
     'model.param_init': "'torch': weights as the PyTorch reference model draws them; 'flax': Flax's defaults",
     'teacher.model.param_init': "the teacher's initialisation ('torch' or 'flax')",
@@ -351,6 +354,10 @@ def validate(config):
   optim.check('optimizer', config.optimizer)
   _check_range('dataset.source', config.dataset.source,
                config.dataset.source in DATA_SOURCES, f'one of {DATA_SOURCES}')
+  _check_range('dataset.labels', config.dataset.labels,
+               config.dataset.labels == 'fine' or (
+                   config.dataset.labels == 'coarse' and config.dataset.name == 'cifar100'),
+               "'fine', or 'coarse' with dataset.name='cifar100'")
   for key in ('epochs', 'batch_size', 'eval_batch_size', 'devices'):
     value, low = config.train[key], 0 if key == 'devices' else 1
     _check_range(f'train.{key}', value, _integer(value, low), f'an integer >= {low}')

@@ -178,6 +178,72 @@ def test_cifar_python_missing_batch(tmp_path):
     data.load(cifar_config(str(tmp_path)))
 
 
+def write_cifar100_python(path, n_train=30, n_test=10, drop=None):
+  """The canonical cifar-100-python.tar.gz layout: pickled train/test dicts
+  (b'data' [N, 3072] CHW rows, b'fine_labels', b'coarse_labels') and meta."""
+  rng = np.random.default_rng(1)
+  with tarfile.open(path, 'w:gz') as tar:
+    for name, n in (('train', n_train), ('test', n_test), ('meta', 0)):
+      if name == drop:
+        continue
+      fine = rng.integers(0, 100, n)
+      batch = ({b'fine_label_names': [b'apple'] * 100, b'coarse_label_names': [b'x'] * 20}
+               if name == 'meta' else
+               {b'data': rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                b'fine_labels': list(fine), b'coarse_labels': list(fine // 5),
+                b'filenames': [b'f.png'] * n})
+      raw = pickle.dumps(batch)
+      info = tarfile.TarInfo(f'cifar-100-python/{name}')
+      info.size = len(raw)
+      tar.addfile(info, io.BytesIO(raw))
+  return path
+
+
+def cifar100_config(data_dir, **kwargs):
+  config = cifar_config(data_dir, name='cifar100')
+  config.update(**kwargs)
+  return config
+
+
+def test_cifar100_python_fine_and_coarse_labels(tmp_path):
+  path = write_cifar100_python(str(tmp_path / 'cifar-100-python.tar.gz'))
+  with tarfile.open(path) as tar:
+    raw = pickle.loads(tar.extractfile('cifar-100-python/train').read())
+  fine = data.load(cifar100_config(str(tmp_path)))
+  assert fine.num_classes == 100 and fine.train.images.shape == (30, 32, 32, 3)
+  assert len(fine.test) == 10 and fine.mean == (0.5071, 0.4865, 0.4409)
+  np.testing.assert_array_equal(fine.train.labels, raw[b'fine_labels'])
+  np.testing.assert_array_equal(fine.train.images[0, 0, 1], raw[b'data'][0][[1, 1025, 2049]])
+  coarse = data.load(cifar100_config(str(tmp_path), labels='coarse'))
+  assert coarse.num_classes == 20 and coarse.source.endswith(':coarse')
+  np.testing.assert_array_equal(coarse.train.labels, raw[b'coarse_labels'])
+  np.testing.assert_array_equal(coarse.train.images, fine.train.images)
+  assert data.num_classes(cifar100_config('', labels='coarse')) == 20
+  assert data.fingerprint(coarse.test) != data.fingerprint(fine.test)  # other labels
+
+
+def test_cifar100_refusals(tmp_path):
+  write_cifar100_python(str(tmp_path / 'cifar-100-python.tar.gz'), drop='test')
+  with pytest.raises(errors.DataError, match=r"lacks \['test'\]"):
+    data.load(cifar100_config(str(tmp_path)))
+  config = config_lib.get_base_config()
+  config.dataset.labels = 'coarse'  # mnist has no coarse labels
+  with pytest.raises(errors.ConfigError, match="dataset.labels='coarse'"):
+    config_lib.validate(config)
+  folder = write_image_folder(str(tmp_path / 'folder'), per_class=(1, 1))  # 10 classes
+  with pytest.raises(errors.DataError, match='10 class folders; expected the 100'):
+    data.load(cifar100_config(folder))
+  with pytest.raises(errors.ConfigError, match='needs CIFAR-100.s python files'):
+    data.load(cifar100_config(folder, labels='coarse'))
+
+
+def test_cifar100_image_folder_labels_are_the_sorted_fine_names(tmp_path):
+  names = [f'class_{i:03d}' for i in range(100)]
+  folder = write_image_folder(str(tmp_path / 'folder'), classes=names[::-1], per_class=(1, 1))
+  ds = data.load(cifar100_config(folder))
+  assert ds.num_classes == 100 and sorted(ds.train.labels.tolist()) == list(range(100))
+
+
 def test_real_cifar10_jpeg():
   if not os.path.exists(SHARED_CIFAR):
     pytest.skip(f'{SHARED_CIFAR} not found')

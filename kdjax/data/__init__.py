@@ -55,6 +55,7 @@ class _Spec:
   idx_md5: Optional[dict] = None  # MD5 of each decompressed IDX file.
   classes: Optional[tuple] = None  # class folder names, in label order.
   image_shape: Optional[tuple] = None  # [H, W, C]; None: read from the files.
+  coarse_classes: int = 0  # classes of dataset.labels='coarse' (CIFAR-100: 20)
 
 
 SPECS = {
@@ -71,6 +72,10 @@ SPECS = {
                      'cifar10', image_shape=(32, 32, 3), classes=(
                          'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
                          'frog', 'horse', 'ship', 'truck')),
+    # Fine labels are the class folders' sorted names (apple=0 ... worm=99);
+    # RepDistiller's and mdistiller's normalisation.
+    'cifar100': _Spec(100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
+                      'cifar100', image_shape=(32, 32, 3), coarse_classes=20),
     # Any train/<class>/ + test/<class>/ tree; classes counted from the files.
     'image_folder': _Spec(0, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
 }
@@ -97,21 +102,37 @@ def _load_arrays(config, spec):
     raise errors.DataError(
         f'dataset.data_dir={data_dir!r} is not a directory; expected the '
         f'folder holding {name} (IDX files or a TFDS data_dir)')
-  path = image_files.find_cifar_python(data_dir)
+  cifar100 = name == 'cifar100'
+  coarse = cifar100 and config.get('labels') == 'coarse'
+  names = image_files.CIFAR100_PYTHON if cifar100 else image_files.CIFAR_PYTHON
+  path = image_files.find_cifar_python(data_dir, names)
   folder = image_files.find_image_folder(data_dir)
   if source == 'cifar_python' or (source == 'auto' and path):
     if path is None:
       raise errors.DataError(
-          f'dataset.data_dir={data_dir!r} holds neither of '
-          f'{image_files.CIFAR_PYTHON}; expected CIFAR-10 python files')
-    splits = image_files.load_cifar_python(path)
-    return (splits['train'], splits['test']), f'cifar_python:{path}'
+          f'dataset.data_dir={data_dir!r} holds neither of {names}; expected '
+          f'{"CIFAR-100" if cifar100 else "CIFAR-10"} python files')
+    if cifar100:
+      splits = image_files.load_cifar100_python(path, config.labels)
+    else:
+      splits = image_files.load_cifar_python(path)
+    return (splits['train'], splits['test']), f'cifar_python:{path}' + (
+        ':coarse' if coarse else '')
   if source == 'image_folder' or (source == 'auto' and folder):
     if folder is None:
       raise errors.DataError(
           f'dataset.data_dir={data_dir!r} holds no train/<class>/ folder and not '
           'exactly one .tar/.tar.gz of one; expected an image-folder tree')
+    if coarse:
+      raise errors.ConfigError(
+          "dataset.labels='coarse' needs CIFAR-100's python files or TFDS (an image "
+          'folder holds one label per folder); expected the fine labels here')
     splits, _ = image_files.load_image_folder(folder, spec.classes)
+    found = len(np.unique(splits['train'][1]))  # labels: the sorted class folders
+    if spec.num_classes and found != spec.num_classes:
+      raise errors.DataError(
+          f'{folder}: {found} class folders; expected the {spec.num_classes} '
+          f'classes of {name}')
     return (splits['train'], splits['test']), f'image_folder:{folder}'
   if source == 'idx' or (source == 'auto' and idx.has_idx_files(data_dir)):
     if not data_dir:
@@ -121,9 +142,10 @@ def _load_arrays(config, spec):
                    for s in ('train', 'test'))
     return splits, f'idx:{data_dir}'
   tfds_name = spec.tfds_name or name
-  splits = tuple(tfds_source.load_split(tfds_name, s, data_dir, config.download)
+  splits = tuple(tfds_source.load_split(tfds_name, s, data_dir, config.download,
+                                        'coarse_label' if coarse else 'label')
                  for s in ('train', 'test'))
-  return splits, f'tfds:{tfds_name}:{data_dir or "default"}'
+  return splits, f'tfds:{tfds_name}:{data_dir or "default"}' + (':coarse' if coarse else '')
 
 
 def _spec(name) -> _Spec:
@@ -156,7 +178,10 @@ def num_classes(config) -> int:
   Known for named data sets; an 'image_folder' data set is loaded (cached)
   to count its class folders.
   """
-  return _spec(config.name).num_classes or load(config).num_classes
+  spec = _spec(config.name)
+  if spec.coarse_classes and config.get('labels') == 'coarse':
+    return spec.coarse_classes
+  return spec.num_classes or load(config).num_classes
 
 
 def image_shape(config) -> tuple:
@@ -182,7 +207,7 @@ def load(config) -> Dataset:
     train_x, train_y = train_x[kept], train_y[kept]
   train_x, train_y = _subset(train_x, train_y, config.train_subset)
   test_x, test_y = _subset(test_x, test_y, config.test_subset)
-  classes = spec.num_classes or int(train_y.max()) + 1
+  classes = num_classes(config) if spec.num_classes else int(train_y.max()) + 1
   _check(source, train_x, train_y, test_x, test_y, classes, config.translate)
   return Dataset(
       name=config.name, source=source, train=Split(train_x, train_y),

@@ -1,4 +1,4 @@
-"""Image data on disk: CIFAR-10's python archive and image-folder trees.
+"""Image data on disk: CIFAR-10's and CIFAR-100's python archives and image-folder trees.
 
 Image folders are `<root>/<split>/<class>/*.{png,jpg,jpeg}` (a directory, or a
 .tar/.tar.gz of one); classes are the sorted folder names, so CIFAR-10's
@@ -24,6 +24,7 @@ from kdjax import errors
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
 CIFAR_PYTHON = ('cifar-10-python.tar.gz', 'cifar-10-batches-py')
+CIFAR100_PYTHON = ('cifar-100-python.tar.gz', 'cifar-100-python')
 _ARCHIVE_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error)
 
 
@@ -212,7 +213,8 @@ def find_image_folder(data_dir):
   if os.path.isdir(os.path.join(data_dir, 'train')):
     return data_dir
   archives = sorted(f for f in os.listdir(data_dir)
-                    if f.endswith(('.tar', '.tar.gz', '.tgz')) and f != CIFAR_PYTHON[0])
+                    if f.endswith(('.tar', '.tar.gz', '.tgz'))
+                    and f not in (CIFAR_PYTHON[0], CIFAR100_PYTHON[0]))
   return os.path.join(data_dir, archives[0]) if len(archives) == 1 else None
 
 
@@ -221,26 +223,26 @@ def load_image_folder(source, expected_classes=None):
   return _cached(source, lambda: _read_folder(source, expected_classes))
 
 
-def find_cifar_python(data_dir):
-  for name in CIFAR_PYTHON:
+def find_cifar_python(data_dir, names=CIFAR_PYTHON):
+  """The CIFAR python archive or folder `names` in `data_dir`, or None."""
+  for name in names:
     path = os.path.join(data_dir or '', name)
     if data_dir and os.path.exists(path):
       return path
   return None
 
 
-def _unpickle(name, raw):
+def _unpickle(name, raw, label_key=b'labels', what='CIFAR-10'):
   try:
     batch = pickle.loads(raw, encoding='bytes')
     data = np.asarray(batch[b'data'], np.uint8).reshape(-1, 3, 32, 32)
-    return data.transpose(0, 2, 3, 1), np.asarray(batch[b'labels'], np.int32)
+    return data.transpose(0, 2, 3, 1), np.asarray(batch[label_key], np.int32)
   except Exception as e:  # pylint: disable=broad-except
-    raise errors.DataError(f'{name}: not a CIFAR-10 python batch ({e})') from None
+    raise errors.DataError(f'{name}: not a {what} python batch ({e})') from None
 
 
-def load_cifar_python(path):
-  """CIFAR-10 from `cifar-10-python.tar.gz` or its `cifar-10-batches-py/`."""
-  names = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']
+def _read_members(path, names, what):
+  """{name: bytes} of the files `names` in the archive or folder `path`."""
   found = {}
   if os.path.isdir(path):
     for name in names:
@@ -257,12 +259,27 @@ def load_cifar_python(path):
             found[base] = tar.extractfile(member).read()
     except _ARCHIVE_ERRORS as e:
       raise errors.DataError(f'{path}: corrupt or truncated archive ({e}); '
-                             'expected the canonical cifar-10-python.tar.gz') from None
+                             f'expected the canonical {what}') from None
   missing = [n for n in names if n not in found]
   if missing:
-    raise errors.DataError(f'{path} lacks {missing}; expected data_batch_1..5 '
-                           'and test_batch')
+    raise errors.DataError(f'{path} lacks {missing}; expected {list(names)}')
+  return found
+
+
+def load_cifar_python(path):
+  """CIFAR-10 from `cifar-10-python.tar.gz` or its `cifar-10-batches-py/`."""
+  names = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']
+  found = _read_members(path, names, 'cifar-10-python.tar.gz')
   train = [_unpickle(f'{path}:{n}', found[n]) for n in names[:5]]
   test = _unpickle(f'{path}:test_batch', found['test_batch'])
   return {'train': (np.concatenate([x for x, _ in train]),
                     np.concatenate([y for _, y in train])), 'test': test}
+
+
+def load_cifar100_python(path, labels='fine'):
+  """CIFAR-100 from `cifar-100-python.tar.gz` or its `cifar-100-python/`
+  (files train, test): the fine labels (100) or the coarse ones (20)."""
+  found = _read_members(path, ('train', 'test'), 'cifar-100-python.tar.gz')
+  key = {'fine': b'fine_labels', 'coarse': b'coarse_labels'}[labels]
+  return {split: _unpickle(f'{path}:{split}', found[split], key, 'CIFAR-100')
+          for split in ('train', 'test')}

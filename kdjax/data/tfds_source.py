@@ -34,8 +34,9 @@ def _builder(name, data_dir, download):
   return builder
 
 
-def load_split(name, split, data_dir, download):
-  """(images uint8 [N, H, W, C], labels int32 [N]) of a TFDS split.
+def load_split(name, split, data_dir, download, label_key='label'):
+  """(images uint8 [N, H, W, C], labels int32 [N]) of a TFDS split; the
+  labels are the feature `label_key` (CIFAR-100's coarse: 'coarse_label').
 
   Reads array_record data through `tfds.data_source` (no TensorFlow needed);
   a data_dir prepared as TFRecord is read with `tfds.load`, which needs
@@ -47,7 +48,7 @@ def load_split(name, split, data_dir, download):
     source = builder.as_data_source(split=split)
     examples = source.__getitems__(range(len(source)))
     images = np.stack([np.asarray(ex['image'], np.uint8) for ex in examples])
-    labels = np.asarray([ex['label'] for ex in examples], np.int32)
+    labels = np.asarray([ex[label_key] for ex in examples], np.int32)
   else:
     try:
       data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
@@ -56,7 +57,7 @@ def load_split(name, split, data_dir, download):
           f'TFDS {name!r} in {data_dir or "~/tensorflow_datasets"} is '
           "prepared as TFRecord, which needs TensorFlow: pip install "
           "'kdjax[tf]'") from None
-    images, labels = data['image'], np.asarray(data['label'], np.int32)
+    images, labels = data['image'], np.asarray(data[label_key], np.int32)
   if images.ndim == 3:
     images = images[..., None]
   return images, labels
