@@ -24,6 +24,7 @@ from kdjax import data
 from kdjax import errors
 from kdjax import methods
 from kdjax import optim
+from kdjax.models import benchmark
 
 LOOPS = ('auto', 'scan', 'python')
 COMPUTE_DTYPES = ('float32', 'bfloat16')
@@ -158,7 +159,9 @@ KEY_HELP = {
     'optimizer.weight_decay': "L2 coupled into the gradient (adam, sgd; PyTorch's weight_decay) or decoupled (adamw)",
     'optimizer.momentum': 'SGD momentum',
     'optimizer.nesterov': 'SGD with Nesterov momentum',
-    'optimizer.schedule': f'learning-rate schedule, one of {optim.SCHEDULES} (cosine: to 0 over the run)',
+    'optimizer.schedule': f'learning-rate schedule, one of {optim.SCHEDULES} (cosine: to 0 over the run; multistep: x decay_factor after each of decay_epochs)',
+    'optimizer.decay_epochs': "multistep: the epochs after which the rate is multiplied by decay_factor (PyTorch's MultiStepLR milestones)",
+    'optimizer.decay_factor': "multistep: the factor (PyTorch's gamma)",
     'checkpoint.every_epochs': 'save a checkpoint every N epochs (and at the end)',
     'checkpoint.keep': 'keep the newest N checkpoints (>= 1)',
     'latency.batch_size': 'batch of the per-run latency measurement',
@@ -218,6 +221,22 @@ def cifar10_resnet():
   config.model = ml_collections.ConfigDict(dict(name='mobilenet_v2', param_init='torch'))
   config.teacher.model = ml_collections.ConfigDict(dict(
       name='resnet', stage_sizes=(3, 4, 6, 3), param_init='torch'))
+  return config
+
+
+def cifar100_benchmark(teacher='resnet32x4', student='resnet8x4'):
+  """The CIFAR-100 benchmark's recipe (RepDistiller, mdistiller; model names of
+  `kdjax.models.benchmark`): SGD 0.05, momentum 0.9, L2 5e-4, batch 64, 240
+  epochs, x0.1 after epochs 150, 180 and 210; crop 32 with 4-px padding +
+  flip; KD at T = 4 with 0.1 CE + 0.9 KD (their -r 0.1 -a 0.9)."""
+  config = get_base_config()
+  config.dataset.update(name='cifar100', translate=4, flip=True)
+  config.train.update(epochs=240, batch_size=64)
+  config.optimizer = optimizer('sgd', 0.05, weight_decay=5e-4, momentum=0.9,
+                               schedule='multistep', decay_epochs=(150, 180, 210))
+  config.model = benchmark.model(student)
+  config.teacher.model = benchmark.model(teacher)
+  config.distill.update(temperature=4.0, alpha=0.1)
   return config
 
 

@@ -155,8 +155,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
   for c in configs:
     if teacher is not None and methods.get(c.method).needs_teacher:
       train.check_features(c, methods.get(c.method), model, teacher, data.image_shape)
-  tx = train.optimizer(method, config, loop.steps_per_epoch(config, data)
-                       * config.train.epochs)
+  tx = train.optimizer(method, config, loop.steps_per_epoch(config, data))
   grid = lambda fn: _stack([_stack([fn(configs[i]) for i in row]) for row in layout])
   shapes = train.feature_shapes(method, model, teacher, data.image_shape)
   with_parts = lambda c, variables: train.with_parts(

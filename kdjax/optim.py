@@ -6,21 +6,25 @@ import optax
 from kdjax import errors
 
 NAMES = ('adam', 'adamw', 'sgd')
-SCHEDULES = ('constant', 'cosine')
+SCHEDULES = ('constant', 'cosine', 'multistep')
 
 
 def config(name='adam', learning_rate=1e-3, weight_decay=1e-4, momentum=0.9,
-           nesterov=False, schedule='constant'):
+           nesterov=False, schedule='constant', decay_epochs=(), decay_factor=0.1):
   """Optimizer config for `create`.
 
   name: 'adam', 'adamw' or 'sgd' (momentum, nesterov: SGD only).
   weight_decay: coupled L2 for 'adam'/'sgd' (PyTorch's `weight_decay=`),
     decoupled for 'adamw'.
-  schedule: 'constant' or 'cosine' (to 0 over the stage's steps).
+  schedule: 'constant', 'cosine' (to 0 over the stage's steps) or
+    'multistep' (x `decay_factor` after each of `decay_epochs`, as
+    PyTorch's MultiStepLR stepped once an epoch: with (150, 180, 210), the
+    151st epoch is the first at 0.1x).
   """
   return ml_collections.ConfigDict(dict(
       name=name, learning_rate=learning_rate, weight_decay=weight_decay,
-      momentum=momentum, nesterov=nesterov, schedule=schedule))
+      momentum=momentum, nesterov=nesterov, schedule=schedule,
+      decay_epochs=tuple(decay_epochs), decay_factor=decay_factor))
 
 
 def check(prefix: str, opt):
@@ -35,10 +39,23 @@ def check(prefix: str, opt):
     if not ok:
       raise errors.ConfigError(
           f'{prefix}.{key}={opt[key]!r} is invalid; expected {expected}')
+  epochs, factor = tuple(opt.get('decay_epochs', ())), opt.get('decay_factor', 0.1)
+  if not (errors.finite(factor) and 0 < factor <= 1):
+    raise errors.ConfigError(f'{prefix}.decay_factor={factor!r} is invalid; expected a '
+                             'number in (0, 1]')
+  if not all(isinstance(e, int) and not isinstance(e, bool) and e > 0 for e in epochs) or (
+      list(epochs) != sorted(set(epochs))):
+    raise errors.ConfigError(f'{prefix}.decay_epochs={epochs!r} is invalid; expected '
+                             'increasing epochs > 0, e.g. (150, 180, 210)')
+  if (opt.schedule == 'multistep') != bool(epochs):
+    raise errors.ConfigError(
+        f'{prefix}.schedule={opt.schedule!r} with decay_epochs={epochs!r}; expected '
+        "decay_epochs with schedule='multistep' and only with it")
 
 
-def create(config, total_steps: int) -> optax.GradientTransformation:
-  """The optimizer a config names, with its schedule over `total_steps`.
+def create(config, total_steps: int, steps_per_epoch: int = 0) -> optax.GradientTransformation:
+  """The optimizer a config names, with its schedule over `total_steps`
+  (`steps_per_epoch` places a 'multistep' schedule's decays).
 
   'adam' and 'sgd' apply `weight_decay` as coupled L2 (added to the gradient
   before the update), as PyTorch's `weight_decay=` does and the studies used;
@@ -47,6 +64,11 @@ def create(config, total_steps: int) -> optax.GradientTransformation:
   lr = config.learning_rate
   if config.schedule == 'cosine':
     lr = optax.cosine_decay_schedule(lr, decay_steps=total_steps)
+  elif config.schedule == 'multistep':
+    # optax scales from update index `boundary` on: the first update of the
+    # epoch after each of decay_epochs.
+    lr = optax.piecewise_constant_schedule(lr, {
+        int(epoch) * steps_per_epoch: config.decay_factor for epoch in config.decay_epochs})
   if config.name == 'adamw':
     return optax.adamw(lr, weight_decay=config.weight_decay)
   if config.name == 'adam':

@@ -110,15 +110,18 @@ def feature_shapes(method, model, teacher, image_shape):
           models.feature_shapes(teacher, image_shape) if teacher is not None else {})
 
 
-def optimizer(method, config, total_steps):
-  """The stage's optimizer over `total_steps`: `config.optimizer`, and for the
-  method's own parts (`with_parts`) the method's, where it names one."""
-  tx = optim.create(config.optimizer, total_steps)
+def optimizer(method, config, steps_per_epoch):
+  """The main stage's optimizer over `config.train.epochs` epochs of
+  `steps_per_epoch`: `config.optimizer`, and for the method's own parts
+  (`with_parts`) the method's, where it names one."""
+  total_steps = steps_per_epoch * config.train.epochs
+  tx = optim.create(config.optimizer, total_steps, steps_per_epoch)
   if method.head is None or method.parts_optimizer is None:
     return tx
   labels = lambda params: {k: jax.tree.map(lambda _: k, v) for k, v in params.items()}
   return optax.multi_transform(
-      {'student': tx, 'method': optim.create(method.parts_optimizer(config), total_steps)},
+      {'student': tx, 'method': optim.create(method.parts_optimizer(config), total_steps,
+                                             steps_per_epoch)},
       labels)
 
 
@@ -148,7 +151,8 @@ def run_method_stage(stage, index, *, config, workdir, data, student, variables,
   epochs = methods.base.lookup(config, stage.epochs_key)
   tx = optax.multi_transform(
       {'train': optim.create(methods.base.lookup(config, stage.optimizer_key),
-                             loop.steps_per_epoch(config, data) * epochs),
+                             loop.steps_per_epoch(config, data) * epochs,
+                             loop.steps_per_epoch(config, data)),
        'frozen': optax.set_to_zero()}, labels)
   state = steps.create_state(stage_vars, tx, rng)
   state, (history,), timing = loop.run_stage(
@@ -270,7 +274,7 @@ def _train_and_evaluate(config, workdir, config_json, parts):
       extra.update({f'{stage.name}_history': history,
                     f'{stage.name}_train_seconds': timing['train_seconds']})
       faults.crash_point('stage_switch')
-    tx = optimizer(method, config, loop.steps_per_epoch(config, data) * config.train.epochs)
+    tx = optimizer(method, config, loop.steps_per_epoch(config, data))
     step_model, variables = with_parts(method.head, config, model, variables, shapes,
                                        steps.stage_rng(config.seed))
     state = steps.create_state(variables, tx, steps.stage_rng(config.seed))

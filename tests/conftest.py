@@ -2,7 +2,10 @@
 
 import gzip
 import importlib.util
+import io
 import os
+import pickle
+import tarfile
 import tempfile
 
 # One persistent XLA compilation cache for the session: both pytest workers
@@ -83,6 +86,27 @@ def write_image_folder(root, classes=CIFAR_CLASSES, per_class=(3, 2), size=32,
         pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(os.path.join(root, split, cls, f'{i:04d}{suffix}'))
   return root
+
+
+def write_cifar100_python(path, n_train=30, n_test=10, drop=None):
+  """The canonical cifar-100-python.tar.gz layout: pickled train/test dicts
+  (b'data' [N, 3072] CHW rows, b'fine_labels', b'coarse_labels') and meta."""
+  rng = np.random.default_rng(1)
+  with tarfile.open(path, 'w:gz') as tar:
+    for name, n in (('train', n_train), ('test', n_test), ('meta', 0)):
+      if name == drop:
+        continue
+      fine = rng.integers(0, 100, n)
+      batch = ({b'fine_label_names': [b'apple'] * 100, b'coarse_label_names': [b'x'] * 20}
+               if name == 'meta' else
+               {b'data': rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                b'fine_labels': list(fine), b'coarse_labels': list(fine // 5),
+                b'filenames': [b'f.png'] * n})
+      raw = pickle.dumps(batch)
+      info = tarfile.TarInfo(f'cifar-100-python/{name}')
+      info.size = len(raw)
+      tar.addfile(info, io.BytesIO(raw))
+  return path
 
 
 @pytest.fixture(autouse=True)

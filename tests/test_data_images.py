@@ -16,7 +16,7 @@ from kdjax import data
 from kdjax import errors
 from kdjax.data import augment
 from kdjax.data import images
-from tests.conftest import CIFAR_CLASSES, SHARED_CIFAR, write_image_folder
+from tests.conftest import CIFAR_CLASSES, SHARED_CIFAR, write_cifar100_python, write_image_folder
 
 
 def cifar_config(data_dir, **kwargs):
@@ -176,27 +176,6 @@ def test_cifar_python_missing_batch(tmp_path):
   write_cifar_python(str(tmp_path / 'cifar-10-python.tar.gz'), drop='data_batch_3')
   with pytest.raises(errors.DataError, match=r"lacks \['data_batch_3'\]"):
     data.load(cifar_config(str(tmp_path)))
-
-
-def write_cifar100_python(path, n_train=30, n_test=10, drop=None):
-  """The canonical cifar-100-python.tar.gz layout: pickled train/test dicts
-  (b'data' [N, 3072] CHW rows, b'fine_labels', b'coarse_labels') and meta."""
-  rng = np.random.default_rng(1)
-  with tarfile.open(path, 'w:gz') as tar:
-    for name, n in (('train', n_train), ('test', n_test), ('meta', 0)):
-      if name == drop:
-        continue
-      fine = rng.integers(0, 100, n)
-      batch = ({b'fine_label_names': [b'apple'] * 100, b'coarse_label_names': [b'x'] * 20}
-               if name == 'meta' else
-               {b'data': rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                b'fine_labels': list(fine), b'coarse_labels': list(fine // 5),
-                b'filenames': [b'f.png'] * n})
-      raw = pickle.dumps(batch)
-      info = tarfile.TarInfo(f'cifar-100-python/{name}')
-      info.size = len(raw)
-      tar.addfile(info, io.BytesIO(raw))
-  return path
 
 
 def cifar100_config(data_dir, **kwargs):

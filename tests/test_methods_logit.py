@@ -183,7 +183,7 @@ def test_ctkd_trains_theta_by_its_own_sgd_and_the_student_by_the_run_optimizer()
   """Adam would normalise lambda away; theta's SGD steps scale with it."""
   config = config_lib.get_base_config()
   config.method = 'ctkd'
-  tx = train.optimizer(ctkd.METHOD, config, total_steps=10)
+  tx = train.optimizer(ctkd.METHOD, config, steps_per_epoch=1)
   params = {'student': {'w': jnp.float32(1.0)}, 'method': {'temperature_logit': jnp.float32(1.0)}}
   grads = jax.tree.map(lambda p: 0.01 * jnp.ones_like(p), params)
   updates, _ = tx.update(grads, tx.init(params), params)

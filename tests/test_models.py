@@ -161,6 +161,10 @@ PROTOCOL_CASES = {  # a small instance of every registered model
     'resnet': (ml_collections.ConfigDict(dict(name='resnet', stage_sizes=(1, 1), width=4)),
                (32, 32, 3)),
     'mobilenet_v2': (ml_collections.ConfigDict(dict(name='mobilenet_v2')), (32, 32, 3)),
+    'resnet_cifar': (ml_collections.ConfigDict(dict(name='resnet_cifar', stage_sizes=(1, 1, 1))),
+                     (32, 32, 3)),
+    'wrn': (ml_collections.ConfigDict(dict(name='wrn', depth=10, widen=1)), (32, 32, 3)),
+    'vgg': (ml_collections.ConfigDict(dict(name='vgg', depth=8)), (32, 32, 3)),
 }
 
 

@@ -21,6 +21,11 @@ Layouts (`LAYOUTS[model.name]`, the first is the default):
 - mobilenet_v2: 'torchvision' (`torchvision.models.mobilenet_v2`:
   'features.0.0', 'features.1.conv.0.0', 'features.18.0', 'classifier.1';
   kdjax's CIFAR variant only changes the stem's stride, not a key).
+- resnet_cifar, wrn, vgg: 'repdistiller', the CIFAR-100 benchmark's
+  `models/` of RepDistiller and mdistiller (whose published teachers load
+  as {'model': state_dict}): 'layer1.0.downsample.0', 'fc';
+  'block1.layer.0.convShortcut', 'bn1', 'fc'; 'block0.0', 'block0.1',
+  'classifier'.
 """
 
 import dataclasses
@@ -125,6 +130,35 @@ def _resnet(names):
   return layout
 
 
+def repdistiller_wrn(model, variables, image_shape, features):
+  """RepDistiller's/mdistiller's wrn.py: conv1, block{s}.layer.{b}.{bn1, conv1,
+  bn2, conv2, convShortcut}, bn1, fc."""
+  del image_shape, features
+  params = variables['params']
+  tensors = _conv('conv1', ('stem_conv',), params)
+  for s in range(1, 4):
+    for b in range(model._blocks()):  # pylint: disable=protected-access
+      key, block = f'block{s}.layer.{b}', f'stage{s}_block{b}'
+      for i in (1, 2):
+        tensors += _bn(f'{key}.bn{i}', (block, f'bn{i}'))
+        tensors += _conv(f'{key}.conv{i}', (block, f'conv{i}'), params)
+      if 'shortcut_conv' in params[block]:
+        tensors += _conv(f'{key}.convShortcut', (block, 'shortcut_conv'), params)
+  return tensors + _bn('bn1', ('last_bn',)) + _linear('fc', ('head',))
+
+
+def repdistiller_vgg(model, variables, image_shape, features):
+  """RepDistiller's/mdistiller's vgg.py (vgg*_bn): block{b}.{3i} conv,
+  block{b}.{3i+1} BN (the ReLUs hold no tensors), classifier."""
+  del image_shape, features
+  params, tensors = variables['params'], []
+  for b, convs in enumerate(model._convs()):  # pylint: disable=protected-access
+    for i in range(convs):
+      tensors += _conv(f'block{b}.{3 * i}', (f'block{b}_conv{i}',), params)
+      tensors += _bn(f'block{b}.{3 * i + 1}', (f'block{b}_bn{i}',))
+  return tensors + _linear('classifier', ('head',))
+
+
 def torchvision_mobilenet_v2(model, variables, image_shape, features):
   del model, image_shape, features
   params = variables['params']
@@ -153,6 +187,11 @@ LAYOUTS = {
     'resnet': {'torchvision': _resnet(('conv1', 'bn1', 'downsample', 'fc')),
                'cifar': _resnet(('conv1', 'bn1', 'shortcut', 'linear'))},
     'mobilenet_v2': {'torchvision': torchvision_mobilenet_v2},
+    # The CIFAR-100 benchmark's models (RepDistiller, mdistiller): their
+    # resnet.py has torchvision's key names.
+    'resnet_cifar': {'repdistiller': _resnet(('conv1', 'bn1', 'downsample', 'fc'))},
+    'wrn': {'repdistiller': repdistiller_wrn},
+    'vgg': {'repdistiller': repdistiller_vgg},
 }
 
 

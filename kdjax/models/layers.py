@@ -33,12 +33,16 @@ def initializers(scheme: str, fan_in: int) -> dict:
     `kaiming_normal_(mode='fan_out', nonlinearity='relu')` = N(0, 2/fan_out),
     untruncated; biases 0.
   - 'normal_0.01': torchvision MobileNetV2's classifier, N(0, 0.01^2); biases 0.
+  - 'torch_zero_bias': `nn.Linear`'s default weight with the bias zeroed
+    (the benchmark's wide ResNets).
   """
   if scheme == 'flax':
     return {}
   if scheme == 'torch':
     bound = 1 / math.sqrt(fan_in)
     return dict(kernel_init=uniform(bound), bias_init=uniform(bound))
+  if scheme == 'torch_zero_bias':
+    return dict(kernel_init=uniform(1 / math.sqrt(fan_in)), bias_init=nn.initializers.zeros)
   if scheme == 'kaiming_fan_out':
     return dict(kernel_init=nn.initializers.variance_scaling(2.0, 'fan_out', 'normal'),
                 bias_init=nn.initializers.zeros)

@@ -10,6 +10,13 @@ pool, one Dense. ResNet-34 = 21,282,122 params for 10 classes, ResNet-18 =
 for the classifier, and `nn.Conv2d`'s default for the 3x3 stem (a conv put
 in place of torchvision's `conv1` keeps PyTorch's default); BatchNorm 1 / 0
 either way. `param_init='flax'`: Flax's defaults.
+
+`CifarResNet` is the CIFAR-100 benchmark's ResNet family of RepDistiller and
+mdistiller (resnet8 ... resnet110: He et al.'s 6n+2 CIFAR ResNets with
+widths (16, 16, 32, 64); resnet8x4 and resnet32x4 with (32, 64, 128, 256)):
+the same blocks (a 1x1 conv + BN shortcut wherever the stride or width
+changes, as in layer1 of the x4 models), three stages, and all convs, the
+stem's too, drawn N(0, 2/fan_out) under `param_init='torch'`.
 """
 
 from typing import Any, Sequence
@@ -45,10 +52,15 @@ class BasicBlock(nn.Module):
 
 class ResNet(nn.Module):
   """Features: 'stem', 'stage_1'..'stage_4' (each stage's output map) and
-  'embedding' (the pooled 512-d vector)."""
+  'embedding' (the pooled 512-d vector).
+
+  Widths: the stem `width` and stage s `width * 2**(s-1)`, or `widths`
+  (stem, stage 1, stage 2, ...) where given.
+  """
   stage_sizes: Sequence[int] = (3, 4, 6, 3)
   num_classes: int = 10
   width: int = 64
+  widths: Sequence[int] = ()
   axis_name: str | None = None
   dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
   param_init: str = 'flax'  # or 'torch' (module docstring)
@@ -60,17 +72,25 @@ class ResNet(nn.Module):
         f'stage{s}_block{b}' for s in range(1, last + 1)
         for b in range(self.stage_sizes[s - 1])}
 
+  stem_scheme = 'torch'  # the stem's PyTorch init: nn.Conv2d's default
+
+  def _widths(self):
+    return tuple(self.widths) or (self.width, *(
+        self.width * 2**s for s in range(len(self.stage_sizes))))
+
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     torch_default = layers.scheme(self.param_init)
-    x = layers.conv(self.width, (3, 3), padding=1, use_bias=False,
-                    dtype=self.dtype, init=torch_default, name='stem_conv')(x)
+    widths = self._widths()
+    x = layers.conv(widths[0], (3, 3), padding=1, use_bias=False, dtype=self.dtype,
+                    init=layers.scheme(self.param_init, self.stem_scheme),
+                    name='stem_conv')(x)
     x = nn.relu(layers.batch_norm(train, 'stem_bn', self.axis_name)(x))
     features = {'stem': x}
     for s, blocks in enumerate(self.stage_sizes, start=1):
       for b in range(blocks):
         strides = 2 if s > 1 and b == 0 else 1
-        x = BasicBlock(self.width * 2**(s - 1), strides, self.axis_name,
+        x = BasicBlock(widths[s], strides, self.axis_name,
                        self.dtype, self.param_init, name=f'stage{s}_block{b}')(x, train)
       features[f'stage_{s}'] = x
     x = jnp.mean(x, axis=(1, 2))
@@ -78,3 +98,11 @@ class ResNet(nn.Module):
     logits = layers.dense(self.num_classes, dtype=self.dtype, init=torch_default,
                           name='head')(x)
     return (logits, features) if return_features else logits
+
+
+class CifarResNet(ResNet):
+  """The benchmark's CIFAR ResNets (module docstring): resnet{6n+2} =
+  stage_sizes (n, n, n); features 'stem', 'stage_1'..'stage_3', 'embedding'."""
+  stage_sizes: Sequence[int] = (3, 3, 3)
+  widths: Sequence[int] = (16, 16, 32, 64)
+  stem_scheme = 'kaiming_fan_out'

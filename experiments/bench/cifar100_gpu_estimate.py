@@ -1,0 +1,120 @@
+"""GPU time of the CIFAR-100 benchmark's pairs (configs/cifar100/), from XLA's
+cost analysis of the programs kdjax compiles for them.
+
+  python experiments/bench/cifar100_gpu_estimate.py \
+      [--peak_tflops=495 --utilisation=0.1] \
+      [--out=experiments/results/cifar100_gpu_estimate.md]
+
+Per pair (kdjax.models.benchmark.PAIRS) and seed: one KD student of the
+benchmark's recipe (240 epochs of 781 steps of 64 = 50,000 // 64), each step
+the teacher's forward (in eval mode) and the student's update, plus a
+test-set evaluation of the student after every epoch; the teacher itself is
+imported (the benchmark publishes its teachers), else add its row
+("teacher trained here"). FLOPs are XLA's count of each compiled program
+(on this machine's CPU: the count of the HLO, the same operations a GPU
+runs, up to fusion); time = FLOPs / (utilisation x peak), an assumption
+(default 10 % of an H100 SXM's dense TF32 495 TFLOP/s), not a measurement.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_steps  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# --out (where to write the estimate) is train_steps' flag.
+flags.DEFINE_float('peak_tflops', 495.0, 'Peak of the GPU in TFLOP/s.')
+flags.DEFINE_float('utilisation', 0.1, 'Assumed fraction of the peak achieved.')
+FLAGS = flags.FLAGS
+
+N_TRAIN, N_TEST = 50_000, 10_000
+
+
+def _tflop(fn, *args):
+  import jax  # pylint: disable=g-import-not-at-top
+  cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+  return (cost[0] if isinstance(cost, list) else cost)['flops'] / 1e12
+
+
+def estimate():
+  """[(pair, {part: TFLOP})] per seed, for every pair of the benchmark."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp
+  from kdjax import config as config_lib
+  from kdjax import methods, models, optim, steps
+  from kdjax.data import SPECS
+  from kdjax.models import benchmark
+
+  rows = []
+  for teacher_name, student_name in benchmark.PAIRS:
+    config = config_lib.cifar100_benchmark(teacher_name, student_name)
+    spec, shape, batch = SPECS['cifar100'], (32, 32, 3), config.train.batch_size
+    steps_per_epoch, epochs = N_TRAIN // batch, config.train.epochs
+    rng = jax.random.PRNGKey(0)
+    augmentation = steps.Augmentation(config.dataset.translate, config.dataset.flip,
+                                      spec.mean, spec.std)
+    teacher = models.create(config.teacher.model, 100)
+    student = models.create(config.model, 100)
+    t_vars, s_vars = models.init(teacher, rng, shape), models.init(student, rng, shape)
+    forward = lambda m: lambda v, x: m.apply(v, x, train=False)
+    tx = optim.create(config.optimizer, 1000, 1)
+    update = steps.Step(model=student, tx=tx, objective=methods.get('none').objective(
+        [config]), augmentation=augmentation)
+    images = jnp.zeros((batch, *shape), jnp.uint8)
+    labels = jnp.zeros((batch,), jnp.int32)
+    eval_x = jnp.zeros((config.train.eval_batch_size, *shape))
+    evals = N_TEST / config.train.eval_batch_size
+    train_update = steps.Step(model=teacher, tx=tx, objective=methods.get('none').objective(
+        [config]), augmentation=augmentation)
+    rows.append((f'{teacher_name} -> {student_name}', {
+        'teacher forward, every step': _tflop(forward(teacher), t_vars, jnp.zeros(
+            (batch, *shape))) * steps_per_epoch * epochs,
+        'student updates': _tflop(update, steps.create_state(s_vars, tx, rng),
+                                  (images, labels), rng, None, {}) * steps_per_epoch * epochs,
+        'student test evaluation': _tflop(forward(student), s_vars, eval_x) * evals * epochs,
+        'teacher trained here': _tflop(train_update, steps.create_state(t_vars, tx, rng),
+                                       (images, labels), rng, None, {})
+                                * steps_per_epoch * epochs,
+    }))
+  return rows
+
+
+def main(argv):
+  del argv
+  rate = FLAGS.peak_tflops * FLAGS.utilisation
+  hours = lambda tflop: tflop / rate / 3600
+  lines = ['# GPU time of the CIFAR-100 benchmark pairs, estimated', '',
+           'Written by `python experiments/bench/cifar100_gpu_estimate.py` from XLA\'s '
+           'count of the FLOPs of kdjax\'s compiled programs: per pair and seed, one KD '
+           'student of the benchmark\'s recipe (240 epochs of 781 steps of 64), each step '
+           'the teacher\'s forward and the student\'s update, and a test evaluation every '
+           'epoch; the teacher imported (`python -m kdjax.convert`). Hours at '
+           f'{FLAGS.utilisation:.0%} of {FLAGS.peak_tflops:g} TFLOP/s (an H100\'s dense '
+           'TF32), an assumed utilisation, not a measurement. The last column is the '
+           'teacher trained here with the same recipe, where its checkpoint is not used.',
+           '', '| pair | teacher forward TFLOP | student updates TFLOP | student eval TFLOP '
+           '| one student, GPU-hours | teacher trained here, GPU-hours |',
+           '|---|---:|---:|---:|---:|---:|']
+  for pair, parts in estimate():
+    student = (parts['teacher forward, every step'] + parts['student updates']
+               + parts['student test evaluation'])
+    lines.append(f'| {pair} | {parts["teacher forward, every step"]:,.0f} | '
+                 f'{parts["student updates"]:,.0f} | {parts["student test evaluation"]:,.0f} '
+                 f'| {hours(student):.2f} | {hours(parts["teacher trained here"]):.2f} |')
+  lines += ['', 'A method table (the 13 methods of docs/methods.md) over 3 seeds is 39 '
+            'such students per pair. XLA\'s count of an update can exceed the usual 3x '
+            'of a forward (it counted 15.1x for MobileNetV2, whose depthwise convolutions '
+            'are grouped ones: resnet_gpu_estimate.md), so treat the hours as upper '
+            'bounds at that utilisation.', '']
+  text = '\n'.join(lines)
+  print(text)
+  if FLAGS.out:
+    from kdjax import outputs  # pylint: disable=g-import-not-at-top
+    outputs.write_text(FLAGS.out, text)
+
+
+if __name__ == '__main__':
+  app.run(main)

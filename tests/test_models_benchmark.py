@@ -1,0 +1,151 @@
+"""The CIFAR-100 benchmark's models (`kdjax.models.benchmark`): parameter
+counts equal to the reference PyTorch models', their features, their
+initialisation, the import of a PyTorch state_dict in the benchmark's key
+layout (logits equal PyTorch's; export gives it back bit for bit), and the
+benchmark configs' runlocal runs."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from kdjax import config as config_lib
+from kdjax import models
+from kdjax import train
+from kdjax.interop import layouts
+from kdjax.interop import state_dict
+from kdjax.models import benchmark
+from tests.conftest import REPO, load_config, write_cifar100_python
+
+CIFAR = (32, 32, 3)
+SLOW = pytest.mark.skipif(not os.environ.get('KDJAX_SLOW_TESTS'),
+                          reason='set KDJAX_SLOW_TESTS=1 (minutes on a CPU)')
+
+
+def _shapes(name):
+  model = models.create(benchmark.model(name), 100)
+  return model, jax.eval_shape(lambda: models.init(model, jax.random.PRNGKey(0), CIFAR))
+
+
+@pytest.mark.parametrize('name', sorted(benchmark.MODELS))
+def test_parameter_counts_equal_the_reference_models(name):
+  # benchmark.PARAMS: sum(p.numel()) of RepDistiller's/mdistiller's models
+  # for 100 classes (resnet8x4 1.23M, resnet32x4 7.43M, wrn_40_2 2.26M,
+  # vgg13 9.46M in Tian et al. 2020's table).
+  _, variables = _shapes(name)
+  assert models.param_count(variables['params']) == benchmark.PARAMS[name]
+
+
+@pytest.mark.parametrize('name,features', [
+    ('resnet8x4', {'stem': (32, 32, 32), 'stage_1': (32, 32, 64), 'stage_3': (8, 8, 256),
+                   'embedding': (256,)}),
+    ('wrn_16_2', {'stem': (32, 32, 16), 'stage_2': (16, 16, 64), 'last': (8, 8, 128),
+                  'embedding': (128,)}),
+    ('vgg8', {'block_0': (32, 32, 64), 'block_3': (4, 4, 512), 'block_4': (4, 4, 512),
+              'embedding': (512,)}),
+])
+def test_named_features_follow_the_model_protocol(name, features):
+  model, variables = _shapes(name)
+  shapes = models.feature_shapes(model, CIFAR)
+  for feature, shape in features.items():
+    assert shapes[feature].shape == (1, *shape), feature
+    assert set(model.trunk(feature)) <= set(variables['params'])
+
+
+def test_torch_init_draws_as_the_reference_code():
+  """Convs N(0, 2/fan_out) (the ResNets' stem too), VGG's conv biases 0 and
+  classifier N(0, 0.01^2), the WRN classifier's bias 0."""
+  params = {name: models.init(models.create(benchmark.model(name), 100),
+                              jax.random.PRNGKey(0), CIFAR)['params']
+            for name in ('resnet32x4', 'wrn_16_2', 'vgg8')}
+  stem = params['resnet32x4']['stem_conv']['kernel']  # 3x3x3 -> 32: fan_out 288
+  assert float(jnp.std(stem)) == pytest.approx(np.sqrt(2 / 288), rel=0.15)
+  conv = params['vgg8']['block3_conv0']  # 3x3x256 -> 512: fan_out 4608
+  assert float(jnp.std(conv['kernel'])) == pytest.approx(np.sqrt(2 / 4608), rel=0.02)
+  assert not jnp.any(conv['bias'])
+  assert float(jnp.std(params['vgg8']['head']['kernel'])) == pytest.approx(0.01, rel=0.05)
+  head = params['wrn_16_2']['head']
+  assert not jnp.any(head['bias']) and float(jnp.abs(head['kernel']).max()) <= 1 / np.sqrt(128)
+
+
+@pytest.mark.parametrize('name', ['resnet8', 'resnet8x4', 'resnet20', 'wrn_16_1',
+                                  'wrn_16_2', 'vgg8', 'vgg11'])
+def test_import_matches_pytorch_and_export_round_trips(name):
+  """State_dicts of the benchmark's PyTorch models (tests/torch_cifar100_models.py,
+  written from RepDistiller's/mdistiller's definitions), with non-trivial
+  BatchNorm statistics: eval logits equal to 1e-5 of the largest, and the
+  export gives every tensor back in PyTorch's key order."""
+  torch = pytest.importorskip('torch', reason='needs torch')
+  from tests import torch_cifar100_models  # pylint: disable=g-import-not-at-top
+  from tests import torch_models  # pylint: disable=g-import-not-at-top
+  torch.manual_seed(0)
+  net = torch_models.randomise_batch_norm(torch_cifar100_models.MODELS[name](num_classes=100))
+  net.eval()
+  model, template = _shapes(name)
+  tensors = layouts.build(benchmark.MODELS[name]['name'], '', model, template, CIFAR,
+                          models.feature_shapes(model, CIFAR))
+  original = {k: v.numpy() for k, v in net.state_dict().items()}
+  variables = state_dict.to_variables(original, tensors, template, name)
+  images = np.random.default_rng(0).normal(size=(2, *CIFAR)).astype(np.float32)
+  with torch.no_grad():
+    expected = net(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+  got = np.asarray(model.apply(variables, images))
+  assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
+  exported = state_dict.from_variables(variables, tensors)
+  assert list(exported) == list(original)
+  for key, value in original.items():
+    if not key.endswith('num_batches_tracked'):
+      np.testing.assert_array_equal(exported[key], value, err_msg=key)
+
+
+def test_benchmark_recipe():
+  config = load_config(os.path.join(REPO, 'configs', 'cifar100', 'kd.py'))
+  assert (config.teacher.model.to_dict(), config.model.to_dict()) == (
+      dict(benchmark.MODELS['resnet32x4'], param_init='torch'),
+      dict(benchmark.MODELS['resnet8x4'], param_init='torch'))
+  opt = config.optimizer
+  assert (opt.name, opt.learning_rate, opt.momentum, opt.weight_decay) == ('sgd', 0.05, 0.9, 5e-4)
+  assert (opt.schedule, tuple(opt.decay_epochs), opt.decay_factor) == (
+      'multistep', (150, 180, 210), 0.1)
+  assert (config.train.epochs, config.train.batch_size) == (240, 64)
+  assert (config.dataset.name, config.dataset.translate, config.dataset.flip) == (
+      'cifar100', 4, True)
+  assert (config.method, config.distill.temperature, config.distill.alpha) == ('kd', 4.0, 0.1)
+  config.teacher.workdir = 'runs/cifar100/resnet32x4'
+  config_lib.validate(config)
+
+
+def _runlocal(tmp_path, pair):
+  data = str(tmp_path / 'data')
+  os.makedirs(data)
+  write_cifar100_python(os.path.join(data, 'cifar-100-python.tar.gz'), n_train=64, n_test=64)
+  teacher_name, student_name = pair.split('-')
+  results = {}
+  for row, arg, workdir in (('teacher', teacher_name, 'teacher'),
+                            ('student', student_name, 'student'), ('kd', pair, 'kd')):
+    spec = os.path.join(REPO, 'configs', 'cifar100', f'{row}.py')
+    import importlib.util  # pylint: disable=g-import-not-at-top
+    module_spec = importlib.util.spec_from_file_location('c', spec)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    config = module.get_config(arg)
+    config.update(runlocal=True)
+    config.dataset.data_dir = data
+    if row == 'kd':
+      config.teacher.workdir = str(tmp_path / 'teacher')
+    results[row] = train.train_and_evaluate(config, str(tmp_path / workdir))
+  assert results['teacher']['params'] == benchmark.PARAMS[teacher_name]
+  assert results['kd']['params'] == results['student']['params'] == benchmark.PARAMS[student_name]
+  assert results['kd']['teacher']['params_sha256'] == results['teacher']['params_sha256']
+
+
+def test_vgg_pair_runs_in_its_runlocal_form(tmp_path):
+  _runlocal(tmp_path, 'vgg13-vgg8')
+
+
+@SLOW
+@pytest.mark.parametrize('pair', ['-'.join(p) for p in benchmark.PAIRS if p != ('vgg13', 'vgg8')])
+def test_every_pair_runs_in_its_runlocal_form(pair, tmp_path):
+  _runlocal(tmp_path, pair)
