@@ -13,17 +13,26 @@ are distilled from the same teachers as the study's rows).
 import os
 import sys
 
+from kdjax import methods
 from kdjax import outputs
 from kdjax.analysis import method_table
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, 'results')
 TITLES = {'mnist': 'MNIST 800-800 student (Table 1 protocol)',
           'cifar10_cnn': 'CIFAR-10 CNN pair (Table 2 protocol)'}
-# The rows of the plain students (Table 3's BN + residual rows are another
-# student: they are compared in its own table).
-LOGIT = ('dist', 'dist_ls', 'kd_ls', 'dkd_ls', 'mlkd', 'mlkd_ls', 'ctkd')
-ROWS = {'mnist': ('teacher', 'student', 'kd', 'fitnet', 'rkd', 'dkd') + LOGIT,
-        'cifar10_cnn': ('teacher', 'student', 'kd', 'fitnet', 'rkd', 'dkd', 'at') + LOGIT}
+
+
+def rows(study):
+  """The teacher, the plain student, then every registered method (registry
+  order) that has a config of the study, each followed by its logit-
+  standardised variant (`<method>_ls`). Table 3's BN + residual rows
+  (`*_bn`) are another student and are compared in its own table."""
+  have = {os.path.splitext(f)[0] for f in os.listdir(os.path.join(HERE, '..', 'configs', study))}
+  ordered = ['teacher', 'student']
+  for name in methods.names():
+    ordered += [row for row in (name, f'{name}_ls') if row in have and row not in ordered]
+  return tuple(ordered)
 
 
 def main(study):
@@ -43,7 +52,7 @@ def main(study):
       '(FitNets: both stages; measured while other work shared the 2 cores at '
       'times). Each student of seed *s* is distilled from the teacher of seed '
       '*s*. Rows whose seeds are incomplete are still running.', '',
-      method_table.table(os.path.join(RESULTS, study, 'runs'), rows=ROWS[study])])
+      method_table.table(os.path.join(RESULTS, study, 'runs'), rows=rows(study))])
   path = os.path.join(RESULTS, 'methods', f'{study}.md')
   outputs.write_text(path, text)
   print(f'wrote {path}')
