@@ -104,11 +104,13 @@ def main(argv):
     lines.append(f'| {pair} | {parts["teacher forward, every step"]:,.0f} | '
                  f'{parts["student updates"]:,.0f} | {parts["student test evaluation"]:,.0f} '
                  f'| {hours(student):.2f} | {hours(parts["teacher trained here"]):.2f} |')
-  lines += ['', 'A method table (the 13 methods of docs/methods.md) over 3 seeds is 39 '
-            'such students per pair. XLA\'s count of an update can exceed the usual 3x '
-            'of a forward (it counted 15.1x for MobileNetV2, whose depthwise convolutions '
-            'are grouped ones: resnet_gpu_estimate.md), so treat the hours as upper '
-            'bounds at that utilisation.', '']
+  lines += ['', 'A method table (the baseline student and the 12 distillation methods of '
+            'docs/methods.md) over 3 seeds is 39 such students per pair. Read the hours as '
+            'a floor: these models at batch 64 do a few GFLOP a step, where kernel launches '
+            'and input handling, not arithmetic, bound a GPU, and they seldom reach 10 % of '
+            'an H100\'s peak (at 1 % the hours are ten times as long). XLA\'s count of an '
+            'update can also exceed the usual 3x of a forward (15.1x for MobileNetV2\'s '
+            'grouped convolutions, resnet_gpu_estimate.md).', '']
   text = '\n'.join(lines)
   print(text)
   if FLAGS.out:

@@ -32,7 +32,7 @@ def import_checkpoint(config, path: str, layout: str, workdir: str) -> dict:
   state = state_dict.read(path)
   variables = state_dict.to_variables(state, tensors, template, path)
   imported = {'checkpoint': os.path.basename(path), 'sha256': outputs.file_sha256(path),
-              'layout': layout or layouts.names(config.model.name)[0],
+              'layout': layouts.resolve(config.model.name, layout, model),
               'tensors': len(state)}
   created = not os.path.exists(workdir)
   workdir_lib.make(workdir)

@@ -60,7 +60,7 @@ def export_run(workdir: str, out: str, formats=('safetensors', 'pt'), layout: st
             'params_sha256': models.fingerprint(variables['params']),
             'variables_sha256': models.fingerprint(variables), 'files': {}}
   if torch_formats:
-    record['layout'] = layout or layouts.names(config.model.name)[0]
+    record['layout'] = layouts.resolve(config.model.name, layout, model)
     state = state_dict.from_variables(variables, tensors)
   for name in formats:
     target = os.path.join(out, FORMATS[name])

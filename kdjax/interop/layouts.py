@@ -120,9 +120,10 @@ def _resnet(names):
     for s, blocks in enumerate(model.stage_sizes, start=1):
       for b in range(blocks):
         key, block = f'layer{s}.{b}', f'stage{s}_block{b}'
-        for i in (1, 2):
-          tensors += _conv(f'{key}.conv{i}', (block, f'conv{i}'), params)
-          tensors += _bn(f'{key}.bn{i}', (block, f'bn{i}'))
+        for i in (1, 2, 3):  # a bottleneck has conv3
+          if f'conv{i}' in params[block]:
+            tensors += _conv(f'{key}.conv{i}', (block, f'conv{i}'), params)
+            tensors += _bn(f'{key}.bn{i}', (block, f'bn{i}'))
         if 'shortcut_conv' in params[block]:
           tensors += _conv(f'{key}.{shortcut}.0', (block, 'shortcut_conv'), params)
           tensors += _bn(f'{key}.{shortcut}.1', (block, 'shortcut_bn'))
@@ -189,28 +190,40 @@ LAYOUTS = {
     'mobilenet_v2': {'torchvision': torchvision_mobilenet_v2},
     # The CIFAR-100 benchmark's models (RepDistiller, mdistiller): their
     # resnet.py has torchvision's key names.
-    'resnet_cifar': {'repdistiller': _resnet(('conv1', 'bn1', 'downsample', 'fc'))},
+    'resnet_cifar': {'repdistiller': _resnet(('conv1', 'bn1', 'downsample', 'fc')),
+                     # its resnetv2.py (ResNet50): kuangliu's names
+                     'cifar': _resnet(('conv1', 'bn1', 'shortcut', 'linear'))},
     'wrn': {'repdistiller': repdistiller_wrn},
     'vgg': {'repdistiller': repdistiller_vgg},
 }
 
 
 def names(model_name: str) -> tuple:
-  """The layouts of `model_name`, the default first."""
+  """The layouts of `model_name` (`resolve` picks the default)."""
   return tuple(LAYOUTS.get(model_name, ()))
+
+
+def resolve(model_name: str, layout: str, model) -> str:
+  """The layout `layout` names ('' = the model's default: its first, but
+  'cifar' for the bottleneck `resnet_cifar`, the benchmark's ResNet50 from
+  its resnetv2.py); an unknown one is refused."""
+  choices = names(model_name)
+  if not choices:
+    raise errors.ConfigError(f'model {model_name!r} has no PyTorch layout; expected one '
+                             f'of {sorted(LAYOUTS)}')
+  if not layout:
+    bottleneck = model_name == 'resnet_cifar' and getattr(model, 'block', '') == 'bottleneck'
+    layout = 'cifar' if bottleneck else choices[0]
+  if layout not in choices:
+    raise errors.ConfigError(f'layout={layout!r} is not one of model {model_name!r}\'s: '
+                             f'expected one of {list(choices)}')
+  return layout
 
 
 def build(model_name: str, layout: str, model, variables, image_shape, features):
   """The `Tensor`s of `model` (a kdjax module, its variables' shapes, the
   input shape [H, W, C] and its feature shapes) in `layout` ('' = default)."""
-  choices = names(model_name)
-  if not choices:
-    raise errors.ConfigError(f'model {model_name!r} has no PyTorch layout; expected one '
-                      f'of {sorted(LAYOUTS)}')
-  layout = layout or choices[0]
-  if layout not in choices:
-    raise errors.ConfigError(f'layout={layout!r} is not one of model {model_name!r}\'s: '
-                      f'expected one of {list(choices)}')
+  layout = resolve(model_name, layout, model)
   return LAYOUTS[model_name][layout](model, variables, image_shape, features)
 
 

@@ -3,8 +3,8 @@ Tian et al. 2020, Zhao et al. 2022) by their names there, as kdjax model
 configs, with their parameter counts for 100 classes (the reference code's,
 tested) and the benchmark's teacher -> student pairs.
 
-Not yet built: ResNet50, MobileNetV2 (the benchmark's width-0.5 variant),
-ShuffleNetV1 and V2, and so the pairs that need them.
+Not yet built: MobileNetV2 (the benchmark's width-0.5 variant), ShuffleNetV1
+and V2, and so the pairs that need them.
 """
 
 import ml_collections
@@ -19,6 +19,9 @@ MODELS = {
     'resnet32x4': dict(name='resnet_cifar', stage_sizes=(5, 5, 5), widths=_X4),
     **{f'wrn_{d}_{w}': dict(name='wrn', depth=d, widen=w) for d in (16, 40) for w in (1, 2)},
     **{f'vgg{d}': dict(name='vgg', depth=d) for d in (8, 11, 13, 16, 19)},
+    # its resnetv2.py: kuangliu's bottleneck ResNet-50 with a 3x3 stride-1 stem
+    'ResNet50': dict(name='resnet_cifar', stage_sizes=(3, 4, 6, 3),
+                     widths=(64, 64, 128, 256, 512), block='bottleneck'),
 }
 PARAMS = {  # 100 classes; = sum(p.numel()) of the reference PyTorch models
     'resnet8': 83_892, 'resnet14': 181_108, 'resnet20': 278_324, 'resnet32': 472_756,
@@ -26,7 +29,7 @@ PARAMS = {  # 100 classes; = sum(p.numel()) of the reference PyTorch models
     'resnet8x4': 1_233_540, 'resnet32x4': 7_433_860, 'wrn_16_1': 180_916,
     'wrn_16_2': 703_284, 'wrn_40_1': 569_780, 'wrn_40_2': 2_255_156,
     'vgg8': 3_965_028, 'vgg11': 9_277_284, 'vgg13': 9_462_180, 'vgg16': 14_774_436,
-    'vgg19': 20_086_692,
+    'vgg19': 20_086_692, 'ResNet50': 23_705_252,
 }
 # The benchmark's same-architecture pairs (teacher, student) built so far.
 PAIRS = (('resnet56', 'resnet20'), ('resnet110', 'resnet20'), ('resnet110', 'resnet32'),

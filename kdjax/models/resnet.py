@@ -16,7 +16,9 @@ mdistiller (resnet8 ... resnet110: He et al.'s 6n+2 CIFAR ResNets with
 widths (16, 16, 32, 64); resnet8x4 and resnet32x4 with (32, 64, 128, 256)):
 the same blocks (a 1x1 conv + BN shortcut wherever the stride or width
 changes, as in layer1 of the x4 models), three stages, and all convs, the
-stem's too, drawn N(0, 2/fan_out) under `param_init='torch'`.
+stem's too, drawn N(0, 2/fan_out) under `param_init='torch'`. Its ResNet50
+(resnetv2.py) is the same model with `block='bottleneck'`, four stages and
+widths (64, 64, 128, 256, 512): 23,705,252 parameters for 100 classes.
 """
 
 from typing import Any, Sequence
@@ -50,9 +52,35 @@ class BasicBlock(nn.Module):
     return nn.relu(x + y)
 
 
+class Bottleneck(nn.Module):
+  """1x1 -> 3x3 (stride) -> 1x1 to 4x `filters`, BN after each, ReLU after
+  the add; a 1x1 conv + BN shortcut where the stride or width changes
+  (kuangliu/pytorch-cifar's and the benchmark's ResNet50)."""
+  filters: int
+  strides: int = 1
+  axis_name: str | None = None
+  dtype: Any = jnp.float32
+  param_init: str = 'flax'
+
+  @nn.compact
+  def __call__(self, x, train):
+    init = layers.scheme(self.param_init, 'kaiming_fan_out')
+    conv = lambda width, kernel, name, **kw: layers.conv(
+        width, kernel, use_bias=False, dtype=self.dtype, init=init, name=name, **kw)
+    bn = lambda name: layers.batch_norm(train, name, self.axis_name)
+    y = nn.relu(bn('bn1')(conv(self.filters, (1, 1), 'conv1')(x)))
+    y = nn.relu(bn('bn2')(conv(self.filters, (3, 3), 'conv2', strides=self.strides,
+                               padding=1)(y)))
+    y = bn('bn3')(conv(4 * self.filters, (1, 1), 'conv3')(y))
+    if self.strides != 1 or x.shape[-1] != 4 * self.filters:
+      x = bn('shortcut_bn')(conv(4 * self.filters, (1, 1), 'shortcut_conv',
+                                 strides=self.strides)(x))
+    return nn.relu(x + y)
+
+
 class ResNet(nn.Module):
   """Features: 'stem', 'stage_1'..'stage_4' (each stage's output map) and
-  'embedding' (the pooled 512-d vector).
+  'embedding' (the pooled vector: 512-d for ResNet-18/34).
 
   Widths: the stem `width` and stage s `width * 2**(s-1)`, or `widths`
   (stem, stage 1, stage 2, ...) where given.
@@ -61,6 +89,7 @@ class ResNet(nn.Module):
   num_classes: int = 10
   width: int = 64
   widths: Sequence[int] = ()
+  block: str = 'basic'  # or 'bottleneck' (ResNet-50: stage_sizes (3, 4, 6, 3))
   axis_name: str | None = None
   dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
   param_init: str = 'flax'  # or 'torch' (module docstring)
@@ -90,7 +119,8 @@ class ResNet(nn.Module):
     for s, blocks in enumerate(self.stage_sizes, start=1):
       for b in range(blocks):
         strides = 2 if s > 1 and b == 0 else 1
-        x = BasicBlock(widths[s], strides, self.axis_name,
+        block = {'basic': BasicBlock, 'bottleneck': Bottleneck}[self.block]
+        x = block(widths[s], strides, self.axis_name,
                        self.dtype, self.param_init, name=f'stage{s}_block{b}')(x, train)
       features[f'stage_{s}'] = x
     x = jnp.mean(x, axis=(1, 2))
