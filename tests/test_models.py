@@ -165,6 +165,9 @@ PROTOCOL_CASES = {  # a small instance of every registered model
                      (32, 32, 3)),
     'wrn': (ml_collections.ConfigDict(dict(name='wrn', depth=10, widen=1)), (32, 32, 3)),
     'vgg': (ml_collections.ConfigDict(dict(name='vgg', depth=8)), (32, 32, 3)),
+    'mobilenet_v2_cifar': (ml_collections.ConfigDict(dict(name='mobilenet_v2_cifar')),
+                           (32, 32, 3)),
+    'shufflenet': (ml_collections.ConfigDict(dict(name='shufflenet', version=2)), (32, 32, 3)),
 }
 
 

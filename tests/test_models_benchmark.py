@@ -45,6 +45,14 @@ def test_parameter_counts_equal_the_reference_models(name):
                   'embedding': (128,)}),
     ('vgg8', {'block_0': (32, 32, 64), 'block_3': (4, 4, 512), 'block_4': (4, 4, 512),
               'embedding': (512,)}),
+    ('ResNet50', {'stem': (32, 32, 64), 'stage_1': (32, 32, 256), 'stage_4': (4, 4, 2048),
+                  'embedding': (2048,)}),
+    ('MobileNetV2', {'stem': (16, 16, 16), 'stage_2': (16, 16, 12), 'stage_7': (2, 2, 160),
+                     'last': (2, 2, 1280), 'embedding': (1280,)}),
+    ('ShuffleV1', {'stem': (32, 32, 24), 'stage_1': (16, 16, 240), 'stage_3': (4, 4, 960),
+                   'embedding': (960,)}),
+    ('ShuffleV2', {'stage_1': (16, 16, 116), 'stage_3': (4, 4, 464), 'last': (4, 4, 1024),
+                   'embedding': (1024,)}),
 ])
 def test_named_features_follow_the_model_protocol(name, features):
   model, variables = _shapes(name)
@@ -71,7 +79,8 @@ def test_torch_init_draws_as_the_reference_code():
 
 
 @pytest.mark.parametrize('name', ['resnet8', 'resnet8x4', 'resnet20', 'wrn_16_1',
-                                  'wrn_16_2', 'vgg8', 'vgg11'])
+                                  'wrn_16_2', 'vgg8', 'vgg11', 'ResNet50', 'MobileNetV2',
+                                  'ShuffleV1', 'ShuffleV2'])
 def test_import_matches_pytorch_and_export_round_trips(name):
   """State_dicts of the benchmark's PyTorch models (tests/torch_cifar100_models.py,
   written from RepDistiller's/mdistiller's definitions), with non-trivial
@@ -143,6 +152,21 @@ def _runlocal(tmp_path, pair):
 
 def test_vgg_pair_runs_in_its_runlocal_form(tmp_path):
   _runlocal(tmp_path, 'vgg13-vgg8')
+
+
+def test_lightweight_students_train_at_a_lower_rate():
+  assert config_lib.cifar100_benchmark('vgg13', 'MobileNetV2').optimizer.learning_rate == 0.01
+  assert config_lib.cifar100_benchmark('resnet32x4', 'ShuffleV2').optimizer.learning_rate == 0.01
+  assert config_lib.cifar100_benchmark('vgg13', 'vgg8').optimizer.learning_rate == 0.05
+
+
+def test_channel_shuffle_is_pytorchs():
+  """view(N, g, C/g, H, W) -> transpose(1, 2) -> flatten, on NCHW."""
+  from kdjax.models import shufflenet  # pylint: disable=g-import-not-at-top
+  x = jnp.arange(2 * 6).reshape(1, 1, 2, 6).astype(jnp.float32)  # [B, H, W, C]
+  got = shufflenet.channel_shuffle(x, 3)
+  # groups of 2 channels (0 1 | 2 3 | 4 5) interleave: 0 2 4 1 3 5
+  np.testing.assert_array_equal(got[0, 0, 0], [0, 2, 4, 1, 3, 5])
 
 
 @SLOW

@@ -160,6 +160,41 @@ def repdistiller_vgg(model, variables, image_shape, features):
   return tensors + _linear('classifier', ('head',))
 
 
+def repdistiller_mobilenet_v2(model, variables, image_shape, features):
+  """The benchmark's mobilenetv2.py (mobile_half): conv1.{0,1},
+  blocks.{stage}.{block}.conv.{0,1,3,4,6,7}, conv2.{0,1}, classifier.0."""
+  del model, image_shape, features
+  params = variables['params']
+  tensors = _conv('conv1.0', ('stem_conv',), params) + _bn('conv1.1', ('stem_bn',))
+  for block in sorted((k for k in params if k.startswith('stage')),
+                      key=lambda k: tuple(int(n) for n in k[5:].split('_block'))):
+    stage, index = (int(n) for n in block[5:].split('_block'))
+    key = f'blocks.{stage - 1}.{index}.conv'
+    for i, part in enumerate(('expand', 'depthwise', 'project')):
+      tensors += _conv(f'{key}.{3 * i}', (block, f'{part}_conv'), params)
+      tensors += _bn(f'{key}.{3 * i + 1}', (block, f'{part}_bn'))
+  tensors += _conv('conv2.0', ('last_conv',), params) + _bn('conv2.1', ('last_bn',))
+  return tensors + _linear('classifier.0', ('head',))
+
+
+def repdistiller_shufflenet(model, variables, image_shape, features):
+  """The benchmark's ShuffleNetv1.py / ShuffleNetv2.py: conv1, bn1,
+  layer{s}.{b}.conv{i}/bn{i}, (V2: conv2, bn2), linear."""
+  del model, image_shape, features
+  params = variables['params']
+  tensors = _conv('conv1', ('stem_conv',), params) + _bn('bn1', ('stem_bn',))
+  for block in sorted((k for k in params if k.startswith('stage')),
+                      key=lambda k: tuple(int(n) for n in k[5:].split('_block'))):
+    stage, index = (int(n) for n in block[5:].split('_block'))
+    for i in range(1, 6):
+      if f'conv{i}' in params[block]:
+        tensors += _conv(f'layer{stage}.{index}.conv{i}', (block, f'conv{i}'), params)
+        tensors += _bn(f'layer{stage}.{index}.bn{i}', (block, f'bn{i}'))
+  if 'last_conv' in params:
+    tensors += _conv('conv2', ('last_conv',), params) + _bn('bn2', ('last_bn',))
+  return tensors + _linear('linear', ('head',))
+
+
 def torchvision_mobilenet_v2(model, variables, image_shape, features):
   del model, image_shape, features
   params = variables['params']
@@ -195,6 +230,8 @@ LAYOUTS = {
                      'cifar': _resnet(('conv1', 'bn1', 'shortcut', 'linear'))},
     'wrn': {'repdistiller': repdistiller_wrn},
     'vgg': {'repdistiller': repdistiller_vgg},
+    'mobilenet_v2_cifar': {'repdistiller': repdistiller_mobilenet_v2},
+    'shufflenet': {'repdistiller': repdistiller_shufflenet},
 }
 
 

@@ -29,16 +29,20 @@ from kdjax import errors
 from kdjax.models import layers
 from kdjax.models.cnn import CNN
 from kdjax.models.mlp import MLP
+from kdjax.models.mobilenet import CifarMobileNetV2
 from kdjax.models.mobilenet import MobileNetV2
 from kdjax.models.parts import WithMethodParts
 from kdjax.models.resnet import CifarResNet
 from kdjax.models.resnet import ResNet
+from kdjax.models.shufflenet import ShuffleNet
 from kdjax.models.vgg import VGG
 from kdjax.models.wrn import WideResNet
 
 MODELS = {'mlp': MLP, 'cnn': CNN, 'resnet': ResNet, 'mobilenet_v2': MobileNetV2,
-          'resnet_cifar': CifarResNet, 'wrn': WideResNet, 'vgg': VGG}
-CONVOLUTIONAL = ('cnn', 'resnet', 'mobilenet_v2', 'resnet_cifar', 'wrn', 'vgg')
+          'resnet_cifar': CifarResNet, 'wrn': WideResNet, 'vgg': VGG,
+          'mobilenet_v2_cifar': CifarMobileNetV2, 'shufflenet': ShuffleNet}
+CONVOLUTIONAL = ('cnn', 'resnet', 'mobilenet_v2', 'resnet_cifar', 'wrn', 'vgg',
+                 'mobilenet_v2_cifar', 'shufflenet')
 
 
 def create(model_config, num_classes: int, axis_name=None,

@@ -9,6 +9,14 @@ classes, as torchvision's `mobilenet_v2(num_classes=10)`.
 `kaiming_normal_(mode='fan_out')` for every conv, N(0, 0.01) and a zero bias
 for the classifier, BatchNorm 1 / 0 (the CIFAR variant changes only the
 stem's stride). `param_init='flax'`: Flax's defaults.
+
+`CifarMobileNetV2` is the CIFAR-100 benchmark's MobileNetV2 (RepDistiller,
+mdistiller: `mobile_half` = `mobilenetv2_T_w(T=6, W=0.5)`), another network:
+a 3x3 stride-2 stem of int(32 W) = 16 filters, the same (t, c, n, s) table
+with widths int(c W) but stride 1 at the second stage, ReLU (not ReLU6),
+the expanding 1x1 conv in every block (t = 1 too), the last 1x1 conv to
+1280, no dropout: 812,836 parameters for 100 classes. Its torch init:
+convs N(0, 2/fan_out), the classifier N(0, 0.01^2) with a zero bias.
 """
 
 from typing import Any
@@ -29,21 +37,24 @@ class InvertedResidual(nn.Module):
   axis_name: str | None = None
   dtype: Any = jnp.float32
   param_init: str = 'flax'
+  relu6: bool = True  # the benchmark's CIFAR variant: ReLU
+  expand_always: bool = False  # the benchmark's: an expanding 1x1 also at t = 1
 
   @nn.compact
   def __call__(self, x, train):
     init = layers.scheme(self.param_init, 'kaiming_fan_out')
+    act = nn.relu6 if self.relu6 else nn.relu
     channels = x.shape[-1]
     hidden = channels * self.expand
     y = x
-    if self.expand != 1:
+    if self.expand != 1 or self.expand_always:
       y = layers.conv(hidden, (1, 1), use_bias=False, dtype=self.dtype,
                       init=init, name='expand_conv')(y)
-      y = nn.relu6(layers.batch_norm(train, 'expand_bn', self.axis_name)(y))
+      y = act(layers.batch_norm(train, 'expand_bn', self.axis_name)(y))
     y = layers.conv(hidden, (3, 3), strides=self.strides, padding=1,
                     feature_group_count=hidden, use_bias=False, dtype=self.dtype,
                     init=init, name='depthwise_conv')(y)
-    y = nn.relu6(layers.batch_norm(train, 'depthwise_bn', self.axis_name)(y))
+    y = act(layers.batch_norm(train, 'depthwise_bn', self.axis_name)(y))
     y = layers.conv(self.filters, (1, 1), use_bias=False, dtype=self.dtype,
                     init=init, name='project_conv')(y)
     y = layers.batch_norm(train, 'project_bn', self.axis_name)(y)
@@ -95,6 +106,46 @@ class MobileNetV2(nn.Module):
     x = jnp.mean(x, axis=(1, 2))
     features['embedding'] = x
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    logits = layers.dense(self.num_classes, dtype=self.dtype,
+                          init=layers.scheme(self.param_init, 'normal_0.01'),
+                          name='head')(x)
+    return (logits, features) if return_features else logits
+
+
+class CifarMobileNetV2(nn.Module):
+  """The benchmark's MobileNetV2 (module docstring). Features: 'stem',
+  'stage_1'..'stage_7', 'last' (the 1280-channel map), 'embedding'."""
+  width: float = 0.5
+  expand: int = 6
+  num_classes: int = 100
+  axis_name: str | None = None
+  dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
+  param_init: str = 'flax'  # or 'torch' (module docstring)
+
+  trunk = MobileNetV2.trunk
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
+    conv_init = layers.scheme(self.param_init, 'kaiming_fan_out')
+    x = layers.conv(int(32 * self.width), (3, 3), strides=2, padding=1, use_bias=False,
+                    dtype=self.dtype, init=conv_init, name='stem_conv')(x)
+    x = nn.relu(layers.batch_norm(train, 'stem_bn', self.axis_name)(x))
+    features = {'stem': x}
+    for s, (expand, filters, blocks, strides) in enumerate(SETTINGS, start=1):
+      strides = 1 if s == 2 else strides  # CIFAR: the second stage keeps 16x16
+      for b in range(blocks):
+        x = InvertedResidual(int(filters * self.width), strides if b == 0 else 1,
+                             self.expand if expand != 1 else 1, self.axis_name,
+                             self.dtype, self.param_init, relu6=False, expand_always=True,
+                             name=f'stage{s}_block{b}')(x, train)
+      features[f'stage_{s}'] = x
+    last = int(1280 * self.width) if self.width > 1.0 else 1280
+    x = layers.conv(last, (1, 1), use_bias=False, dtype=self.dtype, init=conv_init,
+                    name='last_conv')(x)
+    x = nn.relu(layers.batch_norm(train, 'last_bn', self.axis_name)(x))
+    features['last'] = x
+    x = jnp.mean(x, axis=(1, 2))
+    features['embedding'] = x
     logits = layers.dense(self.num_classes, dtype=self.dtype,
                           init=layers.scheme(self.param_init, 'normal_0.01'),
                           name='head')(x)
