@@ -315,3 +315,68 @@ def test_nst_refuses_models_without_feature_maps():
   with pytest.raises(errors.ConfigError, match=r'^method=nst needs spatial feature maps '
                      r'\[B, H, W, C\] in both models; the student \(mlp\) has none'):
     train.check_features(config, nst.METHOD, student, teacher, (32, 32, 3))
+
+
+# --- FSP -----------------------------------------------------------------------
+
+def np_fsp_matrix(bottom, top):
+  """Paper eq. 1 on NHWC, with RepDistiller's adaptive pooling of the larger map."""
+  size = min(bottom.shape[1], top.shape[1])
+  bottom = np_adaptive_avg_pool(bottom, size, size)
+  top = np_adaptive_avg_pool(top, size, size)
+  g = np.zeros((bottom.shape[0], top.shape[3], bottom.shape[3]))
+  for b in range(bottom.shape[0]):
+    for j in range(top.shape[3]):
+      for i in range(bottom.shape[3]):
+        g[b, j, i] = np.sum(bottom[b, :, :, i] * top[b, :, :, j]) / (size * size)
+  return g
+
+
+def np_fsp(s_maps, t_maps):
+  return sum(np.mean((np_fsp_matrix(s_maps[i], s_maps[i + 1])
+                      - np_fsp_matrix(t_maps[i], t_maps[i + 1])) ** 2)
+             for i in range(len(s_maps) - 1))
+
+
+FSP_SHAPES = [(3, 8, 8, 4), (3, 4, 4, 5), (3, 4, 4, 6)]
+
+
+def test_fsp_matches_the_paper_with_the_references_pooling():
+  from kdjax.methods import fsp  # pylint: disable=g-import-not-at-top
+  s = [RNG.normal(size=shape) for shape in FSP_SHAPES]
+  t = [RNG.normal(size=(3, 2 * shape[1], 2 * shape[2], shape[3])) for shape in FSP_SHAPES]
+  got = fsp.fsp_loss([f32(x) for x in s], [f32(x) for x in t])
+  np.testing.assert_allclose(float(got), np_fsp(s, t), rtol=1e-5)
+  assert float(fsp.fsp_loss([f32(x) for x in s], [f32(x) for x in s])) == 0.0
+
+
+def test_fsp_gradient_matches_finite_differences():
+  from kdjax.methods import fsp  # pylint: disable=g-import-not-at-top
+  s = [RNG.normal(size=shape) for shape in FSP_SHAPES[:2]]
+  t = [RNG.normal(size=shape) for shape in FSP_SHAPES[:2]]
+  grad = np.asarray(jax.grad(lambda x: fsp.fsp_loss([f32(x), f32(s[1])],
+                                                    [f32(v) for v in t]))(f32(s[0])))
+  _fd_check(grad, lambda x: np_fsp([x, s[1]], t), s[0],
+            [(0, 0, 0, 0), (1, 3, 5, 2), (2, 7, 7, 3)])
+
+
+def test_fsp_initialises_then_trains_by_cross_entropy(tmp_path):
+  """The init stage trains the student's feature layers on L_FSP alone (its
+  head untouched), then the main run is plain cross-entropy."""
+  from tests.test_methods import _cnn_pair  # pylint: disable=g-import-not-at-top
+  config = _cnn_pair(tmp_path)
+  config.method = 'fsp'
+  config.model = config_lib.cnn((8, 8), dense=(8,))  # channels as the teacher's convs
+  config.fsp.pairs = ('conv_0:conv_0', 'block_0:block_0', 'conv_1:conv_1')
+  config.fsp.init_epochs = 2
+  metrics = train.train_and_evaluate(config, str(tmp_path / 'fsp'))
+  init = metrics['init_history']
+  assert len(init) == 2 and init[-1]['train_fsp'] < init[0]['train_fsp']
+  assert {'train_ce'} <= set(metrics['history'][-1]) and metrics['epochs'] == 1
+  config.fsp.pairs = ('conv_0:conv_0',)
+  with pytest.raises(errors.ConfigError, match='names 1 layer'):
+    train.train_and_evaluate(config, str(tmp_path / 'one'))
+  config.model = config_lib.cnn((4, 8), dense=(8,))
+  config.fsp.pairs = ('conv_0:conv_0', 'conv_1:conv_1')
+  with pytest.raises(errors.ConfigError, match='pairs 4 channels with 8'):
+    train.train_and_evaluate(config, str(tmp_path / 'channels'))
