@@ -78,6 +78,13 @@ def at(tree, path):
   return tree
 
 
+def _blocks(params):
+  """[(stage, index, name)] of the 'stage{s}_block{b}' submodules, in network order."""
+  found = [(*(int(n) for n in k[5:].split('_block')), k) for k in params
+           if k.startswith('stage') and '_block' in k]
+  return sorted(found)
+
+
 def _flatten_shape(shape):
   """(h, w, c) of an input map flattened before a dense layer; () for vectors."""
   return tuple(shape) if len(shape) == 3 else ()
@@ -166,9 +173,7 @@ def repdistiller_mobilenet_v2(model, variables, image_shape, features):
   del model, image_shape, features
   params = variables['params']
   tensors = _conv('conv1.0', ('stem_conv',), params) + _bn('conv1.1', ('stem_bn',))
-  for block in sorted((k for k in params if k.startswith('stage')),
-                      key=lambda k: tuple(int(n) for n in k[5:].split('_block'))):
-    stage, index = (int(n) for n in block[5:].split('_block'))
+  for stage, index, block in _blocks(params):
     key = f'blocks.{stage - 1}.{index}.conv'
     for i, part in enumerate(('expand', 'depthwise', 'project')):
       tensors += _conv(f'{key}.{3 * i}', (block, f'{part}_conv'), params)
@@ -183,9 +188,7 @@ def repdistiller_shufflenet(model, variables, image_shape, features):
   del model, image_shape, features
   params = variables['params']
   tensors = _conv('conv1', ('stem_conv',), params) + _bn('bn1', ('stem_bn',))
-  for block in sorted((k for k in params if k.startswith('stage')),
-                      key=lambda k: tuple(int(n) for n in k[5:].split('_block'))):
-    stage, index = (int(n) for n in block[5:].split('_block'))
+  for stage, index, block in _blocks(params):
     for i in range(1, 6):
       if f'conv{i}' in params[block]:
         tensors += _conv(f'layer{stage}.{index}.conv{i}', (block, f'conv{i}'), params)
@@ -199,8 +202,7 @@ def torchvision_mobilenet_v2(model, variables, image_shape, features):
   del model, image_shape, features
   params = variables['params']
   tensors = _conv('features.0.0', ('stem_conv',), params) + _bn('features.0.1', ('stem_bn',))
-  blocks = sorted((k for k in params if k.startswith('stage')),
-                  key=lambda k: tuple(int(n) for n in k[5:].split('_block')))
+  blocks = [name for _, _, name in _blocks(params)]
   for index, block in enumerate(blocks, start=1):
     key, j = f'features.{index}.conv', 0
     if 'expand_conv' in params[block]:
