@@ -67,15 +67,15 @@ def test_torch_init_draws_as_the_reference_code():
   classifier N(0, 0.01^2), the WRN classifier's bias 0."""
   params = {name: models.init(models.create(benchmark.model(name), 100),
                               jax.random.PRNGKey(0), CIFAR)['params']
-            for name in ('resnet32x4', 'wrn_16_2', 'vgg8')}
-  stem = params['resnet32x4']['stem_conv']['kernel']  # 3x3x3 -> 32: fan_out 288
+            for name in ('resnet8x4', 'wrn_16_1', 'vgg8')}
+  stem = params['resnet8x4']['stem_conv']['kernel']  # 3x3x3 -> 32: fan_out 288
   assert float(jnp.std(stem)) == pytest.approx(np.sqrt(2 / 288), rel=0.15)
   conv = params['vgg8']['block3_conv0']  # 3x3x256 -> 512: fan_out 4608
   assert float(jnp.std(conv['kernel'])) == pytest.approx(np.sqrt(2 / 4608), rel=0.02)
   assert not jnp.any(conv['bias'])
   assert float(jnp.std(params['vgg8']['head']['kernel'])) == pytest.approx(0.01, rel=0.05)
-  head = params['wrn_16_2']['head']
-  assert not jnp.any(head['bias']) and float(jnp.abs(head['kernel']).max()) <= 1 / np.sqrt(128)
+  head = params['wrn_16_1']['head']
+  assert not jnp.any(head['bias']) and float(jnp.abs(head['kernel']).max()) <= 1 / np.sqrt(64)
 
 
 @pytest.mark.parametrize('name', ['resnet8', 'resnet8x4', 'resnet20', 'wrn_16_1',
@@ -127,27 +127,37 @@ def test_benchmark_recipe():
 
 
 def _runlocal(tmp_path, pair):
+  """The pair's teacher config, then its KD config, in their runlocal forms."""
   data = str(tmp_path / 'data')
   os.makedirs(data)
   write_cifar100_python(os.path.join(data, 'cifar-100-python.tar.gz'), n_train=64, n_test=64)
   teacher_name, student_name = pair.split('-')
   results = {}
-  for row, arg, workdir in (('teacher', teacher_name, 'teacher'),
-                            ('student', student_name, 'student'), ('kd', pair, 'kd')):
-    spec = os.path.join(REPO, 'configs', 'cifar100', f'{row}.py')
-    import importlib.util  # pylint: disable=g-import-not-at-top
-    module_spec = importlib.util.spec_from_file_location('c', spec)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    config = module.get_config(arg)
+  for row, arg in (('teacher', teacher_name), ('kd', pair)):
+    config = _config_file(row, arg)
     config.update(runlocal=True)
     config.dataset.data_dir = data
     if row == 'kd':
       config.teacher.workdir = str(tmp_path / 'teacher')
-    results[row] = train.train_and_evaluate(config, str(tmp_path / workdir))
+    results[row] = train.train_and_evaluate(config, str(tmp_path / row))
   assert results['teacher']['params'] == benchmark.PARAMS[teacher_name]
-  assert results['kd']['params'] == results['student']['params'] == benchmark.PARAMS[student_name]
+  assert results['kd']['params'] == benchmark.PARAMS[student_name]
   assert results['kd']['teacher']['params_sha256'] == results['teacher']['params_sha256']
+
+
+def _config_file(row, arg):
+  """get_config(arg) of configs/cifar100/<row>.py (the file:arg of the command line)."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location(
+      'config', os.path.join(REPO, 'configs', 'cifar100', f'{row}.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def test_student_config_is_the_baseline_of_its_model():
+  config = _config_file('student', 'wrn_16_2')
+  assert config.method == 'none' and config.model.to_dict() == benchmark.model('wrn_16_2').to_dict()
 
 
 def test_vgg_pair_runs_in_its_runlocal_form(tmp_path):
