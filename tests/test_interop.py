@@ -9,6 +9,7 @@ handling (wrappers, DataParallel's prefix, refusals) runs without torch on
 safetensors files.
 """
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -234,10 +235,18 @@ def test_convert_then_distil_then_export(tmp_path):
   assert trained['teacher']['params_sha256'] == metrics['params_sha256']
 
   out = str(tmp_path / 'export')
-  record = export.export_run(student, out, ['safetensors'])
+  formats = ['safetensors'] + (['pt'] if importlib.util.find_spec('torch') else [])
+  record = export.export_run(student, out, formats)
   assert record['params_sha256'] == trained['params_sha256']
   assert json.load(open(os.path.join(out, 'export.json'))) == record
   exported = st.load_file(os.path.join(out, 'student.safetensors'))
   assert exported['0.weight'].shape == (32, 3, 3, 3)  # the study student's first conv, OIHW
+  if 'pt' in formats:  # the .pt loads strictly into the study's PyTorch student
+    import torch  # pylint: disable=g-import-not-at-top
+    from tests import torch_models  # pylint: disable=g-import-not-at-top
+    net = torch_models.sequential_cnn((32, 64), (256,))
+    net.load_state_dict(torch.load(os.path.join(out, 'student.pt'), weights_only=True))
+    for key, value in net.state_dict().items():
+      np.testing.assert_array_equal(value.numpy(), exported[key], err_msg=key)
   with pytest.raises(errors.ConfigError, match='exists'):
     export.export_run(student, out, ['safetensors'])
