@@ -134,6 +134,36 @@ def test_tfds_data_dir_without_tensorflow(tmp_path):
   np.testing.assert_array_equal(labels, images[:, 0, 0, 0] % 10)
 
 
+def test_tfds_coarse_labels_read_their_own_feature(tmp_path):
+  """CIFAR-100's TFDS builder has 'label' (fine) and 'coarse_label'; the
+  loader reads the one dataset.labels names (a TF-free stand-in builder)."""
+  tfds = pytest.importorskip('tensorflow_datasets')
+
+  class KdjaxTestHundred(tfds.core.GeneratorBasedBuilder):
+    VERSION = tfds.core.Version('1.0.0')
+
+    def _info(self):
+      return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+          'image': tfds.features.Tensor(shape=(4, 4, 3), dtype=np.uint8),
+          'label': tfds.features.ClassLabel(num_classes=100),
+          'coarse_label': tfds.features.ClassLabel(num_classes=20)}))
+
+    def _split_generators(self, dl_manager):
+      return {'train': self._generate_examples(8), 'test': self._generate_examples(6)}
+
+    def _generate_examples(self, n):
+      for i in range(n):
+        yield i, {'image': np.full((4, 4, 3), i, np.uint8), 'label': 7 * i,
+                  'coarse_label': i}
+
+  KdjaxTestHundred(data_dir=str(tmp_path), file_format='array_record').download_and_prepare()
+  from kdjax.data import tfds_source
+  for key, factor in (('label', 7), ('coarse_label', 1)):
+    images, labels = tfds_source.load_split('kdjax_test_hundred', 'test', str(tmp_path),
+                                            False, key)
+    np.testing.assert_array_equal(labels, factor * images[:, 0, 0, 0])
+
+
 def test_tfds_not_prepared_is_one_line(tmp_path):
   pytest.importorskip('tensorflow_datasets')
   with pytest.raises(errors.DataError, match="no prepared TFDS 'mnist'"):
