@@ -20,6 +20,7 @@ from kdjax import losses
 from kdjax import methods
 from kdjax import teacher_cache
 from kdjax.data import augment
+from kdjax.models import parts as models_parts
 
 # Metric sums of the objective's named loss terms are f'{TERM}{name}'.
 TERM = 'term/'
@@ -133,11 +134,16 @@ class Step:
              else jnp.ones((), jnp.int32))
     hparams = {**hparams, 'epoch': epoch.astype(jnp.float32)}
 
+    # A method head that reads the teacher's features gets them as the
+    # objective does (models.parts.reads_teacher).
+    head_inputs = ({'teacher_features': teacher_out[1]}
+                   if models_parts.reads_teacher(self.model) else {})
+
     def loss_fn(params):
       variables = model_variables(params, state.batch_stats)
       (logits, student_features), updates = self.model.apply(
           variables, x, train=True, return_features=True,
-          rngs={'dropout': dropout_rng}, mutable=['batch_stats'])
+          rngs={'dropout': dropout_rng}, mutable=['batch_stats'], **head_inputs)
       loss, terms = self.objective((logits, student_features), teacher_out, labels,
                                    hparams)
       return loss, (logits, updates.get('batch_stats', {}), terms)

@@ -91,14 +91,14 @@ def step_spec(config, data, model, tx, objective) -> steps.Step:
 def with_parts(head, config, model, variables, feature_shapes, rng):
   """(the step's model, its variables): the student with the parts of `head`
   (`Method.head` or `Stage.head`; None: none) beside it, initialised from
-  `rng` (the stage's root key) for student features of `feature_shapes`
-  (`models.WithMethodParts`), or as given."""
+  `rng` (the stage's root key) for the (student, teacher) features of
+  `feature_shapes` (`models.WithMethodParts`), or as given."""
   if head is None:
     return model, variables
   module = head(config, *feature_shapes)
   return (models.WithMethodParts(model, module),
           models.parts.attach(variables, models.parts.init_head(
-              module, rng, feature_shapes[0])))
+              module, rng, feature_shapes[0], feature_shapes[1])))
 
 
 def feature_shapes(method, model, teacher, image_shape):

@@ -224,6 +224,7 @@ def _logits(workdir):
     ('mlkd', 'mlkd.kd_weight', (0.9, 3.0)),
     ('ctkd', 'ctkd.lambda_max', (0.0, 1.0)),
     ('kd', 'distill.standardized_kd_weight', (1.0, 9.0)),
+    ('cc', 'cc.weight', (0.02, 2.0)),  # its parts read the cached teacher embedding
 ])
 def test_each_method_trains_with_the_cache_and_as_a_grid(teacher_dir, tmp_path, method,
                                                          key, values):

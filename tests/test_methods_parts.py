@@ -223,3 +223,69 @@ def test_terms_reach_the_history_and_tensorboard(tmp_path):
   writer = Writer()
   loop.log_scalars(writer, record)
   assert writer.scalars['train/kd'] == (1.0, 1)
+
+
+# --- CC: a head on the teacher's features too -----------------------------------
+
+def np_cc(f_s, f_t):
+  """RepDistiller's Correlation: mean over consecutive examples i, i+1 of
+  sum_d |f_s - f_t|[i, d] * |f_s - f_t|[i+1, d]."""
+  delta = np.abs(f_s - f_t)
+  return np.mean([np.sum(delta[i] * delta[i + 1]) for i in range(len(delta) - 1)])
+
+
+def test_cc_loss_matches_the_reference_formula_and_its_gradient():
+  from kdjax.methods import cc  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(3)
+  f_s, f_t = rng.normal(size=(5, 7)), rng.normal(size=(5, 7))
+  np.testing.assert_allclose(float(cc.cc_loss(jnp.asarray(f_s, jnp.float32),
+                                              jnp.asarray(f_t, jnp.float32))),
+                             np_cc(f_s, f_t), rtol=1e-5)
+  grad = np.asarray(jax.grad(lambda x: cc.cc_loss(x, jnp.asarray(f_t, jnp.float32)))(
+      jnp.asarray(f_s, jnp.float32)))
+  for index in [(0, 0), (2, 3), (4, 6)]:
+    bump = np.zeros_like(f_s)
+    bump[index] = 1e-6
+    numeric = (np_cc(f_s + bump, f_t) - np_cc(f_s - bump, f_t)) / 2e-6
+    np.testing.assert_allclose(grad[index], numeric, rtol=1e-3, atol=1e-7)
+
+
+def test_cc_trains_both_embeddings_resumes_them_and_reads_the_cache(tmp_path):
+  """The head embeds the student's and the teacher's features (the teacher's
+  from the cache, or its forward: the same run); both embeddings train;
+  kill-and-resume is bit-exact; the student's count and saved model leave
+  them out."""
+  config = _cnn_pair(tmp_path)
+  config.method = 'cc'
+  config.cc.feat_dim = 6
+  config.train.epochs = 2
+  config.dataset.translate = 0  # 1 variant per image: the cache pays within 2 epochs
+  straight = train.train_and_evaluate(config, str(tmp_path / 'straight'))
+  assert straight['teacher_cache']['used']
+  history = straight['history'][-1]
+  assert history['train_ce'] + history['train_cc'] == pytest.approx(history['train_loss'],
+                                                                    rel=1e-5)
+  mngr = checkpoint.manager(str(tmp_path / 'straight'), create=False)
+  saved = mngr.restore(mngr.latest_step())['state']['params']['method']
+  assert saved['embed_s']['kernel'].shape == (8, 6)  # the student's 8-d embedding
+  assert saved['embed_t']['kernel'].shape == (16, 6)  # the teacher's 16-d one
+  fresh = models.parts.init_head(
+      train.methods.get('cc').head(config, {}, {}), steps.stage_rng(config.seed),
+      train.feature_shapes(train.methods.get('cc'), models.create(config.model, 10),
+                           models.create(config.teacher.model, 10), (8, 8, 1))[0],
+      train.feature_shapes(train.methods.get('cc'), models.create(config.model, 10),
+                           models.create(config.teacher.model, 10), (8, 8, 1))[1])
+  assert not np.allclose(saved['embed_t']['kernel'], fresh['embed_t']['kernel'])  # trained
+  student = models.create(config.model, 10)
+  assert straight['params'] == models.param_count(models.init(
+      student, steps.init_rng(config.seed), (8, 8, 1))['params'])
+  config.train.epochs = 1
+  train.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  config.train.epochs = 2
+  resumed = train.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  assert resumed['params_sha256'] == straight['params_sha256']
+  config.distill.teacher_cache = False
+  forward = train.train_and_evaluate(config, str(tmp_path / 'forward'))
+  assert not forward['teacher_cache']['used']
+  np.testing.assert_allclose(forward['history'][-1]['train_loss'], history['train_loss'],
+                             rtol=1e-4)

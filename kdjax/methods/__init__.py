@@ -14,6 +14,7 @@
   nst     neuron selectivity transfer (Huang & Wang 2017)      nst.py
   vid     variational information distillation (Ahn et al. 2019)  vid.py
   fsp     flow of solution procedure: an FSP init stage (Yim et al. 2017)  fsp.py
+  cc      correlation congruence, embeddings of both networks (Peng et al. 2019)  cc.py
 
 `distill.logit_standardize` (Sun et al. 2024, standardize.py) is a switch of
 kd, dkd, dist and mlkd, not a method.
@@ -39,6 +40,7 @@ from kdjax.methods import pkt
 from kdjax.methods import nst
 from kdjax.methods import vid
 from kdjax.methods import fsp
+from kdjax.methods import cc
 from kdjax.methods import standardize
 from kdjax.methods.base import Key, Method, Objective, all_keys, get, names, register
 

@@ -2,7 +2,9 @@
 
 Some methods train parts of their own with the student (CTKD's temperature,
 FitNets' regressor): a `head` module the method declares (`Method.head`),
-called on the student's features. Its parameters live beside the student's
+called on the student's features, and where the module says
+`reads_teacher = True` also on the teacher's (CC's and CRD's embeddings of
+both networks; `reads_teacher`). Its parameters live beside the student's
 in one variables dict, {'params': {'student': ..., 'method': ...},
 'batch_stats': {'student': ...}}, so the pure step, its optimizer,
 checkpoints (bit-exact resume), grids and data-parallel runs carry them
@@ -22,18 +24,35 @@ class WithMethodParts(nn.Module):
   method: nn.Module
 
   @nn.compact
-  def __call__(self, x, *, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False,
+               teacher_features=None):
     logits, features = self.student(x, train=train, return_features=True)
-    features = {**features, 'method': self.method(features)}
-    return (logits, features) if return_features else logits
+    if not return_features:  # evaluation: the parts serve only the loss
+      return logits
+    parts = (self.method(features, teacher_features) if reads_teacher(self.method)
+             else self.method(features))
+    return logits, {**features, 'method': parts}
 
 
-def init_head(head: nn.Module, rng, feature_shapes: dict):
+def reads_teacher(module) -> bool:
+  """Whether `module` (a head, or a `WithMethodParts` carrying one) is called
+  on the teacher's features too: `head(student_features, teacher_features)`,
+  the teacher's as the objective gets them (the forward's, or the cache's)."""
+  if isinstance(module, WithMethodParts):
+    module = module.method
+  return bool(getattr(module, 'reads_teacher', False))
+
+
+def init_head(head: nn.Module, rng, feature_shapes: dict, teacher_shapes=None):
   """The initial params of `head` for features of `feature_shapes` ({name:
-  shape struct [1, ...]}, 'logits' ignored), as a root module keyed by `rng`."""
-  features = {k: jnp.zeros(v.shape, v.dtype) for k, v in feature_shapes.items()
-              if k != 'logits'}
-  return jax.jit(lambda r: head.init(r, features))(rng).get('params', {})
+  shape struct [1, ...]}, 'logits' ignored; and the teacher's,
+  `teacher_shapes`, for a head that `reads_teacher`), as a root module keyed
+  by `rng`."""
+  zeros = lambda shapes: {k: jnp.zeros(v.shape, v.dtype) for k, v in shapes.items()
+                          if k != 'logits'}
+  inputs = (zeros(feature_shapes),) + ((zeros(teacher_shapes or {}),)
+                                       if reads_teacher(head) else ())
+  return jax.jit(lambda r: head.init(r, *inputs))(rng).get('params', {})
 
 
 def attach(variables: dict, parts) -> dict:
