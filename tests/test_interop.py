@@ -174,7 +174,7 @@ def test_refusals_name_the_tensor(change, message):
 
 
 def test_unknown_layout_and_bn_mlp_refused():
-  with pytest.raises(errors.ConfigError, match=r"layout='cifar' .* expected one of \['sequential'\]"):
+  with pytest.raises(errors.ConfigError, match=r"layout='cifar' is not a layout of model 'cnn'; expected one of \['sequential'\]"):
     layouts.of_model('cnn', 'cifar', models.create(SMALL_CNN, 10), (32, 32, 3))
   with pytest.raises(errors.ConfigError, match='bn_residual'):
     layouts.of_model('mlp', '', models.create(config_lib.mlp((8, 8), bn_residual=True), 10),

@@ -27,10 +27,11 @@ def import_checkpoint(config, path: str, layout: str, workdir: str) -> dict:
     raise errors.ConfigError(f'--workdir={workdir!r} exists and is not empty; expected '
                              'a new directory (an import never writes into a run)')
   model = models.create(config.model, data_lib.num_classes(config.dataset))
-  data = data_lib.load(config.dataset)
-  tensors, template = layouts.of_model(config.model.name, layout, model, data.image_shape)
-  state = state_dict.read(path)
+  state = state_dict.read(path)  # the checkpoint is refused before the data is read
+  tensors, template = layouts.of_model(config.model.name, layout, model,
+                                       data_lib.image_shape(config.dataset))
   variables = state_dict.to_variables(state, tensors, template, path)
+  data = data_lib.load(config.dataset)
   imported = {'checkpoint': os.path.basename(path), 'sha256': outputs.file_sha256(path),
               'layout': layouts.resolve(config.model.name, layout, model),
               'tensors': len(state)}

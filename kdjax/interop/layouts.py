@@ -254,7 +254,7 @@ def resolve(model_name: str, layout: str, model) -> str:
     bottleneck = model_name == 'resnet_cifar' and getattr(model, 'block', '') == 'bottleneck'
     layout = 'cifar' if bottleneck else choices[0]
   if layout not in choices:
-    raise errors.ConfigError(f'layout={layout!r} is not one of model {model_name!r}\'s: '
+    raise errors.ConfigError(f'layout={layout!r} is not a layout of model {model_name!r}; '
                              f'expected one of {list(choices)}')
   return layout
 
