@@ -78,9 +78,12 @@ def test_torch_init_draws_as_the_reference_code():
   assert not jnp.any(head['bias']) and float(jnp.abs(head['kernel']).max()) <= 1 / np.sqrt(64)
 
 
-@pytest.mark.parametrize('name', ['resnet8', 'resnet8x4', 'resnet20', 'wrn_16_1',
-                                  'wrn_16_2', 'vgg8', 'vgg11', 'ResNet50', 'MobileNetV2',
-                                  'ShuffleV1', 'ShuffleV2'])
+FAST_IMPORTS = ('resnet8', 'resnet8x4', 'resnet20', 'wrn_16_1', 'wrn_16_2', 'vgg8', 'vgg11',
+                'ResNet50', 'MobileNetV2', 'ShuffleV1', 'ShuffleV2')
+
+
+@pytest.mark.parametrize('name', [  # every model; the larger of a family with KDJAX_SLOW_TESTS
+    pytest.param(n, marks=() if n in FAST_IMPORTS else SLOW) for n in sorted(benchmark.MODELS)])
 def test_import_matches_pytorch_and_export_round_trips(name):
   """State_dicts of the benchmark's PyTorch models (tests/torch_cifar100_models.py,
   written from RepDistiller's/mdistiller's definitions), with non-trivial
