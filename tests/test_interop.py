@@ -98,7 +98,9 @@ def test_import_matches_pytorch_logits_and_export_round_trips(index, tmp_path):
 
 @pytest.mark.parametrize('model_config,shape', [
     (SMALL_CNN, (32, 32, 3)), (config_lib.mlp((16,)), (28, 28, 1)),
-    ({'name': 'resnet', 'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
+    # two blocks in a stage: the residual add after BatchNorm that jax2onnx's
+    # module plugins mis-shaped (kdjax traces to primitives first)
+    ({'name': 'resnet', 'stage_sizes': (2, 1), 'width': 8}, (32, 32, 3)),
     pytest.param({'name': 'mobilenet_v2'}, (32, 32, 3), marks=SLOW)],
     ids=['cnn', 'mlp', 'resnet', 'mobilenet_v2'])
 def test_onnx_export_equals_kdjax_logits(model_config, shape, tmp_path):

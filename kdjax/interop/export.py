@@ -6,6 +6,7 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from kdjax import config as config_lib
@@ -91,19 +92,32 @@ def write_onnx(path: str, model, variables, data) -> dict:
   images = data.test.images[:ONNX_CHECK_IMAGES].astype(np.float32) / 255.0
   images = (images - np.asarray(data.mean, np.float32)) / np.asarray(data.std, np.float32)
   forward = jax.jit(lambda x: model.apply(variables, x))
+  h, w, c = data.image_shape
+  # NCHW in, as PyTorch users feed it: an explicit transpose in the graph.
+  # The forward is traced to primitives first, with a symbolic batch: the
+  # Flax-module plugins of jax2onnx (0.12.5 and 0.17.1) mixed NCHW and NHWC
+  # operands in residual adds after BatchNorm (a ResNet of two blocks per
+  # stage failed ONNX Runtime's shape check); the primitives convert exactly.
+  batch, = jax.export.symbolic_shape('B')
+  traced = jax.make_jaxpr(lambda x: model.apply(variables, x.transpose(0, 2, 3, 1)))(
+      jax.ShapeDtypeStruct((batch, c, h, w), jnp.float32))
+  nchw = lambda x: jax.core.eval_jaxpr(traced.jaxpr, traced.consts, x)[0]
   with contextlib.redirect_stdout(io.StringIO()):  # jax2onnx prints its trace
     try:
-      proto = jax2onnx.to_onnx(forward, [('B', *data.image_shape)], model_name='student',
-                               inputs_as_nchw=[0], input_names=['images'],
-                               output_names=['logits'])
+      proto = jax2onnx.to_onnx(nchw, [('B', c, h, w)], model_name='student',
+                               input_names=['images'], output_names=['logits'])
     except Exception as e:  # pylint: disable=broad-except
       raise errors.ConfigError(f'{path}: jax2onnx cannot export this model '
                                f'({" ".join(str(e).split())[:300]})') from None
   blob = proto.SerializeToString()
   options = onnxruntime.SessionOptions()
   options.log_severity_level = 3  # its shape-merge warnings are not errors
-  session = onnxruntime.InferenceSession(blob, options, providers=['CPUExecutionProvider'])
-  got = session.run(None, {'images': images.transpose(0, 3, 1, 2)})[0]
+  try:
+    session = onnxruntime.InferenceSession(blob, options, providers=['CPUExecutionProvider'])
+    got = session.run(None, {'images': images.transpose(0, 3, 1, 2)})[0]
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.CheckpointError(f'{path}: ONNX Runtime cannot run the exported graph '
+                                 f'({" ".join(str(e).split())[:300]}); not written') from None
   expected = np.asarray(forward(images))
   difference = float(np.abs(got - expected).max())
   scale = float(np.abs(expected).max())
@@ -111,7 +125,7 @@ def write_onnx(path: str, model, variables, data) -> dict:
     raise errors.CheckpointError(f'{path}: ONNX Runtime\'s logits differ from kdjax\'s by '
                                  f'{difference:.3g} (largest logit {scale:.3g}); not written')
   outputs.write_with(path, lambda f: f.write(blob))
-  return {'input': ['B', data.image_shape[2], data.image_shape[0], data.image_shape[1]],
+  return {'input': ['B', c, h, w],
           'mean': list(data.mean), 'std': list(data.std), 'checked_images': len(images),
           'max_abs_logit_difference': difference, 'max_abs_logit': scale,
           'onnxruntime': onnxruntime.__version__}
