@@ -23,7 +23,7 @@ from kdjax import interrupts
 flags.DEFINE_bool('verbose', False, 'Show full tracebacks of errors.')
 FLAGS = flags.FLAGS
 
-_NOISY_LOGGERS = ('/orbax/', '/tensorflow_datasets/', '/etils/', 'xla_bridge',
+_NOISY_LOGGERS = ('/orbax/', '/tensorflow_datasets/', '/etils/', 'xla_bridge', '/jax2onnx/',
                   '/matplotlib/')
 
 

@@ -43,12 +43,7 @@ def main(argv):
     raise errors.ConfigError('--workdir and --out are required; see python -m kdjax.export --help')
   record = export_lib.export_run(FLAGS.workdir, FLAGS.out, FLAGS.formats, FLAGS.layout,
                                  FLAGS.data_dir)
-  print(f'{FLAGS.out}: {", ".join(record["files"])} ({record["layout"]} layout, step '
-        f'{record["step"]}; state_dicts read back bit for bit' + (
-            f'; ONNX Runtime within {record["onnx"]["max_abs_logit_difference"]:.2g} of '
-            f'kdjax on {record["onnx"]["checked_images"]} test images' if 'onnx' in record
-            else '') + ')')
-
+  print(f'{FLAGS.out}: {export_lib.summary(record)}')
 
 if __name__ == '__main__':
   cli.run(main)

@@ -250,5 +250,8 @@ def test_convert_then_distil_then_export(tmp_path):
     net.load_state_dict(torch.load(os.path.join(out, 'student.pt'), weights_only=True))
     for key, value in net.state_dict().items():
       np.testing.assert_array_equal(value.numpy(), exported[key], err_msg=key)
+  assert export.summary(record).startswith('student.safetensors')
+  assert 'ONNX' in export.summary({'step': 1, 'files': {'student.onnx': ''}, 'onnx': {
+      'max_abs_logit_difference': 1e-8, 'checked_images': 5}})  # an ONNX-only export
   with pytest.raises(errors.ConfigError, match='exists'):
     export.export_run(student, out, ['safetensors'])

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import logging as std_logging
 import os
 
 import jax
@@ -78,11 +79,27 @@ def export_run(workdir: str, out: str, formats=('safetensors', 'pt'), layout: st
   return record
 
 
+def summary(record: dict) -> str:
+  """One line of what `export_run` wrote (its export.json `record`)."""
+  said = [f'step {record["step"]}']
+  if 'layout' in record:
+    said.append(f'{record["layout"]} layout, state_dicts read back bit for bit')
+  if 'onnx' in record:
+    said.append(f'ONNX Runtime within {record["onnx"]["max_abs_logit_difference"]:.2g} of '
+                f'kdjax on {record["onnx"]["checked_images"]} test images')
+  return f'{", ".join(record["files"])} ({"; ".join(said)})'
+
+
 def write_onnx(path: str, model, variables, data) -> dict:
   """Writes `model` with `variables` as ONNX (jax2onnx; input [B, C, H, W]
   float32, standardised as for training: (pixels / 255 - mean) / std,
   output logits [B, classes]) and checks it: ONNX Runtime's logits on the
   first `ONNX_CHECK_IMAGES` test images against kdjax's. Returns the check."""
+  # Its plugins for other libraries (dm_pix) fail to import under this JAX and
+  # log a traceback each, and onnx_ir logs untyped constants it skips; kdjax's
+  # graphs use neither.
+  for name in ('jax2onnx.plugins.plugin_system', 'onnx_ir'):  # and onnx_ir's notes
+    std_logging.getLogger(name).setLevel(std_logging.ERROR)
   try:
     import jax2onnx  # pylint: disable=g-import-not-at-top
     import onnxruntime  # pylint: disable=g-import-not-at-top
