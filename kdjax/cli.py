@@ -42,6 +42,19 @@ def _one_line(error):
   return ' '.join(text.split())
 
 
+def _without_traceback(text):
+  """A flag error in one line; where it carries a traceback (a config file's
+  get_config(arg) that raised), the flag and the error it ends with."""
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  if not any(line.startswith('Traceback (most recent call last)') for line in lines):
+    return ' '.join(' '.join(lines).split())
+  flag = lines[0].split(': Error whilst')[0].split(': Traceback')[0]
+  last = next((line for line in reversed(lines)
+               if re.match(r'^[\w.]*(Error|Exception)\b.*: ', line)), lines[-1])
+  error = last.split(': ', 1)[1] if ': ' in last else last
+  return f'{flag}: {error}'
+
+
 def _fail(message):
   logging.flush()
   print(f'kdjax: error: {message}', file=sys.stderr)
@@ -62,7 +75,7 @@ def parse_flags(argv):
   try:
     return FLAGS(argv)
   except flags.Error as e:
-    _fail(_one_line(e))
+    _fail(_without_traceback(str(e)))
   except (AttributeError, KeyError) as e:  # an override of an unknown key
     detail = _one_line(e)
     missing = re.match(r"'?(\w*)", detail).group(1)

@@ -7,8 +7,9 @@
 Writes `<out>/student.safetensors` and `<out>/student.pt` (the latter needs
 torch) in the key layout of the model's PyTorch reference architecture
 (`kdjax.interop.layouts`: the study's nn.Sequential CNNs and MLPs,
-torchvision's ResNet and MobileNetV2, or `--layout=cifar` for ResNets in
-kuangliu/pytorch-cifar's layout), and `<out>/export.json` (the run, its
+torchvision's ResNet and MobileNetV2, `--layout=cifar` for ResNets in
+kuangliu/pytorch-cifar's layout, the CIFAR-100 benchmark's models in
+RepDistiller's/mdistiller's), and `<out>/export.json` (the run, its
 params_sha256, the layout, each file's SHA-256). Each file is read back
 and mapped into Flax variables again before export.json is written: the
 round trip must give the run's variables bit for bit. The method's own

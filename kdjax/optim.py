@@ -65,6 +65,8 @@ def create(config, total_steps: int, steps_per_epoch: int = 0) -> optax.Gradient
   if config.schedule == 'cosine':
     lr = optax.cosine_decay_schedule(lr, decay_steps=total_steps)
   elif config.schedule == 'multistep':
+    if steps_per_epoch < 1:
+      raise ValueError('a multistep schedule needs steps_per_epoch to place its decays')
     # optax scales from update index `boundary` on: the first update of the
     # epoch after each of decay_epochs.
     lr = optax.piecewise_constant_schedule(lr, {

@@ -12,10 +12,14 @@ Initialisation: the reference code's (model.param_init='torch'; 'flax' for Flax'
 """
 
 from kdjax import config as config_lib
+from kdjax import errors
 
 
 def get_config(pair='resnet32x4-resnet8x4'):
-  teacher, _, student = pair.partition('-')
+  teacher, dash, student = pair.partition('-')
+  if not (dash and teacher and student):
+    raise errors.ConfigError(f'the pair {pair!r} is not TEACHER-STUDENT; expected e.g. '
+                             'resnet32x4-resnet8x4 (kdjax.models.benchmark.PAIRS)')
   config = config_lib.cifar100_benchmark(teacher=teacher, student=student)
   config.method = 'kd'
   return config

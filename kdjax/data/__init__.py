@@ -74,7 +74,7 @@ SPECS = {
                          'frog', 'horse', 'ship', 'truck')),
     # Fine labels are the class folders' sorted names (apple=0 ... worm=99);
     # RepDistiller's and mdistiller's normalisation.
-    'cifar100': _Spec(100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
+    'cifar100': _Spec(100, (0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761),
                       'cifar100', image_shape=(32, 32, 3), coarse_classes=20),
     # Any train/<class>/ + test/<class>/ tree; classes counted from the files.
     'image_folder': _Spec(0, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),

@@ -27,7 +27,7 @@ def import_checkpoint(config, path: str, layout: str, workdir: str) -> dict:
     raise errors.ConfigError(f'--workdir={workdir!r} exists and is not empty; expected '
                              'a new directory (an import never writes into a run)')
   model = models.create(config.model, data_lib.num_classes(config.dataset))
-  state = state_dict.read(path)  # the checkpoint is refused before the data is read
+  state = state_dict.read(path)  # a bad checkpoint is refused before the data is read
   tensors, template = layouts.of_model(config.model.name, layout, model,
                                        data_lib.image_shape(config.dataset))
   variables = state_dict.to_variables(state, tensors, template, path)
@@ -44,6 +44,15 @@ def import_checkpoint(config, path: str, layout: str, workdir: str) -> dict:
       return train.finish(workdir, config, data, model, variables, history=[],
                           extra={'steps': 0, 'seed': config.seed, 'imported': imported})
   except BaseException:
-    if created:  # no half-made teacher: only what this call created is removed
+    # No half-made teacher: what this call created goes (the workdir was new,
+    # or empty, so everything in it is this call's).
+    if created:
       shutil.rmtree(workdir, ignore_errors=True)
+    else:
+      for entry in os.listdir(workdir):
+        path_in = os.path.join(workdir, entry)
+        if os.path.isdir(path_in):
+          shutil.rmtree(path_in, ignore_errors=True)
+        else:
+          os.remove(path_in)
     raise

@@ -1,6 +1,7 @@
 """A finished run's student as PyTorch state_dicts (`python -m kdjax.export`)."""
 
 import contextlib
+import importlib.util
 import io
 import json
 import logging as std_logging
@@ -33,6 +34,14 @@ def export_run(workdir: str, out: str, formats=('safetensors', 'pt'), layout: st
   for name in formats:
     if name not in FORMATS:
       raise errors.ConfigError(f'--formats has {name!r}; expected some of {list(FORMATS)}')
+  needs = {'pt': (('torch',), 'pip install torch'),
+           'onnx': (('jax2onnx', 'onnxruntime'), "pip install -e '.[onnx]'")}
+  for name in formats:  # before anything is written
+    modules, install = needs.get(name, ((), ''))
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+      raise errors.ConfigError(f'--formats={name} needs {" and ".join(missing)} ({install}); '
+                               'expected it installed, or other formats')
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     raise errors.ConfigError(f'--workdir={workdir!r} has no config.json; expected a kdjax run')
@@ -64,18 +73,26 @@ def export_run(workdir: str, out: str, formats=('safetensors', 'pt'), layout: st
   if torch_formats:
     record['layout'] = layouts.resolve(config.model.name, layout, model)
     state = state_dict.from_variables(variables, tensors)
-  for name in formats:
-    target = os.path.join(out, FORMATS[name])
-    if name == 'onnx':
-      record['onnx'] = write_onnx(target, model, variables, test)
-    else:
-      state_dict.write(target, state)
-      back = state_dict.to_variables(state_dict.read(target), tensors, template, target)
-      if models.fingerprint(back) != record['variables_sha256']:
-        raise errors.CheckpointError(f'{target}: reading the export back does not give '
-                                     "the run's variables")
-    record['files'][FORMATS[name]] = outputs.file_sha256(target)
-  outputs.write_json(targets[-1], record)
+  written = []
+  try:
+    for name in formats:
+      target = os.path.join(out, FORMATS[name])
+      if name == 'onnx':
+        record['onnx'] = write_onnx(target, model, variables, test)
+      else:
+        state_dict.write(target, state)
+      written.append(target)
+      if name != 'onnx':
+        back = state_dict.to_variables(state_dict.read(target), tensors, template, target)
+        if models.fingerprint(back) != record['variables_sha256']:
+          raise errors.CheckpointError(f'{target}: reading the export back does not give '
+                                       "the run's variables")
+      record['files'][FORMATS[name]] = outputs.file_sha256(target)
+    outputs.write_json(targets[-1], record)
+  except BaseException:
+    for target in written:  # no half-made export: only what this call wrote
+      os.remove(target)
+    raise
   return record
 
 

@@ -21,11 +21,13 @@ Layouts (`LAYOUTS[model.name]`, the first is the default):
 - mobilenet_v2: 'torchvision' (`torchvision.models.mobilenet_v2`:
   'features.0.0', 'features.1.conv.0.0', 'features.18.0', 'classifier.1';
   kdjax's CIFAR variant only changes the stem's stride, not a key).
-- resnet_cifar, wrn, vgg: 'repdistiller', the CIFAR-100 benchmark's
-  `models/` of RepDistiller and mdistiller (whose published teachers load
-  as {'model': state_dict}): 'layer1.0.downsample.0', 'fc';
-  'block1.layer.0.convShortcut', 'bn1', 'fc'; 'block0.0', 'block0.1',
-  'classifier'.
+- resnet_cifar, wrn, vgg, mobilenet_v2_cifar, shufflenet: 'repdistiller',
+  the CIFAR-100 benchmark's `models/` of RepDistiller and mdistiller (whose
+  published teachers load as {'model': state_dict}): 'layer1.0.downsample.0',
+  'fc'; 'block1.layer.0.convShortcut', 'bn1', 'fc'; 'block0.0', 'block0.1',
+  'classifier'; 'blocks.0.0.conv.0', 'classifier.0'; 'layer1.0.conv1',
+  'linear'. The bottleneck resnet_cifar (its ResNet50, resnetv2.py) has
+  kuangliu's names: 'cifar', its default ('layer1.0.shortcut.0', 'linear').
 """
 
 import dataclasses

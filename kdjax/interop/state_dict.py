@@ -46,8 +46,9 @@ def read(path: str) -> dict:
         f'checkpoint={path!r} cannot be loaded with torch.load(weights_only=True) '
         f'({_reason(e)}); expected a state_dict (torch.save(model.state_dict(), ...)), '
         'not a pickled model') from None
-  return {k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
-          for k, v in unwrap(obj, path).items()}
+  # float32 first: numpy has no bfloat16 (a bf16 checkpoint imports too)
+  return {k: (v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()).numpy()
+          if isinstance(v, torch.Tensor) else v for k, v in unwrap(obj, path).items()}
 
 
 def unwrap(obj, path: str = 'checkpoint') -> dict:

@@ -19,7 +19,8 @@ layer pair is average-pooled to the smaller's size, the student's and the
 teacher's channel counts must agree layer by layer, the chain is the
 stages' outputs (its `feat[1:-1]`), and FSP is used only for the
 initialisation: `fsp.init_epochs` (30) epochs of L_FSP alone, training the
-student's feature layers (not its classifier) by SGD at the run's rate,
+student's feature layers (not its classifier) by SGD (0.05, momentum
+0.9, L2 5e-4: RepDistiller's CIFAR run; `fsp.init_optimizer` sets another),
 then the main run with cross-entropy alone (its `-r 1 -a 0 -b 0`).
 """
 
@@ -42,24 +43,17 @@ KEYS = (
     base.optimizer_key('fsp.init_optimizer',
                        optim.config('sgd', 0.05, weight_decay=5e-4, momentum=0.9),
                        'optimizer of the initialisation stage (keys as optimizer.*; '
-                       "RepDistiller: the run's SGD)"),
+                       "RepDistiller: its CIFAR run's SGD 0.05)"),
 )
-
-
-def _pool_to(x, size):
-  """Average-pools [B, H, W, C] to [B, size, size, C] (H a multiple of size,
-  = PyTorch's adaptive average pool there)."""
-  b, h, w, c = x.shape
-  return x.reshape(b, size, h // size, size, w // size, c).mean(axis=(2, 4))
 
 
 def fsp_matrix(bottom, top):
   """G [B, n, m] of maps bottom [B, h, w, m] and top [B, h', w', n] (paper eq. 1),
   the larger map average-pooled to the smaller's size first."""
-  size = min(bottom.shape[1], top.shape[1])
-  bottom, top = _pool_to(bottom, size), _pool_to(top, size)
+  size = min(bottom.shape[1:3], top.shape[1:3])  # the smaller map's (h, w)
+  bottom, top = pairs.pool_to(bottom, size), pairs.pool_to(top, size)
   bottom, top = bottom.astype(jnp.float32), top.astype(jnp.float32)
-  return jnp.einsum('bxyi,bxyj->bji', bottom, top) / (size * size)
+  return jnp.einsum('bxyi,bxyj->bji', bottom, top) / (size[0] * size[1])
 
 
 def fsp_loss(student_maps, teacher_maps):
@@ -117,10 +111,10 @@ def _check_features(config, student, teacher):
   for shapes, who, names in ((student, 'student', [s for s, _ in chain]),
                              (teacher, 'teacher', [t for _, t in chain])):
     for a, b in zip(names, names[1:]):
-      small, large = sorted((shapes[a].shape[1], shapes[b].shape[1]))
-      if large % small:
+      small, large = sorted((tuple(shapes[a].shape[1:3]), tuple(shapes[b].shape[1:3])))
+      if any(l % s for s, l in zip(small, large)) or any(s > l for s, l in zip(small, large)):
         raise errors.ConfigError(f'fsp.pairs: the {who} maps {a!r} and {b!r} are '
-                                 f'{shapes[a].shape[1]} and {shapes[b].shape[1]} high; '
+                                 f'{shapes[a].shape[1:3]} and {shapes[b].shape[1:3]}; '
                                  'expected sizes one of which divides the other')
 
 

@@ -3,8 +3,8 @@
 Some methods train parts of their own with the student (CTKD's temperature,
 FitNets' regressor): a `head` module the method declares (`Method.head`),
 called on the student's features, and where the module says
-`reads_teacher = True` also on the teacher's (CC's and CRD's embeddings of
-both networks; `reads_teacher`). Its parameters live beside the student's
+`reads_teacher = True` also on the teacher's (CC's embeddings of both
+networks; `reads_teacher`). Its parameters live beside the student's
 in one variables dict, {'params': {'student': ..., 'method': ...},
 'batch_stats': {'student': ...}}, so the pure step, its optimizer,
 checkpoints (bit-exact resume), grids and data-parallel runs carry them

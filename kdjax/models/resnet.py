@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from kdjax import errors
 from kdjax.models import layers
 
 
@@ -104,6 +105,13 @@ class ResNet(nn.Module):
   stem_scheme = 'torch'  # the stem's PyTorch init: nn.Conv2d's default
 
   def _widths(self):
+    if self.block not in ('basic', 'bottleneck'):
+      raise errors.ConfigError(f"model.block={self.block!r} is unknown; expected 'basic' or "
+                               "'bottleneck'")
+    if self.widths and len(self.widths) != len(self.stage_sizes) + 1:
+      raise errors.ConfigError(
+          f'model.widths={tuple(self.widths)} has {len(self.widths)} entries; expected the '
+          f'stem and one per stage: {len(self.stage_sizes) + 1}')
     return tuple(self.widths) or (self.width, *(
         self.width * 2**s for s in range(len(self.stage_sizes))))
 

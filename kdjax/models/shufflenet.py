@@ -26,6 +26,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from kdjax import errors
 from kdjax.models import layers
 
 
@@ -114,7 +115,7 @@ class ShuffleNet(nn.Module):
       return (240, 480, 960), (4, 8, 4)
     if self.version == 2:
       return (116, 232, 464), (4, 8, 4)  # a down block + 3, 7, 3 basic blocks
-    raise ValueError(f'ShuffleNet version {self.version}: expected 1 or 2')
+    raise errors.ConfigError(f'model.version={self.version} is not a ShuffleNet; expected 1 or 2')
 
   def trunk(self, feature: str) -> set[str]:
     _, blocks = self._stages()

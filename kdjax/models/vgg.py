@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from kdjax import errors
 from kdjax.models import layers
 
 DEPTHS = {8: (1, 1, 1, 1, 1), 11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2),
@@ -36,7 +37,8 @@ class VGG(nn.Module):
 
   def _convs(self) -> Sequence[int]:
     if self.depth not in DEPTHS:
-      raise ValueError(f'VGG depth {self.depth}: expected one of {sorted(DEPTHS)}')
+      raise errors.ConfigError(f'model.depth={self.depth} is not a VGG depth; expected one '
+                               f'of {sorted(DEPTHS)}')
     return DEPTHS[self.depth]
 
   def trunk(self, feature: str) -> set[str]:

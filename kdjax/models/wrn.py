@@ -19,6 +19,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from kdjax import errors
 from kdjax.models import layers
 
 
@@ -57,7 +58,8 @@ class WideResNet(nn.Module):
 
   def _blocks(self):
     if (self.depth - 4) % 6 or self.depth < 10:
-      raise ValueError(f'WideResNet depth {self.depth}: expected 6n + 4 (10, 16, 22, 28, 40, ...)')
+      raise errors.ConfigError(f'model.depth={self.depth} is not a wide ResNet depth; expected '
+                               '6n + 4 (10, 16, 22, 28, 40, ...)')
     return (self.depth - 4) // 6
 
   def trunk(self, feature: str) -> set[str]:
