@@ -25,7 +25,7 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_steps  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-# --out (where to write the estimate) is train_steps' flag.
+del train_steps  # imported for its flag --out (where to write the estimate)
 flags.DEFINE_float('peak_tflops', 495.0, 'Peak of the GPU in TFLOP/s.')
 flags.DEFINE_float('utilisation', 0.1, 'Assumed fraction of the peak achieved.')
 FLAGS = flags.FLAGS
