@@ -25,7 +25,7 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_steps  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-del train_steps  # imported for its flag --out (where to write the estimate)
+# --out (where to write the estimate) is train_steps' flag.
 flags.DEFINE_float('peak_tflops', 495.0, 'Peak of the GPU in TFLOP/s.')
 flags.DEFINE_float('utilisation', 0.1, 'Assumed fraction of the peak achieved.')
 FLAGS = flags.FLAGS
@@ -33,10 +33,7 @@ FLAGS = flags.FLAGS
 N_TRAIN, N_TEST = 50_000, 10_000
 
 
-def _tflop(fn, *args):
-  import jax  # pylint: disable=g-import-not-at-top
-  cost = jax.jit(fn).lower(*args).compile().cost_analysis()
-  return (cost[0] if isinstance(cost, list) else cost)['flops'] / 1e12
+_tflop = train_steps.tflop
 
 
 def estimate():

@@ -45,10 +45,7 @@ N_TRAIN, N_TEST, SEEDS = 50_000, 10_000, 3
 STUDY_TEACHER_S, STUDY_STUDENT_S = 2 * 3600, 3 * 3600  # seeds/000: V100 times
 
 
-def _tflop(fn, *args):
-  import jax  # pylint: disable=g-import-not-at-top
-  cost = jax.jit(fn).lower(*args).compile().cost_analysis()
-  return (cost[0] if isinstance(cost, list) else cost)['flops'] / 1e12
+_tflop = train_steps.tflop
 
 
 def estimate(points):

@@ -112,6 +112,14 @@ def kdjax_setup(config, num_steps, grid_points=0, cache=False):
   return (state, images, labels, teacher_vars, hparams), step_fn
 
 
+def tflop(fn, *args):
+  """TFLOP of `fn(*args)` compiled, from XLA's cost analysis (the GPU
+  estimates' unit)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+  return (cost[0] if isinstance(cost, list) else cost)['flops'] / 1e12
+
+
 def step_gflop(args, step_fn, batch, grid):
   """GFLOP of one compiled step, from XLA's cost analysis."""
   import jax  # pylint: disable=g-import-not-at-top
