@@ -110,11 +110,7 @@ def main(argv):
             'an H100\'s peak (at 1 % the hours are ten times as long). XLA\'s count of an '
             'update can also exceed the usual 3x of a forward (15.1x for MobileNetV2\'s '
             'grouped convolutions, resnet_gpu_estimate.md).', '']
-  text = '\n'.join(lines)
-  print(text)
-  if FLAGS.out:
-    from kdjax import outputs  # pylint: disable=g-import-not-at-top
-    outputs.write_text(FLAGS.out, text)
+  train_steps.emit(lines)
 
 
 if __name__ == '__main__':

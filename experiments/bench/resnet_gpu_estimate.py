@@ -164,11 +164,7 @@ def main(argv):
             'convolutions, which XLA writes as grouped convolutions, are the likely '
             'cause), so the student FLOPs and the H100 column are upper bounds; the '
             'V100 column divides the same count by a rate calibrated with it.', '']
-  text = '\n'.join(lines)
-  print(text)
-  if FLAGS.out:
-    from kdjax import outputs  # pylint: disable=g-import-not-at-top
-    outputs.write_text(FLAGS.out, text)
+  train_steps.emit(lines)
 
 
 if __name__ == '__main__':

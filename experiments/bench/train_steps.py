@@ -112,6 +112,16 @@ def kdjax_setup(config, num_steps, grid_points=0, cache=False):
   return (state, images, labels, teacher_vars, hparams), step_fn
 
 
+def emit(lines):
+  """Prints a report's markdown `lines` and writes them to --out where given
+  (the GPU estimates)."""
+  text = '\n'.join(lines)
+  print(text)
+  if FLAGS.out:
+    from kdjax import outputs  # pylint: disable=g-import-not-at-top
+    outputs.write_text(FLAGS.out, text)
+
+
 def tflop(fn, *args):
   """TFLOP of `fn(*args)` compiled, from XLA's cost analysis (the GPU
   estimates' unit)."""
