@@ -20,32 +20,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from tests import torch_models  # the post-activation BasicBlock, 'downsample' keys
+
 
 # ----------------------------------------------------------------------------
 # CIFAR ResNet (post-activation BasicBlock, depth = 6n + 2, three stages).
-
-
-class CifarBasicBlock(nn.Module):
-  """conv3x3(stride)-BN-ReLU-conv3x3-BN, + shortcut, then ReLU."""
-
-  def __init__(self, cin, cout, stride=1):
-    super().__init__()
-    self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-    self.bn1 = nn.BatchNorm2d(cout)
-    self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-    self.bn2 = nn.BatchNorm2d(cout)
-    if stride != 1 or cin != cout:
-      # Projection shortcut: 1x1 conv (no bias) with the block's stride, + BN.
-      self.downsample = nn.Sequential(
-          nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-    else:
-      self.downsample = None
-
-  def forward(self, x):
-    y = F.relu(self.bn1(self.conv1(x)))
-    y = self.bn2(self.conv2(y))
-    skip = x if self.downsample is None else self.downsample(x)
-    return F.relu(y + skip)
 
 
 class CifarResNet(nn.Module):
@@ -62,7 +41,8 @@ class CifarResNet(nn.Module):
     for stage, (width, stride) in enumerate(zip(widths[1:], (1, 2, 2)), 1):
       units = []
       for i in range(blocks):
-        units.append(CifarBasicBlock(cin, width, stride if i == 0 else 1))
+        units.append(torch_models.BasicBlock(cin, width, stride if i == 0 else 1,
+                                             'downsample'))
         cin = width
       setattr(self, f'layer{stage}', nn.Sequential(*units))
     self.avgpool = nn.AvgPool2d(8)
