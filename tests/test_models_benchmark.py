@@ -31,9 +31,9 @@ def _shapes(name):
 
 @pytest.mark.parametrize('name', sorted(benchmark.MODELS))
 def test_parameter_counts_equal_the_reference_models(name):
-  # benchmark.PARAMS: sum(p.numel()) of RepDistiller's/mdistiller's models
-  # for 100 classes (resnet8x4 1.23M, resnet32x4 7.43M, wrn_40_2 2.26M,
-  # vgg13 9.46M in Tian et al. 2020's table).
+  # benchmark.PARAMS: sum(p.numel()) of the project's PyTorch definitions of
+  # RepDistiller's/mdistiller's models for 100 classes (tests/torch_cifar100_models.py;
+  # experiments/interop_check.py compares every one).
   _, variables = _shapes(name)
   assert models.param_count(variables['params']) == benchmark.PARAMS[name]
 
