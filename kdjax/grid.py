@@ -63,7 +63,7 @@ def _layout(configs):
           f'{ {2: "two", 3: "three"}.get(len(method.stages) + 1, len(method.stages) + 1)} '
           'stages; expected a one-stage method for a vmapped grid (run this sweep '
           'without vmap)')
-    if len(names) > 1 and method.head is not None:
+    if len(names) > 1 and (method.head is not None or method.state is not None):
       raise errors.ConfigError(
           f'method={method.name!r} trains parameters of its own, so its students '
           f'cannot share a program with {[n for n in names if n != name]}; expected '
@@ -158,12 +158,12 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
   tx = train.optimizer(method, config, loop.steps_per_epoch(config, data))
   grid = lambda fn: _stack([_stack([fn(configs[i]) for i in row]) for row in layout])
   shapes = train.feature_shapes(method, model, teacher, data.image_shape)
-  with_parts = lambda c, variables: train.with_parts(
-      methods.get(c.method).head, c, model, variables, shapes, steps.stage_rng(c.seed))
-  step_model = with_parts(config, {'params': {}})[0]
-  state = grid(lambda c: steps.create_state(with_parts(
-      c, models.init(model, steps.init_rng(c.seed), data.image_shape))[1],
-      tx, steps.stage_rng(c.seed)))
+  main_state = lambda c: train.main_state(
+      methods.get(c.method), c, model,
+      models.init(model, steps.init_rng(c.seed), data.image_shape), shapes, tx,
+      data.train.labels)
+  step_model = main_state(config)[0]
+  state = grid(lambda c: main_state(c)[1])
   reads_teacher = [methods.get(c.method).needs_teacher for c in configs]
   if teacher_record is not None:  # the grid's checkpoints say whether it started
     workdir_lib.bind_teacher(grid_workdir, teacher_record,

@@ -8,7 +8,7 @@ same data order, augmentation and dropout as an uninterrupted one.
 """
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 from flax import struct
@@ -25,7 +25,7 @@ from kdjax.models import parts as models_parts
 # Metric sums of the objective's named loss terms are f'{TERM}{name}'.
 TERM = 'term/'
 # Streams folded out of the run's root key.
-_DATA, _AUGMENT, _DROPOUT, _INIT = 0, 1, 2, 3
+_DATA, _AUGMENT, _DROPOUT, _INIT, _METHOD = 0, 1, 2, 3, 4
 
 
 @struct.dataclass
@@ -35,6 +35,9 @@ class TrainState:
   batch_stats: Any  # {} for models without BatchNorm.
   opt_state: Any
   rng: jax.Array  # uint32 [2]: the run's root key (from the seed).
+  # What the method carries between steps (`Method.state`: CRD's memory
+  # bank); {} for most methods.
+  method_state: Any = struct.field(default_factory=dict)
 
 
 def init_rng(seed: int):
@@ -47,13 +50,14 @@ def stage_rng(seed: int, stage: int = 0):
   return jax.random.fold_in(jax.random.PRNGKey(seed), 100 + stage)
 
 
-def create_state(variables, tx, rng) -> TrainState:
-  """Step 0 of a stage: `rng` is its root key (see `stage_rng`)."""
+def create_state(variables, tx, rng, method_state=None) -> TrainState:
+  """Step 0 of a stage: `rng` is its root key (see `stage_rng`);
+  `method_state` the method's initial state (`Method.state`), if any."""
   params = variables['params']
   return TrainState(
       step=jnp.zeros((), jnp.int32), params=params,
       batch_stats=variables.get('batch_stats', {}), opt_state=tx.init(params),
-      rng=rng)
+      rng=rng, method_state=method_state or {})
 
 
 def model_variables(params, batch_stats) -> dict:
@@ -70,6 +74,16 @@ class Augmentation:
   flip: bool = False
   mean: tuple = (0.0,)
   std: tuple = (1.0,)
+
+
+class Inputs(NamedTuple):
+  """What one step's students share (`Step.inputs`)."""
+  x: jax.Array  # float32 [B, H, W, C]: the augmented, normalised batch.
+  labels: jax.Array  # int32 [B].
+  teacher_out: Any  # the teacher's eval-mode (logits, features); (None, None).
+  dropout_rng: jax.Array
+  indices: Any  # int32 [B]: the examples' indices in the training set, or None.
+  method_rng: jax.Array  # the method's randomness (CRD's negatives).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,14 +120,14 @@ class Step:
     """(root key, step) of `state`."""
     return state.rng, state.step
 
-  def inputs(self, batch, rng, teacher_variables):
-    """What one step's students share: the augmented float batch [B, H, W, C],
-    labels [B], the teacher's eval-mode (logits, features) on that batch ((None,
-    None) without a teacher) and the dropout key."""
+  def inputs(self, batch, rng, teacher_variables) -> Inputs:
+    """What one step's students share: the augmented batch, the teacher's
+    outputs on it, the keys (`Inputs`)."""
     images, labels = batch[:2]
     if self.axis_name is not None:  # each shard draws its own augmentation and dropout
       rng = jax.random.fold_in(rng, jax.lax.axis_index(self.axis_name))
-    aug_rng, dropout_rng = (jax.random.fold_in(rng, s) for s in (_AUGMENT, _DROPOUT))
+    aug_rng, dropout_rng, method_rng = (jax.random.fold_in(rng, s)
+                                        for s in (_AUGMENT, _DROPOUT, _METHOD))
     aug = self.augmentation
     variant = augment.variants(aug_rng, images.shape[0], translate=aug.translate,
                                flip=aug.flip)
@@ -126,10 +140,12 @@ class Step:
     elif self.teacher is not None:
       teacher_out = jax.lax.stop_gradient(self.teacher.apply(
           teacher_variables, x, train=False, return_features=True))
-    return x, labels, teacher_out, dropout_rng
+    indices = batch[2] if len(batch) > 2 else None
+    return Inputs(x, labels, teacher_out, dropout_rng, indices, method_rng)
 
-  def update(self, state: TrainState, x, labels, teacher_out, dropout_rng, hparams):
+  def update(self, state: TrainState, inputs: Inputs, hparams):
     """One optimizer update of one student on prepared inputs (`inputs`)."""
+    x, labels, teacher_out = inputs.x, inputs.labels, inputs.teacher_out
     epoch = (state.step // self.steps_per_epoch + 1 if self.steps_per_epoch
              else jnp.ones((), jnp.int32))
     hparams = {**hparams, 'epoch': epoch.astype(jnp.float32)}
@@ -143,19 +159,22 @@ class Step:
       variables = model_variables(params, state.batch_stats)
       (logits, student_features), updates = self.model.apply(
           variables, x, train=True, return_features=True,
-          rngs={'dropout': dropout_rng}, mutable=['batch_stats'], **head_inputs)
-      loss, terms = self.objective((logits, student_features), teacher_out, labels,
-                                   hparams)
-      return loss, (logits, updates.get('batch_stats', {}), terms)
+          rngs={'dropout': inputs.dropout_rng}, mutable=['batch_stats'], **head_inputs)
+      loss, terms, method_state = self.objective(
+          (logits, student_features), teacher_out, labels, hparams,
+          state=state.method_state, context=methods.Context(
+              inputs.indices, inputs.method_rng, self.axis_name))
+      return loss, (logits, updates.get('batch_stats', {}), terms,
+                    jax.lax.stop_gradient(method_state))
 
-    (loss, (logits, batch_stats, terms)), grads = jax.value_and_grad(
+    (loss, (logits, batch_stats, terms, method_state)), grads = jax.value_and_grad(
         loss_fn, has_aux=True)(state.params)
     if self.axis_name is not None:
       grads, batch_stats = jax.lax.pmean((grads, batch_stats), self.axis_name)
     updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
     state = state.replace(
         step=state.step + 1, params=optax.apply_updates(state.params, updates),
-        batch_stats=batch_stats, opt_state=opt_state)
+        batch_stats=batch_stats, opt_state=opt_state, method_state=method_state)
     metrics = {'loss': loss * labels.shape[0],
                'correct': losses.correct(logits, labels).sum(),
                'count': jnp.asarray(labels.shape[0], jnp.float32),
@@ -165,7 +184,7 @@ class Step:
     return state, metrics
 
   def __call__(self, state: TrainState, batch, rng, teacher_variables, hparams):
-    return self.update(state, *self.inputs(batch, rng, teacher_variables), hparams)
+    return self.update(state, self.inputs(batch, rng, teacher_variables), hparams)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,15 +222,14 @@ class GridStep:
       outs = []
       for i in range(state.step.shape[0]):
         step, hp = self._point(i, jax.tree.map(lambda a: a[i], hparams))
-        outs.append(step.update(jax.tree.map(lambda a: a[i], state), *inputs, hp))
+        outs.append(step.update(jax.tree.map(lambda a: a[i], state), inputs, hp))
       if self.objectives:  # a term a point's objective lacks sums to NaN: none
         names = {k for _, metrics in outs for k in metrics}
         outs = [(s, {k: m.get(k, jnp.float32(jnp.nan)) for k in names}) for s, m in outs]
       return jax.tree.map(lambda *a: jnp.stack(a), *outs)
     if self.objectives:
       raise ValueError('points of different objectives unroll; expected kind="unroll"')
-    return jax.vmap(self.step.update, in_axes=(0,) + (None,) * 4 + (0,))(
-        state, *inputs, hparams)
+    return jax.vmap(self.step.update, in_axes=(0, None, 0))(state, inputs, hparams)
 
 
 def epoch_order(root_rng, epoch, num_examples: int, steps: int, batch_size: int):

@@ -101,10 +101,24 @@ def with_parts(head, config, model, variables, feature_shapes, rng):
               module, rng, feature_shapes[0], feature_shapes[1])))
 
 
+def main_state(method, config, model, variables, shapes, tx, train_labels):
+  """(the step's model, the main stage's state at step 0): the student with
+  the method's parts (`with_parts`) and the method's initial state
+  (`Method.state`, for the (student, teacher) feature `shapes` and the
+  training set's int labels [N]), both from the stage's root key."""
+  rng = steps.stage_rng(config.seed)
+  step_model, variables = with_parts(method.head, config, model, variables, shapes, rng)
+  method_state = None
+  if method.state is not None:
+    method_state = method.state(config, np.asarray(train_labels), *shapes,
+                                jax.random.fold_in(rng, 1))
+  return step_model, steps.create_state(variables, tx, rng, method_state)
+
+
 def feature_shapes(method, model, teacher, image_shape):
   """(student, teacher) feature shapes ({name: shape struct [1, ...]}; the
-  teacher's {} without one) that a method's heads are built for."""
-  if method.head is None and not method.stages:
+  teacher's {} without one) that a method's heads and state are built for."""
+  if method.head is None and not method.stages and method.state is None:
     return {}, {}
   return (models.feature_shapes(model, image_shape),
           models.feature_shapes(teacher, image_shape) if teacher is not None else {})
@@ -275,9 +289,8 @@ def _train_and_evaluate(config, workdir, config_json, parts):
                     f'{stage.name}_train_seconds': timing['train_seconds']})
       faults.crash_point('stage_switch')
     tx = optimizer(method, config, loop.steps_per_epoch(config, data))
-    step_model, variables = with_parts(method.head, config, model, variables, shapes,
-                                       steps.stage_rng(config.seed))
-    state = steps.create_state(variables, tx, steps.stage_rng(config.seed))
+    step_model, state = main_state(method, config, model, variables, shapes, tx,
+                                   data.train.labels)
     state, (history,), timing = loop.run_stage(
         loop.Stage('train', workdir, config.train.epochs), state=state,
         step=step_spec(config, data, step_model, tx, method.objective([config])),

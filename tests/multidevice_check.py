@@ -66,6 +66,31 @@ def main():
       'params_moved': max_diff(s1.params, state.params),
       'loss_single': float(m1['loss']), 'loss_shard': float(m4['loss']),
       'loss_pmap': float(mp['loss'][0]), 'count_shard': float(m4['count'])}
+  # CRD's memory banks on 4 devices: each device writes every device's rows
+  # (all-gathered), so the replicated banks equal one device's update (no
+  # augmentation: the embeddings are the same; each device draws its own
+  # negatives, so Z and the parameters may differ).
+  crd_config = config_lib.get_base_config()
+  crd_config.crd.update(feat_dim=4, nce_k=8)
+  crd = methods.get('crd')
+  plain = models.create(config_lib.mlp((16,)), 10)
+  crd_model, crd_state = train.main_state(
+      crd, crd_config, plain, models.init(plain, steps.init_rng(0), shape),
+      (models.feature_shapes(plain, shape), models.feature_shapes(teacher, shape)), tx,
+      jax.device_get(labels))
+  crd_step = steps.Step(model=crd_model, tx=tx, teacher=teacher,
+                        objective=crd.objective([crd_config]),
+                        augmentation=steps.Augmentation(0, False, (0.3,), (0.4,)))
+  crd_batch = (images, labels, jnp.arange(32, dtype=jnp.int32))
+  c1, _ = jax.jit(crd_step)(crd_state, crd_batch, rng, teacher_vars, crd.hparams_of(crd_config))
+  c4, _ = jax.jit(parallel.shard_step(crd_step, mesh))(
+      crd_state, crd_batch, rng, teacher_vars, crd.hparams_of(crd_config))
+  out['crd_banks_shard_vs_single'] = max_diff(
+      [c4.method_state['memory_s'], c4.method_state['memory_t']],
+      [c1.method_state['memory_s'], c1.method_state['memory_t']])
+  out['crd_banks_moved'] = max_diff(c1.method_state['memory_s'], crd_state.method_state['memory_s'])
+  out['crd_z_shard'] = [float(z) for z in c4.method_state['z']]
+
   try:
     parallel.check_batch(30, 4)
   except errors.ConfigError as e:

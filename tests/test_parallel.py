@@ -37,6 +37,12 @@ def test_pmap_step_equals_shard_map_step(four_devices):
   assert four_devices['loss_pmap'] == pytest.approx(four_devices['loss_shard'], rel=1e-6)
 
 
+def test_crd_memory_banks_stay_replicated_and_equal_one_device(four_devices):
+  assert four_devices['crd_banks_moved'] > 1e-2
+  assert four_devices['crd_banks_shard_vs_single'] < 1e-5
+  assert all(z > 0 for z in four_devices['crd_z_shard'])
+
+
 def test_training_loop_on_four_devices(four_devices):
   teacher_acc, kd_acc = four_devices['loop_accuracies']
   assert teacher_acc > 30 and kd_acc > 10

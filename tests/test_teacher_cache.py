@@ -69,8 +69,8 @@ def test_table_holds_what_the_step_would_compute():
   inputs = jax.jit(spec(teacher).inputs)
   cached = jax.jit(spec(teacher_cache.CachedTeacher(
       outputs, teacher_cache.output_shapes(teacher, (8, 8, 3), outputs))).inputs)
-  x, _, (logits, features), _ = inputs(batch, rng, variables)
-  x2, _, (logits2, features2), _ = cached(batch, rng, table)
+  x, (logits, features) = (lambda i: (i.x, i.teacher_out))(inputs(batch, rng, variables))
+  x2, (logits2, features2) = (lambda i: (i.x, i.teacher_out))(cached(batch, rng, table))
   np.testing.assert_array_equal(x, x2)
   np.testing.assert_allclose(logits2, logits, rtol=0, atol=1e-5)
   for name in ('embedding', 'block_0'):  # in the teacher's own shape

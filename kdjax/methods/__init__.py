@@ -15,6 +15,7 @@
   vid     variational information distillation (Ahn et al. 2019)  vid.py
   fsp     flow of solution procedure: an FSP init stage (Yim et al. 2017)  fsp.py
   cc      correlation congruence, embeddings of both networks (Peng et al. 2019)  cc.py
+  crd     contrastive representation distillation, memory banks (Tian et al. 2020)  crd.py
 
 `distill.logit_standardize` (Sun et al. 2024, standardize.py) is a switch of
 kd, dkd, dist and mlkd, not a method.
@@ -41,9 +42,10 @@ from kdjax.methods import nst
 from kdjax.methods import vid
 from kdjax.methods import fsp
 from kdjax.methods import cc
+from kdjax.methods import crd
 from kdjax.methods import standardize
-from kdjax.methods.base import Key, Method, Objective, all_keys, get, names, register
+from kdjax.methods.base import Context, Key, Method, Objective, all_keys, get, names, register
 
-__all__ = ['Key', 'Method', 'Objective', 'all_keys', 'get', 'names', 'register',
-           'attention', 'ce', 'ctkd', 'dist', 'dkd', 'fitnet', 'kd', 'mlkd', 'nst', 'pkt',
-           'rkd', 'sp', 'standardize', 'vid']
+__all__ = ['Context', 'Key', 'Method', 'Objective', 'all_keys', 'get', 'names', 'register',
+           'attention', 'cc', 'ce', 'crd', 'ctkd', 'dist', 'dkd', 'fitnet', 'fsp', 'kd',
+           'mlkd', 'nst', 'pkt', 'rkd', 'sp', 'standardize', 'vid']

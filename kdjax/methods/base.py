@@ -11,7 +11,7 @@ one module that calls `register`.
 
 import copy
 import dataclasses
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import ml_collections
 import numpy as np
@@ -69,6 +69,18 @@ def number(path, default, help, *, low=None, high=None, low_open=False,
   return Key(path, default, help, valid, bounds, symbol, show_zero)
 
 
+class Context(NamedTuple):
+  """What a stateful objective (`Objective.stateful`) gets of its step beyond
+  the outputs: the batch's example indices in the training set (int32 [B], or
+  None where the step was given none), a PRNG key of its own for the step (a
+  function of seed and step; each device draws its own), and the device axis
+  under shard_map/pmap (None on one device), over which a state that stays
+  replicated must gather its updates."""
+  indices: Any
+  rng: Any
+  axis_name: str | None
+
+
 @dataclasses.dataclass(frozen=True)
 class Objective:
   """A training stage's loss with its static options (hashable: it picks the
@@ -84,16 +96,26 @@ class Objective:
   the teacher's is (None, None) without a teacher and holds only
   `teacher_outputs` when read from the teacher cache. `hparams`: the
   method's runtime arrays plus 'epoch' (1-based, float32, of the step).
-  Calling an Objective returns (loss, terms) either way.
+  A `stateful` objective (a method with `Method.state`) is called with the
+  keywords `state` (the method's state before the step) and `context`
+  (`Context`) too, and returns (loss, terms, new state); the step carries
+  the new state (no gradient flows into it). Calling an Objective returns
+  (loss, terms, state) either way (the state unchanged where stateless).
   """
   name: str
   loss: Callable
   teacher_outputs: tuple = ()
   options: tuple = ()  # ((name, value), ...), passed to `loss` as keywords
+  stateful: bool = False
 
-  def __call__(self, student, teacher, labels, hparams):
-    out = self.loss(student, teacher, labels, hparams, **dict(self.options))
-    return out if isinstance(out, tuple) else (out, {})
+  def __call__(self, student, teacher, labels, hparams, state=None, context=None):
+    options = dict(self.options)
+    if self.stateful:
+      return self.loss(student, teacher, labels, hparams, state=state,
+                       context=context, **options)
+    out = self.loss(student, teacher, labels, hparams, **options)
+    loss, terms = out if isinstance(out, tuple) else (out, {})
+    return loss, terms, state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +174,13 @@ class Method:
     SGD, under which its gradient reversal scales the steps; Adam would
     normalise the scale away); None: the student's optimizer.
   stages: `Stage`s trained, in order, before the main one (FitNets' hint stage).
+  state: (config, train labels (int [N]), student feature shapes, teacher
+    feature shapes, rng) -> the pytree of arrays the method carries between
+    steps of its main stage (CRD's memory bank, indexed by the examples of
+    the batch), or None: no state. It is a field of the train state beside
+    the parameters: checkpointed and restored bit-exactly, stacked in a grid,
+    replicated across devices (the loss gathers its updates over
+    `Context.axis_name`). Its loss is then stateful (`Objective`).
   """
   name: str
   loss: Callable
@@ -166,12 +195,13 @@ class Method:
   describe_parts: Callable = lambda config, parts: {}
   parts_optimizer: Callable | None = None
   stages: tuple = ()
+  state: Callable | None = None
 
   def objective(self, configs) -> Objective:
     """The stage's objective for `configs` (one run's, or a grid's points)."""
     options = self.options(configs)
     return Objective(self.name, self.loss, self.features(configs[0], options)[1],
-                     tuple(sorted(options.items())))
+                     tuple(sorted(options.items())), stateful=self.state is not None)
 
   def hparams_of(self, config) -> dict:
     """The loss's runtime hyper-parameters of `config`, as float32 scalars."""
