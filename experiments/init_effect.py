@@ -39,7 +39,8 @@ def main(study, before='flax_init/runs', after='runs'):
       '− before with the paired t-test over seeds; McNemar per seed, Holm over '
       'the whole table.', '',
       compare.table(os.path.join(root, before), os.path.join(root, after),
-                    labels=('Flax init', 'PyTorch init'), order=ORDER)])
+                    labels=('Flax init', 'PyTorch init'), order=ORDER,
+                    compared=('param_init',))])
   outputs.write_text(os.path.join(root, 'init_effect.md'), text)
   print(f'wrote {root}/init_effect.md')
 

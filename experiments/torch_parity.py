@@ -5,11 +5,11 @@
   # -> experiments/results/torch_parity/{tables.md, curves.png}
 
 Settings (rows), each over the seeds it has:
-- kdjax, Flax initialisation: Table 2's committed runs made before
-  `model.param_init` existed (experiments/results/cifar10_cnn/runs/).
+- kdjax, Flax initialisation: Table 2's runs made before `model.param_init`
+  existed (experiments/results/cifar10_cnn/flax_init/runs/).
 - kdjax, PyTorch initialisation (`model.param_init='torch'`, the configs'
-  default since): experiments/run_study.sh, collected in
-  experiments/results/torch_parity/kdjax_torch_init/runs/.
+  default since): Table 2's runs (experiments/run_study.sh, collected in
+  experiments/results/cifar10_cnn/runs/).
 - PyTorch 2.13 (experiments/torch_reference/train.py, the same config file,
   the same decoded images): experiments/results/torch_parity/pytorch/runs/.
 
@@ -46,8 +46,9 @@ accuracy = compare.accuracy
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
 OUT = os.path.join(RESULTS, 'torch_parity')
 SETTINGS = (  # (label, folder of runs/<model>_s<seed>, framework, model.param_init)
-    ('kdjax, Flax init', os.path.join(RESULTS, 'cifar10_cnn', 'runs'), 'kdjax', 'flax'),
-    ('kdjax, PyTorch init', os.path.join(OUT, 'kdjax_torch_init', 'runs'), 'kdjax', 'torch'),
+    ('kdjax, Flax init', os.path.join(RESULTS, 'cifar10_cnn', 'flax_init', 'runs'), 'kdjax',
+     'flax'),
+    ('kdjax, PyTorch init', os.path.join(RESULTS, 'cifar10_cnn', 'runs'), 'kdjax', 'torch'),
     ('PyTorch 2.13', os.path.join(OUT, 'pytorch', 'runs'), 'pytorch', None),
 )
 MODELS = ('student', 'teacher')

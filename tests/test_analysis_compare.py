@@ -57,3 +57,20 @@ def test_runs_saved_before_fingerprints_pair_by_labels(tmp_path):
   path = f'{after}/kd_s0/metrics.json'  # after: a fingerprint; before: none
   outputs.write_json(path, dict(outputs.read_json(path), test_fingerprint='0123456789abcdef'))
   assert 'kd | 0 |' in compare.table(before, after)
+
+
+def test_the_table_names_rows_that_changed_more_than_the_compared_keys(tmp_path):
+  """A row whose configs differ beyond the change compared (here KD's
+  temperature besides a model key) is listed under the table; where the
+  data was read from does not count."""
+  before, after = str(tmp_path / 'before'), str(tmp_path / 'after')
+  for seed in (0, 1):
+    fake_run(before, f'kd_s{seed}', seed=seed, method='kd', errors_at=range(4))
+    fake_run(after, f'kd_s{seed}', seed=seed, method='kd', temperature=4.0,
+             errors_at=range(3))
+    fake_run(before, f'student_s{seed}', seed=seed, errors_at=range(4))
+    fake_run(after, f'student_s{seed}', seed=seed, hidden=(800, 801), errors_at=range(4))
+  text = compare.table(before, after, compared=('hidden',))
+  assert "- kd: `distill.temperature` 20.0 → 4.0" in text
+  assert '- student' not in text  # only the compared key (and the data path) differ
+  assert 'more than `hidden`' in compare.table(before, before, compared=('hidden',))

@@ -67,14 +67,27 @@ def paired_rows(before_dir, after_dir, order=None) -> list:
   return rows
 
 
+def config_changes(a, b, compared=()) -> list:
+  """[(key, value in a, value in b)] of the resolved configs of runs `a` and
+  `b` (a Run each) that define their configuration (`runs.group_key`: the
+  method's own keys, not where data and teacher were read from), beside the
+  keys `compared` (e.g. 'param_init', any model's)."""
+  old, new = (dict(runs_lib.group_key(r)) for r in (a, b))
+  skip = lambda k: any(k == c or k.endswith('.' + c) for c in compared)
+  return [(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+          if not skip(k) and old.get(k) != new.get(k)]
+
+
 def summary(values) -> str:
   """'mean ± std' of accuracies over seeds (the mean alone for one)."""
   s = stats.seed_summary(values)
   return f'{s.mean:.2f}' + ('' if s.n < 2 else f' ± {s.std:.2f}')
 
 
-def table(before_dir, after_dir, labels=('before', 'after'), order=None) -> str:
-  """The markdown table of `paired_rows`, one line per row."""
+def table(before_dir, after_dir, labels=('before', 'after'), order=None,
+          compared=()) -> str:
+  """The markdown table of `paired_rows`, one line per row, then the rows
+  whose configs differ in more than the keys `compared` (`config_changes`)."""
   rows = paired_rows(before_dir, after_dir, order)
   tests = [stats.mcnemar(a.predictions(), b.predictions(), names=(a.path, b.path))
            for _, pairs in rows for _, a, b in pairs]
@@ -94,4 +107,14 @@ def table(before_dir, after_dir, labels=('before', 'after'), order=None) -> str:
     lines.append(f'| {row} | {",".join(str(s) for s, _, _ in pairs)} | {summary(old)} | '
                  f'{summary(new)} | {np.mean(new) - np.mean(old):+.2f} | '
                  f'{"—" if np.isnan(p) else f"{p:.2g}"} | {"; ".join(per_seed)} |')
+  if compared:
+    notes = []
+    for row, pairs in rows:
+      changes = {c for _, a, b in pairs for c in config_changes(a, b, compared)}
+      if changes:
+        notes.append(f'- {row}: ' + ', '.join(f'`{k}` {old!r} → {new!r}'
+                                              for k, old, new in sorted(changes)))
+    lines += ['', 'Rows whose configs differ in more than '
+              f'{", ".join(f"`{c}`" for c in compared)}: ' + ('none.' if not notes else '')]
+    lines += notes
   return '\n'.join(lines) + '\n'

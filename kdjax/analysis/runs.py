@@ -179,8 +179,10 @@ def load_glob(*patterns: str) -> list[Run]:
 
 
 def group_key(run: Run) -> tuple:
-  """The resolved config that defines a configuration, seeds excluded."""
-  flat = config_lib.flatten(run.config)
+  """The resolved config that defines a configuration, seeds excluded. A
+  run saved before a key existed is read with that key's default
+  (`config.from_json`), so it groups with the same run saved since."""
+  flat = config_lib.flatten(json.loads(config_lib.from_json(run.config).to_json()))
   method = flat.get('method', 'none')
   method_keys = tuple(methods.all_keys())
   own = _own_keys(method)
