@@ -16,6 +16,7 @@
   fsp     flow of solution procedure: an FSP init stage (Yim et al. 2017)  fsp.py
   cc      correlation congruence, embeddings of both networks (Peng et al. 2019)  cc.py
   crd     contrastive representation distillation, memory banks (Tian et al. 2020)  crd.py
+  kdsvd   KD by singular value decomposition (Lee et al. 2018)  kdsvd.py
 
 `distill.logit_standardize` (Sun et al. 2024, standardize.py) is a switch of
 kd, dkd, dist and mlkd, not a method.
@@ -43,9 +44,10 @@ from kdjax.methods import vid
 from kdjax.methods import fsp
 from kdjax.methods import cc
 from kdjax.methods import crd
+from kdjax.methods import kdsvd
 from kdjax.methods import standardize
 from kdjax.methods.base import Context, Key, Method, Objective, all_keys, get, names, register
 
 __all__ = ['Context', 'Key', 'Method', 'Objective', 'all_keys', 'get', 'names', 'register',
-           'attention', 'cc', 'ce', 'crd', 'ctkd', 'dist', 'dkd', 'fitnet', 'fsp', 'kd',
+           'attention', 'cc', 'ce', 'crd', 'ctkd', 'dist', 'dkd', 'fitnet', 'fsp', 'kd', 'kdsvd',
            'mlkd', 'nst', 'pkt', 'rkd', 'sp', 'standardize', 'vid']
