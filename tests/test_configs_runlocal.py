@@ -47,12 +47,15 @@ def cnn_teacher(images, tmp_path_factory):
                                         ('ctkd', 1_070_794), ('sp', 1_070_794),
                                         ('pkt', 1_070_794), ('nst', 1_070_794),
                                         ('vid', 1_070_794), ('cc', 1_070_794),
-                                        ('crd', 1_070_794), ('kdsvd', 1_070_794)])
+                                        ('crd', 1_070_794), ('kdsvd', 1_070_794),
+                                        ('ab', 1_070_794)])
 def test_cifar10_cnn_rows(row, params, images, cnn_teacher, tmp_path):
   metrics = run('cifar10_cnn', row, images, str(tmp_path), cnn_teacher)
   assert metrics['params'] == params and metrics['epochs'] == 1
   if row == 'fitnet':
     assert len(metrics['stage1_history']) == 1
+  if row == 'ab':
+    assert len(metrics['init_history']) == 1 and metrics['init_history'][0]['train_ab'] > 0
   if row == 'ctkd':
     assert 1 < metrics['method_parts']['temperature'] < 21
   if row == 'vid':

@@ -17,6 +17,7 @@
   cc      correlation congruence, embeddings of both networks (Peng et al. 2019)  cc.py
   crd     contrastive representation distillation, memory banks (Tian et al. 2020)  crd.py
   kdsvd   KD by singular value decomposition (Lee et al. 2018)  kdsvd.py
+  ab      activation boundaries: an init stage (Heo et al. 2019)  ab.py
 
 `distill.logit_standardize` (Sun et al. 2024, standardize.py) is a switch of
 kd, dkd, dist and mlkd, not a method.
@@ -45,9 +46,10 @@ from kdjax.methods import fsp
 from kdjax.methods import cc
 from kdjax.methods import crd
 from kdjax.methods import kdsvd
+from kdjax.methods import ab
 from kdjax.methods import standardize
 from kdjax.methods.base import Context, Key, Method, Objective, all_keys, get, names, register
 
 __all__ = ['Context', 'Key', 'Method', 'Objective', 'all_keys', 'get', 'names', 'register',
-           'attention', 'cc', 'ce', 'crd', 'ctkd', 'dist', 'dkd', 'fitnet', 'fsp', 'kd', 'kdsvd',
+           'ab', 'attention', 'cc', 'ce', 'crd', 'ctkd', 'dist', 'dkd', 'fitnet', 'fsp', 'kd', 'kdsvd',
            'mlkd', 'nst', 'pkt', 'rkd', 'sp', 'standardize', 'vid']

@@ -17,7 +17,8 @@ class CNN(nn.Module):
   hidden dense = 83,450: its 48-filter map (16x16, before its pool) is the
   guided layer; the teacher's first block after pooling (16x16x64) the hint.
 
-  Features: 'conv_i' (each conv's ReLU output, before pooling), 'block_i'
+  Features: 'preact_i' (each conv's output before its ReLU: activation
+  boundaries), 'conv_i' (its ReLU output, before pooling), 'block_i'
   (after pooling, or = conv_i without), 'dense_i', 'embedding' (the input of
   the classifier, flattened).
 
@@ -40,7 +41,7 @@ class CNN(nn.Module):
   def trunk(self, feature: str) -> set[str]:
     """Submodules that compute `feature`."""
     kind, _, index = feature.rpartition('_')
-    if kind in ('conv', 'block'):
+    if kind in ('preact', 'conv', 'block'):
       return {f'conv_{i}' for i in range(int(index) + 1)}
     dense = len(self.dense) if feature == 'embedding' else int(index) + 1
     return {f'conv_{i}' for i in range(len(self.convs))} | {
@@ -53,8 +54,10 @@ class CNN(nn.Module):
     init = layers.scheme(self.param_init)
     features = {}
     for i, filters in enumerate(self.convs):
-      x = nn.relu(layers.conv(filters, (3, 3), padding='SAME', dtype=self.dtype,
-                              init=init, name=f'conv_{i}')(x))
+      x = layers.conv(filters, (3, 3), padding='SAME', dtype=self.dtype, init=init,
+                      name=f'conv_{i}')(x)
+      features[f'preact_{i}'] = x
+      x = nn.relu(x)
       features[f'conv_{i}'] = x
       if pool[i]:
         x = layers.max_pool_2x2(x)
