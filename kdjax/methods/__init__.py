@@ -18,6 +18,7 @@
   crd     contrastive representation distillation, memory banks (Tian et al. 2020)  crd.py
   kdsvd   KD by singular value decomposition (Lee et al. 2018)  kdsvd.py
   ab      activation boundaries: an init stage (Heo et al. 2019)  ab.py
+  reviewkd  knowledge review: fusion modules, HCL (Chen et al. 2021)  reviewkd.py
 
 `distill.logit_standardize` (Sun et al. 2024, standardize.py) is a switch of
 kd, dkd, dist and mlkd, not a method.
@@ -47,9 +48,10 @@ from kdjax.methods import cc
 from kdjax.methods import crd
 from kdjax.methods import kdsvd
 from kdjax.methods import ab
+from kdjax.methods import reviewkd
 from kdjax.methods import standardize
 from kdjax.methods.base import Context, Key, Method, Objective, all_keys, get, names, register
 
 __all__ = ['Context', 'Key', 'Method', 'Objective', 'all_keys', 'get', 'names', 'register',
            'ab', 'attention', 'cc', 'ce', 'crd', 'ctkd', 'dist', 'dkd', 'fitnet', 'fsp', 'kd', 'kdsvd',
-           'mlkd', 'nst', 'pkt', 'rkd', 'sp', 'standardize', 'vid']
+           'mlkd', 'nst', 'pkt', 'reviewkd', 'rkd', 'sp', 'standardize', 'vid']
