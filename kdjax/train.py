@@ -101,17 +101,19 @@ def with_parts(head, config, model, variables, feature_shapes, rng):
               module, rng, feature_shapes[0], feature_shapes[1])))
 
 
-def main_state(method, config, model, variables, shapes, tx, train_labels):
+def main_state(method, config, model, variables, shapes, tx, train_labels,
+               stage_parts=None):
   """(the step's model, the main stage's state at step 0): the student with
   the method's parts (`with_parts`) and the method's initial state
-  (`Method.state`, for the (student, teacher) feature `shapes` and the
-  training set's int labels [N]), both from the stage's root key."""
+  (`Method.state`, for the (student, teacher) feature `shapes`, the
+  training set's int labels [N] and the trained parts of its stages,
+  {stage name: params}), both from the stage's root key."""
   rng = steps.stage_rng(config.seed)
   step_model, variables = with_parts(method.head, config, model, variables, shapes, rng)
   method_state = None
   if method.state is not None:
     method_state = method.state(config, np.asarray(train_labels), *shapes,
-                                jax.random.fold_in(rng, 1))
+                                jax.random.fold_in(rng, 1), stage_parts=stage_parts or {})
   return step_model, steps.create_state(variables, tx, rng, method_state)
 
 
@@ -154,7 +156,8 @@ def run_method_stage(stage, index, *, config, workdir, data, student, variables,
   """Trains a method's `stage` (`methods.Stage`, the `index`-th, from 1) in
   workdir/<stage name>: the student's `stage.trainable` submodules (the rest
   frozen) and the stage's parts, by the stage's optimizer. Returns the
-  student's variables after it (its parts dropped), its history and timing."""
+  student's variables after it, the stage's trained parts (params; {}
+  without), its history and timing."""
   rng = steps.stage_rng(config.seed, index)
   model, stage_vars = with_parts(stage.head, config, student, variables, shapes, rng)
   trainable = stage.trainable(config, student)
@@ -174,10 +177,10 @@ def run_method_stage(stage, index, *, config, workdir, data, student, variables,
       state=state, step=step_spec(config, data, model, tx, stage.objective(config)),
       hparams={}, config=config, data=data, teacher=teacher,
       teacher_variables=teacher_variables, mesh=mesh, writers=[writer])
-  out = steps.model_variables(state.params, state.batch_stats)
+  out, stage_parts = steps.model_variables(state.params, state.batch_stats), {}
   if stage.head is not None:
-    out = models.parts.detach(out)[0]
-  return out, history, timing
+    out, stage_parts = models.parts.detach(out)
+  return out, stage_parts, history, timing
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -279,9 +282,10 @@ def _train_and_evaluate(config, workdir, config_json, parts):
     writer = outputs.summary_writer(os.path.join(workdir, 'tensorboard'))
   extra = {'seed': config.seed}
   shapes = feature_shapes(method, model, teacher, data.image_shape)
+  stage_parts = {}
   try:
     for index, stage in enumerate(method.stages, start=1):
-      variables, history, timing = run_method_stage(
+      variables, stage_parts[stage.name], history, timing = run_method_stage(
           stage, index, config=config, workdir=workdir, data=data, student=model,
           variables=variables, teacher=teacher, teacher_variables=teacher_variables,
           shapes=shapes, writer=writer, mesh=mesh)
@@ -290,7 +294,7 @@ def _train_and_evaluate(config, workdir, config_json, parts):
       faults.crash_point('stage_switch')
     tx = optimizer(method, config, loop.steps_per_epoch(config, data))
     step_model, state = main_state(method, config, model, variables, shapes, tx,
-                                   data.train.labels)
+                                   data.train.labels, stage_parts)
     state, (history,), timing = loop.run_stage(
         loop.Stage('train', workdir, config.train.epochs), state=state,
         step=step_spec(config, data, step_model, tx, method.objective([config])),

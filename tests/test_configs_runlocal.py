@@ -48,7 +48,8 @@ def cnn_teacher(images, tmp_path_factory):
                                         ('pkt', 1_070_794), ('nst', 1_070_794),
                                         ('vid', 1_070_794), ('cc', 1_070_794),
                                         ('crd', 1_070_794), ('kdsvd', 1_070_794),
-                                        ('ab', 1_070_794), ('reviewkd', 1_070_794)])
+                                        ('ab', 1_070_794), ('reviewkd', 1_070_794),
+                                        ('ft', 1_070_794)])
 def test_cifar10_cnn_rows(row, params, images, cnn_teacher, tmp_path):
   metrics = run('cifar10_cnn', row, images, str(tmp_path), cnn_teacher)
   assert metrics['params'] == params and metrics['epochs'] == 1
@@ -60,7 +61,7 @@ def test_cifar10_cnn_rows(row, params, images, cnn_teacher, tmp_path):
     assert 1 < metrics['method_parts']['temperature'] < 21
   if row == 'vid':
     assert set(metrics['method_parts']) == {'variance_0', 'variance_1'}
-  if row in ('sp', 'pkt', 'nst', 'vid', 'cc', 'crd', 'kdsvd', 'reviewkd'):  # the objective's terms sum to the loss
+  if row in ('sp', 'pkt', 'nst', 'vid', 'cc', 'crd', 'kdsvd', 'reviewkd', 'ft'):  # the objective's terms sum to the loss
     last = metrics['history'][-1]
     assert last['train_ce'] + last[f'train_{row}'] == pytest.approx(last['train_loss'], rel=1e-5)
 

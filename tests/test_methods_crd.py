@@ -54,7 +54,8 @@ def _state(n=40, classes=4, dim=6):
   labels = np.arange(n) % classes
   config = train.config_lib.get_base_config()
   config.crd.feat_dim = dim
-  return labels, crd.initial_state(config, labels, {}, {}, jax.random.PRNGKey(0))
+  return labels, crd.initial_state(config, labels, {}, {}, jax.random.PRNGKey(0),
+                                   stage_parts={})
 
 
 def _unit(x):
