@@ -161,7 +161,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
   main_state = lambda c: train.main_state(
       methods.get(c.method), c, model,
       models.init(model, steps.init_rng(c.seed), data.image_shape), shapes, tx,
-      data.train.labels)
+      data.train.labels, teacher_variables=teacher_variables)
   step_model = main_state(config)[0]
   state = grid(lambda c: main_state(c)[1])
   reads_teacher = [methods.get(c.method).needs_teacher for c in configs]

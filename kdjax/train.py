@@ -102,18 +102,20 @@ def with_parts(head, config, model, variables, feature_shapes, rng):
 
 
 def main_state(method, config, model, variables, shapes, tx, train_labels,
-               stage_parts=None):
+               stage_parts=None, teacher_variables=None):
   """(the step's model, the main stage's state at step 0): the student with
   the method's parts (`with_parts`) and the method's initial state
   (`Method.state`, for the (student, teacher) feature `shapes`, the
-  training set's int labels [N] and the trained parts of its stages,
-  {stage name: params}), both from the stage's root key."""
+  training set's int labels [N], the trained parts of its stages,
+  {stage name: params}, and the teacher's variables), both from the stage's
+  root key."""
   rng = steps.stage_rng(config.seed)
   step_model, variables = with_parts(method.head, config, model, variables, shapes, rng)
   method_state = None
   if method.state is not None:
     method_state = method.state(config, np.asarray(train_labels), *shapes,
-                                jax.random.fold_in(rng, 1), stage_parts=stage_parts or {})
+                                jax.random.fold_in(rng, 1), stage_parts=stage_parts or {},
+                                teacher_variables=teacher_variables)
   return step_model, steps.create_state(variables, tx, rng, method_state)
 
 
@@ -294,7 +296,7 @@ def _train_and_evaluate(config, workdir, config_json, parts):
       faults.crash_point('stage_switch')
     tx = optimizer(method, config, loop.steps_per_epoch(config, data))
     step_model, state = main_state(method, config, model, variables, shapes, tx,
-                                   data.train.labels, stage_parts)
+                                   data.train.labels, stage_parts, teacher_variables)
     state, (history,), timing = loop.run_stage(
         loop.Stage('train', workdir, config.train.epochs), state=state,
         step=step_spec(config, data, step_model, tx, method.objective([config])),

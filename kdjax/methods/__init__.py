@@ -20,6 +20,7 @@
   ab      activation boundaries: an init stage (Heo et al. 2019)  ab.py
   reviewkd  knowledge review: fusion modules, HCL (Chen et al. 2021)  reviewkd.py
   ft      factor transfer: a paraphraser stage, a translator (Kim et al. 2018)  ft.py
+  ofd     overhaul of feature distillation, margins from the teacher's BN (Heo et al. 2019)  ofd.py
 
 `distill.logit_standardize` (Sun et al. 2024, standardize.py) is a switch of
 kd, dkd, dist and mlkd, not a method.
@@ -51,9 +52,10 @@ from kdjax.methods import kdsvd
 from kdjax.methods import ab
 from kdjax.methods import reviewkd
 from kdjax.methods import ft
+from kdjax.methods import ofd
 from kdjax.methods import standardize
 from kdjax.methods.base import Context, Key, Method, Objective, all_keys, get, names, register
 
 __all__ = ['Context', 'Key', 'Method', 'Objective', 'all_keys', 'get', 'names', 'register',
            'ab', 'attention', 'cc', 'ce', 'crd', 'ctkd', 'dist', 'dkd', 'fitnet', 'fsp', 'ft', 'kd', 'kdsvd',
-           'mlkd', 'nst', 'pkt', 'reviewkd', 'rkd', 'sp', 'standardize', 'vid']
+           'mlkd', 'nst', 'ofd', 'pkt', 'reviewkd', 'rkd', 'sp', 'standardize', 'vid']

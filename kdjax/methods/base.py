@@ -175,11 +175,12 @@ class Method:
     normalise the scale away); None: the student's optimizer.
   stages: `Stage`s trained, in order, before the main one (FitNets' hint stage).
   state: (config, train labels (int [N]), student feature shapes, teacher
-    feature shapes, rng, *, stage_parts) -> the pytree of arrays the method
-    carries between steps of its main stage (CRD's memory bank, indexed by
-    the examples of the batch; FT's paraphraser, trained in its stage and
-    frozen since: `stage_parts` is {stage name: its trained parts' params}),
-    or None: no state. It is a field of the train state beside
+    feature shapes, rng, *, stage_parts, teacher_variables) -> the pytree of
+    arrays the method carries between steps of its main stage (CRD's memory
+    bank, indexed by the examples of the batch; FT's paraphraser, trained in
+    its stage and frozen since: `stage_parts` is {stage name: its trained
+    parts' params}; OFD's margins from the teacher's BatchNorms), or None:
+    no state. It is a field of the train state beside
     the parameters: checkpointed and restored bit-exactly, stacked in a grid,
     replicated across devices (the loss gathers its updates over
     `Context.axis_name`). Its loss is then stateful (`Objective`).

@@ -83,11 +83,11 @@ class Embeddings(nn.Module):
             'teacher': embed(teacher['embedding'], 'embed_t')}
 
 
-def initial_state(config, labels, student, teacher, rng, *, stage_parts):
+def initial_state(config, labels, student, teacher, rng, **_):
   """The memory banks [N, feat_dim] (uniform in ±1/sqrt(feat_dim/3), as
   ContrastMemory's), the normalisation constants Z (-1: not set yet) and the
   training labels [N] the negatives are drawn by."""
-  del student, teacher, stage_parts  # CRD has no stages
+  del student, teacher  # (nor its stages' parts or the teacher's variables)
   n, dim = len(labels), config.crd.feat_dim
   stdv = 1.0 / np.sqrt(dim / 3)
   k_s, k_t = jax.random.split(rng)

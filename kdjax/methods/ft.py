@@ -163,7 +163,7 @@ def loss(student, teacher, labels, hparams, *, state, context, teacher_layer):
   return ce + ft, {'ce': ce, 'ft': ft}, state
 
 
-def _state(config, labels, student, teacher, rng, *, stage_parts):
+def _state(config, labels, student, teacher, rng, *, stage_parts, **_):
   """The paraphraser trained in its stage (frozen in the main run)."""
   del config, labels, student, teacher, rng
   # (ft.init_epochs = 0: the stage's initial paraphraser, untrained.)

@@ -50,7 +50,7 @@ class BasicBlock(nn.Module):
       x = layers.conv(self.filters, (1, 1), strides=self.strides, use_bias=False,
                       dtype=self.dtype, init=init, name='shortcut_conv')(x)
       x = layers.batch_norm(train, 'shortcut_bn', self.axis_name)(x)
-    return nn.relu(x + y)
+    return nn.relu(x + y), x + y  # (output, pre-activation)
 
 
 class Bottleneck(nn.Module):
@@ -76,12 +76,13 @@ class Bottleneck(nn.Module):
     if self.strides != 1 or x.shape[-1] != 4 * self.filters:
       x = bn('shortcut_bn')(conv(4 * self.filters, (1, 1), 'shortcut_conv',
                                  strides=self.strides)(x))
-    return nn.relu(x + y)
+    return nn.relu(x + y), x + y  # (output, pre-activation)
 
 
 class ResNet(nn.Module):
-  """Features: 'stem', 'stage_1'..'stage_4' (each stage's output map) and
-  'embedding' (the pooled vector: 512-d for ResNet-18/34).
+  """Features: 'stem', 'stage_1'..'stage_4' (each stage's output map),
+  'preact_1'..'preact_4' (the same before its last ReLU) and 'embedding'
+  (the pooled vector: 512-d for ResNet-18/34).
 
   Widths: the stem `width` and stage s `width * 2**(s-1)`, or `widths`
   (stem, stage 1, stage 2, ...) where given.
@@ -94,6 +95,14 @@ class ResNet(nn.Module):
   axis_name: str | None = None
   dtype: Any = jnp.float32  # compute dtype (train.compute_dtype); params float32
   param_init: str = 'flax'  # or 'torch' (module docstring)
+
+  def bn_before_relu(self, feature: str) -> tuple:
+    """The path of the BatchNorm whose output the residual add before
+    `feature`'s ReLU receives (OFD's margins: mdistiller's
+    `get_bn_before_relu`, the last block's bn2, or bn3 for bottlenecks)."""
+    s = int(feature.rsplit('_', 1)[1])
+    return (f'stage{s}_block{self.stage_sizes[s - 1] - 1}',
+            'bn3' if self.block == 'bottleneck' else 'bn2')
 
   def trunk(self, feature: str) -> set[str]:
     special = {'stem': 0, 'embedding': len(self.stage_sizes)}
@@ -128,9 +137,10 @@ class ResNet(nn.Module):
       for b in range(blocks):
         strides = 2 if s > 1 and b == 0 else 1
         block = {'basic': BasicBlock, 'bottleneck': Bottleneck}[self.block]
-        x = block(widths[s], strides, self.axis_name,
-                       self.dtype, self.param_init, name=f'stage{s}_block{b}')(x, train)
+        x, preact = block(widths[s], strides, self.axis_name, self.dtype,
+                          self.param_init, name=f'stage{s}_block{b}')(x, train)
       features[f'stage_{s}'] = x
+      features[f'preact_{s}'] = preact
     x = jnp.mean(x, axis=(1, 2))
     features['embedding'] = x
     logits = layers.dense(self.num_classes, dtype=self.dtype, init=torch_default,
@@ -140,7 +150,8 @@ class ResNet(nn.Module):
 
 class CifarResNet(ResNet):
   """The benchmark's CIFAR ResNets (module docstring): resnet{6n+2} =
-  stage_sizes (n, n, n); features 'stem', 'stage_1'..'stage_3', 'embedding'."""
+  stage_sizes (n, n, n); features 'stem', 'stage_1'..'stage_3', 'preact_1'..'preact_3',
+  'embedding'."""
   stage_sizes: Sequence[int] = (3, 3, 3)
   widths: Sequence[int] = (16, 16, 32, 64)
   stem_scheme = 'kaiming_fan_out'
