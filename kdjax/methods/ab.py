@@ -53,16 +53,6 @@ KEYS = (
 )
 
 
-def _batch_norm(x, name, module):
-  """BatchNorm2d in training mode: batch statistics (biased variance, eps
-  1e-5), a learned scale (1) and bias (0) per channel."""
-  scale = module.param(f'{name}_scale', nn.initializers.ones, (x.shape[-1],))
-  bias = module.param(f'{name}_bias', nn.initializers.zeros, (x.shape[-1],))
-  mean = jnp.mean(x, axis=(0, 1, 2))
-  var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
-  return (x - mean) * jax.lax.rsqrt(var + 1e-5) * scale + bias
-
-
 class Connectors(nn.Module):
   """RepDistiller's `Connector`: each paired student map [B, h, w, c] to its
   teacher map's shape [B, H, W, C], as 'pair_<i>' (the method's stage parts)."""
@@ -90,7 +80,7 @@ class Connectors(nn.Module):
       else:
         x = layers.conv(channels, (1 + h - height, 1 + w - width), padding='VALID',
                         init=init, name=f'conv_{i}')(x)
-      out[f'pair_{i}'] = _batch_norm(x, f'bn_{i}', self)
+      out[f'pair_{i}'] = layers.batch_statistics_norm(self, x, f'bn_{i}')
     return out
 
 

@@ -59,15 +59,6 @@ def _leaky(x):
   return nn.leaky_relu(x, 0.1)
 
 
-def _batch_norm(x, name, module):
-  """BatchNorm2d in training mode (batch statistics, biased variance, eps 1e-5)."""
-  scale = module.param(f'{name}_scale', nn.initializers.ones, (x.shape[-1],))
-  bias = module.param(f'{name}_bias', nn.initializers.zeros, (x.shape[-1],))
-  mean = jnp.mean(x, axis=(0, 1, 2))
-  var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
-  return (x - mean) * jax.lax.rsqrt(var + 1e-5) * scale + bias
-
-
 class Paraphraser(nn.Module):
   """RepDistiller's Paraphraser (`use_bn=False`) on the teacher's map `layer`
   [B, H, W, C], as the stage's head: {'target': t, 'reconstruction'}."""
@@ -117,7 +108,7 @@ class Translator(nn.Module):
     c, k = x.shape[-1], int(self.channels * RATE)
     for i, width in enumerate((c, k, k)):
       x = layers.conv(width, (3, 3), padding=((1, 1), (1, 1)), init=init, name=f'conv_{i}')(x)
-      x = _leaky(_batch_norm(x, f'bn_{i}', self))
+      x = _leaky(layers.batch_statistics_norm(self, x, f'bn_{i}'))
     return {'factor_input': x}
 
 

@@ -38,6 +38,7 @@ from kdjax import losses
 from kdjax import models
 from kdjax.methods import base
 from kdjax.methods import pairs
+from kdjax.models import layers
 
 WEIGHT = base.number('ofd.weight', 0.001, 'weight of the distillation term (FEAT_WEIGHT)',
                      low=0, symbol='w')
@@ -86,11 +87,7 @@ class Connectors(nn.Module):
       x = nn.Conv(c, (k, k), padding=(((k - 1) // 2,) * 2,) * 2, use_bias=False,
                   kernel_init=_normal_fan_out, name=f'conv_{i}')(
                       features[s].astype(jnp.float32))
-      scale = self.param(f'bn_{i}_scale', nn.initializers.ones, (c,))
-      bias = self.param(f'bn_{i}_bias', nn.initializers.zeros, (c,))
-      mean = jnp.mean(x, axis=(0, 1, 2))
-      var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
-      out[f'pair_{i}'] = (x - mean) * jax.lax.rsqrt(var + 1e-5) * scale + bias
+      out[f'pair_{i}'] = layers.batch_statistics_norm(self, x, f'bn_{i}')
     return out
 
 

@@ -63,15 +63,6 @@ def nearest(x, size):
   return x[:, rows][:, :, cols]
 
 
-def _batch_norm(x, name, module):
-  """BatchNorm2d in training mode (batch statistics, biased variance, eps 1e-5)."""
-  scale = module.param(f'{name}_scale', nn.initializers.ones, (x.shape[-1],))
-  bias = module.param(f'{name}_bias', nn.initializers.zeros, (x.shape[-1],))
-  mean = jnp.mean(x, axis=(0, 1, 2))
-  var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
-  return (x - mean) * jax.lax.rsqrt(var + 1e-5) * scale + bias
-
-
 def _kaiming_uniform_a1(key, shape, dtype=jnp.float32):
   """nn.init.kaiming_uniform_(w, a=1): U(±sqrt(3 / fan_in)), HWIO kernels."""
   bound = np.sqrt(3.0 / (shape[0] * shape[1] * shape[2]))
@@ -90,7 +81,7 @@ class ABF(nn.Module):
   def __call__(self, x, residual, out_size):
     x = nn.Conv(self.mid, (1, 1), use_bias=False, kernel_init=_kaiming_uniform_a1,
                 name='conv1')(x)
-    x = _batch_norm(x, 'bn1', self)
+    x = layers.batch_statistics_norm(self, x, 'bn1')
     if self.fuse:
       residual = nearest(residual, x.shape[1:3])
       z = layers.conv(2, (1, 1), init=layers.scheme(self.param_init), name='att_conv')(
@@ -101,7 +92,7 @@ class ABF(nn.Module):
       x = nearest(x, out_size)
     y = nn.Conv(self.out, (3, 3), padding=((1, 1), (1, 1)), use_bias=False,
                 kernel_init=_kaiming_uniform_a1, name='conv2')(x)
-    return _batch_norm(y, 'bn2', self), x
+    return layers.batch_statistics_norm(self, y, 'bn2'), x
 
 
 class Review(nn.Module):

@@ -103,6 +103,19 @@ def batch_norm(train: bool, name: str, axis_name=None) -> nn.BatchNorm:
                       axis_name=axis_name, name=name)
 
 
+def batch_statistics_norm(module, x, name: str):
+  """BatchNorm2d in training mode on maps [B, H, W, C]: the batch's statistics
+  (biased variance, eps 1e-5), a learned scale (1) and bias (0) per channel,
+  as params `<name>_scale`, `<name>_bias` of `module` (called from its compact
+  `__call__`). For method parts that serve only the loss, whose running
+  statistics are never read."""
+  scale = module.param(f'{name}_scale', nn.initializers.ones, (x.shape[-1],))
+  bias = module.param(f'{name}_bias', nn.initializers.zeros, (x.shape[-1],))
+  mean = jnp.mean(x, axis=(0, 1, 2))
+  var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
+  return (x - mean) * jax.lax.rsqrt(var + 1e-5) * scale + bias
+
+
 def max_pool_2x2(x):
   """2x2 max-pool, stride 2, of [B, H, W, C]; an odd last row or column is
   dropped, as by `nn.max_pool`'s 'VALID' padding (e.g. 7x7 -> 3x3).
