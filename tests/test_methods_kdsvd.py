@@ -1,6 +1,10 @@
 """KDSVD (issue 28) against numpy of mdistiller's code, its gradient against
 finite differences, a run and its refusals."""
 
+import os
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +13,7 @@ import pytest
 from kdjax import errors
 from kdjax import train
 from kdjax.methods import kdsvd
+from tests.conftest import REPO
 from tests.test_methods import _cnn_pair
 
 RNG = np.random.default_rng(2018)
@@ -85,3 +90,27 @@ def test_kdsvd_trains_and_refuses_what_cannot_pair(tmp_path):
     config.kdsvd.pairs = value
     with pytest.raises(errors.ConfigError, match=match):
       train.train_and_evaluate(config, str(tmp_path / 'refused'))
+
+
+# The CIFAR pair's maps (B = 32): each SVD's batch is large enough for jaxlib
+# to split it over XLA's thread pool, where two SVDs at once hung for ever on
+# 2 cores (2 of 3 runs within 60 s before kdsvd._after ordered them).
+_CONCURRENT = """
+import jax, jax.numpy as jnp, numpy as np
+from kdjax.methods import kdsvd
+r = np.random.RandomState(0)
+maps = [jnp.asarray(r.rand(32, h, h, c), jnp.float32)
+        for h, c in ((16, 32), (8, 64), (16, 64), (8, 128))]
+grad = jax.jit(jax.grad(lambda s0, s1, t0, t1: kdsvd.kdsvd_loss(
+    [s0 * 2, s1 * 2], [t0 * 3, t1 * 3], 1), argnums=(0, 1)))
+for _ in range(20):
+  jax.block_until_ready(grad(*maps))
+"""
+
+
+def test_the_svds_of_one_step_do_not_wait_for_each_other():
+  try:
+    subprocess.run([sys.executable, '-c', _CONCURRENT], cwd=REPO, check=True,
+                   env=dict(os.environ, PYTHONPATH=REPO), timeout=240)
+  except subprocess.TimeoutExpired:
+    pytest.fail('20 KDSVD gradient steps did not finish in 240 s (the SVDs deadlocked)')

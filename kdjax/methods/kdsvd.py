@@ -77,12 +77,25 @@ def _rbf(v, previous):
   return jnp.exp(-(v[:, :, None, :] - previous[:, None, :, :]) ** 2 / 8)
 
 
+def _after(x, done):
+  """x, made to wait for the array `done`, so that one SVD runs at a time:
+  jaxlib's CPU SVD splits a large batch over XLA's thread pool and waits for
+  it, and two at once on a small pool can wait for each other forever (seen
+  on 2 cores with jax 0.10.2). XLA schedules by data, not by barriers, so the
+  dependency is real: x + min(|done[0]|, 0), which is 0 for the finite
+  `done` it gets, but not provably so."""
+  first = jax.lax.stop_gradient(done.reshape(-1)[0])
+  return x + jnp.minimum(jnp.abs(first), 0.0).astype(x.dtype)
+
+
 def kdsvd_loss(student_maps, teacher_maps, k):
   """L over the paired maps (lists in network order, [B, H, W, C] each)."""
-  total, previous = 0.0, None
+  total, previous, done = 0.0, None, None
   for f_s, f_t in zip(student_maps, teacher_maps):
-    v_t, s_t = svd(jax.lax.stop_gradient(f_t), k)
-    v_s, _ = svd(f_s, k + 3)
+    f_t = jax.lax.stop_gradient(f_t if done is None else _after(f_t, done))
+    v_t, s_t = svd(f_t, k)
+    v_s, _ = svd(_after(f_s, v_t), k + 3)
+    done = v_s
     v_s = align(v_s, v_t)
     v_t, v_s = v_t * s_t[:, None, :], v_s * s_t[:, None, :]
     if previous is not None:
