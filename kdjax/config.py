@@ -229,13 +229,21 @@ def cifar100_benchmark(teacher='resnet32x4', student='resnet8x4'):
   `kdjax.models.benchmark`): SGD 0.05, momentum 0.9, L2 5e-4, batch 64, 240
   epochs, x0.1 after epochs 150, 180 and 210; crop 32 with 4-px padding +
   flip; KD at T = 4 with 0.1 CE + 0.9 KD (their -r 0.1 -a 0.9); the
-  lightweight students (MobileNetV2, ShuffleV1/V2) at lr 0.01."""
+  lightweight students (MobileNetV2, ShuffleV1/V2) at lr 0.01. The methods'
+  stages before the main one (AB's, FSP's, FT's init) by constant SGD with
+  the same momentum and L2 at the student's rate, or the rate the stage
+  names for this student (`Stage.benchmark_learning_rate`), as
+  RepDistiller's `helper/pretrain.py`."""
   config = get_base_config()
   config.dataset.update(name='cifar100', translate=4, flip=True)
   config.train.update(epochs=240, batch_size=64)
-  config.optimizer = optimizer('sgd', 0.01 if student in benchmark.LIGHTWEIGHT else 0.05,
-                               weight_decay=5e-4, momentum=0.9,
+  rate = 0.01 if student in benchmark.LIGHTWEIGHT else 0.05
+  config.optimizer = optimizer('sgd', rate, weight_decay=5e-4, momentum=0.9,
                                schedule='multistep', decay_epochs=(150, 180, 210))
+  for stage in methods.base.stages():
+    methods.base.assign(config, stage.optimizer_key, optimizer(
+        'sgd', stage.benchmark_learning_rate(student) or rate, weight_decay=5e-4,
+        momentum=0.9))
   config.model = benchmark.model(student)
   config.teacher.model = benchmark.model(teacher)
   config.distill.update(temperature=4.0, alpha=0.1)

@@ -174,7 +174,8 @@ def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
       num_examples=len(data.train), epochs=epochs,
       steps_per_epoch=steps_per_epoch(config, data), batch_size=batch,
       dims=teacher_cache.output_dims(teacher, data.image_shape, outputs),
-      outputs=outputs, translate=config.dataset.translate, flip=config.dataset.flip)
+      outputs=outputs, translate=config.dataset.translate, flip=config.dataset.flip,
+      teacher_train=objective.teacher_train)
   record = {'used': plan.use, 'reason': plan.reason, 'variants': plan.variants,
             'bytes': plan.bytes}
   logging.info('teacher cache %s: %s (%.1f MiB)', 'on' if plan.use else 'off',

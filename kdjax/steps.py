@@ -25,7 +25,7 @@ from kdjax.models import parts as models_parts
 # Metric sums of the objective's named loss terms are f'{TERM}{name}'.
 TERM = 'term/'
 # Streams folded out of the run's root key.
-_DATA, _AUGMENT, _DROPOUT, _INIT, _METHOD = 0, 1, 2, 3, 4
+_DATA, _AUGMENT, _DROPOUT, _INIT, _METHOD, _TEACHER = 0, 1, 2, 3, 4, 5
 
 
 @struct.dataclass
@@ -137,6 +137,12 @@ class Step:
     if isinstance(self.teacher, teacher_cache.CachedTeacher):
       teacher_out = teacher_cache.lookup(teacher_variables, batch[2], variant,
                                          self.teacher.shapes)
+    elif self.teacher is not None and getattr(self.objective, 'teacher_train', False):
+      # Batch statistics in the teacher's BatchNorms; the updated running
+      # averages are dropped (methods.Method.teacher_train).
+      teacher_out = jax.lax.stop_gradient(self.teacher.apply(
+          teacher_variables, x, train=True, return_features=True, mutable=['batch_stats'],
+          rngs={'dropout': jax.random.fold_in(rng, _TEACHER)})[0])
     elif self.teacher is not None:
       teacher_out = jax.lax.stop_gradient(self.teacher.apply(
           teacher_variables, x, train=False, return_features=True))

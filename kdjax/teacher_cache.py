@@ -7,7 +7,8 @@ example from V variants (`augment.num_variants`: 2 for flips alone,
 training, and a step gathers `table[idx, v]` instead of running the teacher.
 
 Rule (`plan`): the cache is used when `distill.teacher_cache` is on (the
-default), building it takes fewer teacher forwards than the stage would
+default), the objective runs the teacher in eval mode (not a method with
+`teacher_train`, whose teacher outputs depend on the batch), building it takes fewer teacher forwards than the stage would
 (N * V < epochs * steps * batch) and the table of the outputs the stage's
 objective reads (`Objective.teacher_outputs`: logits, the embedding, or
 feature maps) fits in `MAX_BYTES`. The decision, the reason and the size are logged and recorded
@@ -55,7 +56,7 @@ class Plan:
 
 def plan(*, enabled: bool, objective_name: str, outputs: tuple, num_examples: int,
          epochs: int, steps_per_epoch: int, batch_size: int, dims: dict,
-         translate: int, flip: bool) -> Plan:
+         translate: int, flip: bool, teacher_train: bool = False) -> Plan:
   """Whether a stage uses the cache (see the module docstring); `outputs`
   are what its objective reads of the teacher, `dims` their widths."""
   v = augment.num_variants(translate=translate, flip=flip)
@@ -66,6 +67,9 @@ def plan(*, enabled: bool, objective_name: str, outputs: tuple, num_examples: in
   if not outputs:
     return Plan(False, f'objective {objective_name!r} reads nothing of the '
                 'teacher', v, 0)
+  if teacher_train:
+    return Plan(False, f'objective {objective_name!r} runs the teacher with the '
+                "batch's BatchNorm statistics", v, 0)
   if forwards >= saved:
     return Plan(False, f'{num_examples} images x {v} variants = {forwards} '
                 f'teacher forwards, not fewer than the {saved} of training', v, size)

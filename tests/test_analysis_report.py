@@ -253,3 +253,18 @@ def test_unfinished_runs_are_refused(tmp_path):
     tables.results_table([killed])
   with pytest.raises(errors.DataError, match=says):  # mcnemar's input
     runs_lib.read_predictions(os.path.join(killed, 'predictions', 'test.npz'))
+
+
+def test_a_method_added_after_the_latency_measurement_takes_its_architectures_row(study):
+  """The latency file names the groups it measured; a later method on the same
+  student architecture (even drawn with another param_init) reads that row,
+  not its own run's noisy timing; another architecture reads none."""
+  groups = {g.name: g for g in runs_lib.group(runs_lib.load_glob(os.path.join(study, '*')))}
+  student = groups['student'].first.config
+  row = {'runs': ['student'], 'model': dict(student['model'], param_init='flax'),
+         'image_shape': [28, 28, 1], 'dtype': 'float32', 'median_ms': 0.123,
+         'speedup_vs_reference': [3.0, 2.9, 3.1]}
+  latency = {'batches': {'1': [row]}, 'reference': ['teacher'], 'device': 'cpu'}
+  assert report.arch_latency(latency, groups['kd_t4']) == (0.123, [3.0, 2.9, 3.1])
+  assert report.arch_latency(latency, groups['student_bn']) is None
+  assert report.arch_latency(latency, groups['teacher']) is None

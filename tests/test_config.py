@@ -118,6 +118,25 @@ def test_every_number_key_refuses_nan_and_inf(key, value):
     config_lib.validate(base(**{key: value}))
 
 
+_INT_KEYS = sorted(k.path for k in methods.all_keys().values()
+                   if type(k.default) is int and k.expected.startswith('an '))
+
+
+@pytest.mark.parametrize('key', _INT_KEYS)
+def test_every_integer_method_key_refuses_bools_floats_and_values_below_its_bound(key):
+  spec = methods.all_keys()[key]  # checked alone: ConfigDict fixes a field's type
+  low = int(spec.expected.split('>= ')[1])
+  for value in (True, float(low + 1), low - 1):
+    with pytest.raises(errors.ConfigError, match=f'^{key}={value!r} is invalid; expected an '):
+      spec.check(value)
+  spec.check(low)
+  with pytest.raises(errors.ConfigError, match=f'^{key}={low - 1} is invalid'):
+    config_lib.validate(base(**{key: low - 1}))
+  if 'odd' in spec.expected:
+    with pytest.raises(errors.ConfigError, match=f'^{key}={low + 1} is invalid; expected an odd'):
+      spec.check(low + 1)
+
+
 def test_nan_is_refused_with_what_is_expected():
   with pytest.raises(errors.ConfigError, match=r'^dkd.warmup_epochs=nan is invalid; '
                      r'expected a finite number >= 0$'):

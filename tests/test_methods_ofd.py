@@ -3,6 +3,7 @@ scipy, the partial L2 distance against numpy of mdistiller's feat_loss, a
 run on small CIFAR ResNets (margins from the teacher's BatchNorms) and the
 refusals."""
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -10,7 +11,9 @@ import pytest
 from scipy import integrate, stats
 
 from kdjax import errors
+from kdjax import methods
 from kdjax import models
+from kdjax import steps
 from kdjax import train
 from kdjax.methods import ofd
 from tests.test_methods import _cnn_pair, _digits
@@ -63,6 +66,8 @@ def test_ofd_trains_with_margins_from_the_teachers_batchnorms(tmp_path):
   config.teacher.workdir = str(tmp_path / 'teacher')
   config.ofd.pairs = ('preact_2:preact_2', 'preact_3:preact_3')
   metrics = train.train_and_evaluate(config, str(tmp_path / 'ofd'))
+  assert not metrics['teacher_cache']['used']
+  assert "batch's BatchNorm statistics" in metrics['teacher_cache']['reason']
   last = metrics['history'][-1]
   assert last['train_ce'] + last['train_ofd'] == pytest.approx(last['train_loss'], rel=1e-5)
   assert last['train_ofd'] > 0
@@ -84,3 +89,24 @@ def test_ofd_trains_with_margins_from_the_teachers_batchnorms(tmp_path):
   cnn.ofd.pairs = ('preact_0:preact_0',)
   with pytest.raises(errors.ConfigError, match="teacher.model.name='cnn' does not have"):
     train.train_and_evaluate(cnn, str(tmp_path / 'refused'))
+
+
+def test_the_teacher_runs_on_the_batchs_statistics_as_mdistillers_ofd_train():
+  """mdistiller's OFD.train() puts the teacher in train mode too: the step's
+  teacher maps are the teacher's with batch statistics, not its running ones."""
+  teacher = models.create(_resnet((4, 8, 8, 16)), 10)
+  variables = models.init(teacher, jax.random.PRNGKey(0), (8, 8, 1))
+  variables = {**variables, 'batch_stats': jax.tree.map(  # running stats far from the batch's
+      lambda x: x + 3.0, variables['batch_stats'])}
+  images = jnp.asarray(RNG.integers(0, 256, (6, 8, 8, 1)), jnp.uint8)
+  batch = (images, jnp.zeros(6, jnp.int32))
+  objective = methods.get('ofd').objective([_digits('student', epochs=1)])
+  assert objective.teacher_train
+  step = steps.Step(model=teacher, tx=None, objective=objective, teacher=teacher,
+                    augmentation=steps.Augmentation(0, False, (0.5,), (0.25,)))
+  inputs = step.inputs(batch, jax.random.PRNGKey(1), variables)
+  (_, want), _ = teacher.apply(variables, inputs.x, train=True, return_features=True,
+                               mutable=['batch_stats'])
+  np.testing.assert_allclose(inputs.teacher_out[1]['preact_3'], want['preact_3'], rtol=1e-6)
+  _, eval_mode = teacher.apply(variables, inputs.x, train=False, return_features=True)
+  assert np.abs(np.asarray(eval_mode['preact_3'] - want['preact_3'])).max() > 0.1

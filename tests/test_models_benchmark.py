@@ -173,6 +173,22 @@ def test_lightweight_students_train_at_a_lower_rate():
   assert config_lib.cifar100_benchmark('vgg13', 'vgg8').optimizer.learning_rate == 0.05
 
 
+@pytest.mark.parametrize('teacher,student,ab_fsp,ft', [
+    ('resnet32x4', 'resnet8x4', 0.05, 0.01),   # FT's paraphraser at 0.01 for ResNets
+    ('wrn_40_2', 'wrn_16_2', 0.05, 0.01),
+    ('vgg13', 'vgg8', 0.05, 0.05),             # ... but not for VGG students
+    ('resnet32x4', 'ShuffleV1', 0.01, 0.01),   # lightweight: the student's 0.01
+])
+def test_init_stages_train_at_repdistillers_pretrain_rates(teacher, student, ab_fsp, ft):
+  """RepDistiller's helper/pretrain.py: constant SGD at the student's rate
+  (momentum 0.9, L2 5e-4), 0.01 for FT with its ResNet/WRN students."""
+  config = config_lib.cifar100_benchmark(teacher, student)
+  for key, rate in (('ab', ab_fsp), ('fsp', ab_fsp), ('ft', ft)):
+    stage = config[key].init_optimizer
+    assert (stage.name, stage.learning_rate, stage.momentum, stage.weight_decay,
+            stage.schedule) == ('sgd', rate, 0.9, 5e-4, 'constant'), key
+
+
 def test_channel_shuffle_is_pytorchs():
   """view(N, g, C/g, H, W) -> transpose(1, 2) -> flatten, on NCHW."""
   from kdjax.models import shufflenet  # pylint: disable=g-import-not-at-top

@@ -1,7 +1,8 @@
 """CIFAR-10 CNN activation-boundary distillation (Heo et al., AAAI 2019): the
 32/64 student of Table 2 is initialised for 30 epochs on the activation
 boundaries of the teacher's convs of equal size (pre-ReLU; 32x32: 32 -> 64
-channels, 16x16: 64 -> 128, through 1x1 conv + BN connectors), SGD 0.05,
+channels, 16x16: 64 -> 128, through 1x1 conv + BN connectors) by the
+study's Adam 1e-3 (as every stage of the study's configs; RepDistiller: SGD),
 then trained by cross-entropy alone (RepDistiller's `--distill abound -a 0
 -b 1`; kdjax/methods/ab.py).
 

@@ -1,6 +1,7 @@
 """CIFAR-10 CNN factor transfer (Kim et al., NeurIPS 2018): a paraphraser on
 the teacher's last map before flattening (block_2, 4x4x256 -> factor 128
-channels) trained alone for 30 epochs (SGD 0.05), then the 32/64 student's
+channels) trained alone for 30 epochs (by the study's Adam 1e-3, as every
+stage of the study's configs, where RepDistiller uses SGD), then the 32/64 student's
 translator on its last map (block_1, 8x8x64, pooled to 4x4 in the loss)
 with CE + 200 * mean |F_s - F_t| (RepDistiller's `--distill factor -a 0 -b
 200`; kdjax/methods/ft.py).

@@ -51,6 +51,14 @@ class Architecture:
   runs: tuple  # names of the runs (groups) that use it
 
 
+def arch_key(model: dict, image_shape, dtype) -> str:
+  """What makes two runs' inference the same computation: the model config
+  without how its weights were first drawn (`param_init`), the input shape
+  and the compute dtype."""
+  model = {k: v for k, v in model.items() if k != 'param_init'}
+  return json.dumps([model, list(image_shape), dtype], sort_keys=True)
+
+
 def architectures(groups) -> list[Architecture]:
   """The distinct architectures of report groups (`runs.group`), in order."""
   found = {}
@@ -62,7 +70,7 @@ def architectures(groups) -> list[Architecture]:
           f'{g.name}: latency needs the input shape of dataset {name!r}; known: '
           f'{sorted(IMAGE_SHAPES)}')
     dtype = config.get('train', {}).get('compute_dtype', 'float32')
-    key = json.dumps([config['model'], IMAGE_SHAPES[name], dtype], sort_keys=True)
+    key = arch_key(config['model'], IMAGE_SHAPES[name], dtype)
     found.setdefault(key, (config['model'], IMAGE_SHAPES[name], dtype, []))[3].append(g.name)
   return [Architecture(k, m, s, d, tuple(r)) for k, (m, s, d, r) in found.items()]
 

@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from kdjax import outputs
+from kdjax.analysis import latency as latency_lib
 from kdjax.analysis import runs as runs_lib
 from kdjax.analysis import stats
 
@@ -81,10 +82,17 @@ def _fmt_p(p):
 
 def arch_latency(latency, group, batch='1'):
   """(median ms/sample, [speed-up vs the reference, low, high]) of the
-  architecture `group` uses, from `analysis latency`'s result; None if absent."""
-  for row in (latency or {}).get('batches', {}).get(batch, []):
-    if group.name in row['runs']:
-      return row['median_ms'], row['speedup_vs_reference']
+  architecture `group` uses, from `analysis latency`'s result: the row that
+  measured the group, else the row of the same architecture (a method added
+  later on a measured student); None if absent."""
+  rows = (latency or {}).get('batches', {}).get(batch, [])
+  config = group.first.config
+  key = latency_lib.arch_key(config['model'], latency_lib.IMAGE_SHAPES.get(
+      config['dataset']['name'], ()), config.get('train', {}).get('compute_dtype', 'float32'))
+  for row in ([r for r in rows if group.name in r['runs']]
+              + [r for r in rows if latency_lib.arch_key(r['model'], r['image_shape'],
+                                                         r['dtype']) == key]):
+    return row['median_ms'], row['speedup_vs_reference']
   return None
 
 

@@ -20,8 +20,9 @@ student map and t the teacher's pre-activation,
 weighted w_l = 2^(l - n + 1) (the last pair 1, each earlier one half the
 next), is L = 3/1000 * 1/B * sum_l w_l L_l. AB serves only the
 initialisation: `ab.init_epochs` (30) epochs of L, training the connectors
-and the student's feature layers (not its classifier) by SGD (0.05,
-momentum 0.9, L2 5e-4: RepDistiller's run), then the main run with
+and the student's feature layers (not its classifier) by constant SGD at
+the student's rate (0.05, 0.01 for the lightweight students; momentum 0.9,
+L2 5e-4: RepDistiller's `helper/pretrain.py`), then the main run with
 cross-entropy alone (its `loss_kd = 0`, `-a 0`). Paper and code agree on
 the loss; the weights and the 3/1000 scale are the code's.
 """
@@ -31,9 +32,9 @@ import jax
 import jax.numpy as jnp
 
 from kdjax import errors
-from kdjax import losses
 from kdjax import optim
 from kdjax.methods import base
+from kdjax.methods import ce
 from kdjax.methods import pairs
 from kdjax.models import layers
 
@@ -43,9 +44,7 @@ MARGIN = base.number('ab.margin', 1.0, 'margin mu of the alternative L2 loss (st
                      low=0, low_open=True, symbol='μ')
 KEYS = (
     PAIRS, MARGIN,
-    base.Key('ab.init_epochs', 30, 'epochs of the activation-boundary initialisation stage',
-             lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-             'an integer >= 0'),
+    base.integer('ab.init_epochs', 30, 'epochs of the activation-boundary initialisation stage'),
     base.optimizer_key('ab.init_optimizer',
                        optim.config('sgd', 0.05, weight_decay=5e-4, momentum=0.9),
                        'optimizer of the initialisation stage (keys as optimizer.*; '
@@ -122,28 +121,17 @@ INIT_STAGE = base.Stage(
     trainable=lambda config, student: student.trunk('embedding'))
 
 
-def loss(student, teacher, labels, hparams):
-  """The main run: cross-entropy alone (RepDistiller's `loss_kd = 0`)."""
-  del teacher, hparams  # unused
-  ce = losses.cross_entropy(student[0], labels)
-  return ce, {'ce': ce}
-
-
 def _check_features(config, student, teacher):
   """Pairs of maps whose heights the connector can map (equal, double, half,
   or larger), each named among the models' maps."""
   chain = pairs.parse(config.ab.pairs)
-  maps = lambda shapes: sorted(k for k, v in shapes.items() if len(v.shape) == 4)
   if not chain:
     raise errors.ConfigError(
         f"ab.pairs=() names no layers; expected 'student:teacher' pairs of "
-        f'pre-activation maps from the student maps {maps(student)} and the teacher '
-        f'maps {maps(teacher)}')
+        f'pre-activation maps from the student maps {pairs.map_names(student)} and the '
+        f'teacher maps {pairs.map_names(teacher)}')
+  pairs.check_named(PAIRS.path, chain, student, teacher)
   for s, t in chain:
-    for name, shapes, who in ((s, student, 'student'), (t, teacher, 'teacher')):
-      if name not in shapes or len(shapes[name].shape) != 4:
-        raise errors.ConfigError(f"ab.pairs entry '{s}:{t}': {name!r} is not a {who} "
-                                 f'feature map [B, H, W, C]; expected one of {maps(shapes)}')
     h, height = student[s].shape[1], teacher[t].shape[1]
     if not (h >= height or 2 * h == height):
       raise errors.ConfigError(
@@ -153,5 +141,5 @@ def _check_features(config, student, teacher):
 
 
 METHOD = base.register(base.Method(
-    'ab', loss, keys=KEYS, stages=(INIT_STAGE,),
+    'ab', ce.loss_with_term, keys=KEYS, stages=(INIT_STAGE,),
     features=lambda config, options: ((), ()), check_features=_check_features))

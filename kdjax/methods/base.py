@@ -69,6 +69,14 @@ def number(path, default, help, *, low=None, high=None, low_open=False,
   return Key(path, default, help, valid, bounds, symbol, show_zero)
 
 
+def integer(path, default, help, *, low=0, odd=False, symbol='') -> Key:
+  """An integer key >= low (odd: and odd); a bool is not an integer here."""
+  def valid(v):
+    return (isinstance(v, int) and not isinstance(v, bool) and v >= low
+            and (not odd or v % 2 == 1))
+  return Key(path, default, help, valid, f'an {"odd " if odd else ""}integer >= {low}', symbol)
+
+
 class Context(NamedTuple):
   """What a stateful objective (`Objective.stateful`) gets of its step beyond
   the outputs: the batch's example indices in the training set (int32 [B], or
@@ -101,12 +109,15 @@ class Objective:
   (`Context`) too, and returns (loss, terms, new state); the step carries
   the new state (no gradient flows into it). Calling an Objective returns
   (loss, terms, state) either way (the state unchanged where stateless).
+  teacher_train: the teacher's forward normalises with the batch's
+  statistics (`Method.teacher_train`), so no teacher cache.
   """
   name: str
   loss: Callable
   teacher_outputs: tuple = ()
   options: tuple = ()  # ((name, value), ...), passed to `loss` as keywords
   stateful: bool = False
+  teacher_train: bool = False
 
   def __call__(self, student, teacher, labels, hparams, state=None, context=None):
     options = dict(self.options)
@@ -132,6 +143,11 @@ class Stage:
   head: as `Method.head`: the stage's own trainable parts, or None.
   trainable: (config, student module) -> the student's top-level submodules
     the stage trains (the rest stay frozen); None: all of them.
+  benchmark_learning_rate: the student's name (`kdjax.models.benchmark`) ->
+    the stage's learning rate in the reference's CIFAR-100 recipe where it
+    is not the student's own (RepDistiller's `helper/pretrain.py`: FT's
+    paraphraser at 0.01 for the ResNet and WRN students), else None
+    (`config.cifar100_benchmark`).
   """
   name: str
   epochs_key: str
@@ -139,6 +155,7 @@ class Stage:
   objective: Callable
   head: Callable | None = None
   trainable: Callable = lambda config, student: None
+  benchmark_learning_rate: Callable = lambda student: None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +201,11 @@ class Method:
     the parameters: checkpointed and restored bit-exactly, stacked in a grid,
     replicated across devices (the loss gathers its updates over
     `Context.axis_name`). Its loss is then stateful (`Objective`).
+  teacher_train: the teacher runs in training mode in the step, its
+    BatchNorms normalising with the batch's statistics (their running
+    averages are left as they are), as where the reference switches the
+    whole distiller, teacher included, to train() (mdistiller's OFD); its
+    outputs then depend on the batch, so the teacher cache does not apply.
   """
   name: str
   loss: Callable
@@ -199,12 +221,14 @@ class Method:
   parts_optimizer: Callable | None = None
   stages: tuple = ()
   state: Callable | None = None
+  teacher_train: bool = False
 
   def objective(self, configs) -> Objective:
     """The stage's objective for `configs` (one run's, or a grid's points)."""
     options = self.options(configs)
     return Objective(self.name, self.loss, self.features(configs[0], options)[1],
-                     tuple(sorted(options.items())), stateful=self.state is not None)
+                     tuple(sorted(options.items())), stateful=self.state is not None,
+                     teacher_train=self.teacher_train)
 
   def hparams_of(self, config) -> dict:
     """The loss's runtime hyper-parameters of `config`, as float32 scalars."""

@@ -27,23 +27,26 @@ from kdjax.models import layers
 
 WEIGHT = base.number('cc.weight', 0.02, 'beta of the correlation-congruence term', low=0,
                      symbol='β')
-DIM = base.Key('cc.feat_dim', 128, 'width of the two linear embeddings (feat_dim)',
-               lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-               'an integer >= 1')
+DIM = base.integer('cc.feat_dim', 128, 'width of the two linear embeddings (feat_dim)', low=1)
 
 
 class Embeddings(nn.Module):
   """The linear embeddings of the student's and the teacher's 'embedding'
-  ([B, D_s], [B, D_t] -> [B, feat_dim] each): the method's parts."""
+  ([B, D_s], [B, D_t] -> [B, feat_dim] each): the method's parts. normalize:
+  each row divided by its L2 norm, with no eps, as CRD's `Embed` (crd.py)."""
   feat_dim: int = 128
   param_init: str = 'flax'
+  normalize: bool = False
   reads_teacher = True  # called on the teacher's features too (models.parts)
 
   @nn.compact
   def __call__(self, student, teacher):
     init = layers.scheme(self.param_init)
-    embed = lambda x, name: layers.dense(self.feat_dim, init=init, name=name)(
-        x.reshape(x.shape[0], -1).astype(jnp.float32))
+
+    def embed(x, name):
+      x = layers.dense(self.feat_dim, init=init, name=name)(
+          x.reshape(x.shape[0], -1).astype(jnp.float32))
+      return x / jnp.sqrt(jnp.sum(x * x, axis=1, keepdims=True)) if self.normalize else x
     return {'student': embed(student['embedding'], 'embed_s'),
             'teacher': embed(teacher['embedding'], 'embed_t')}
 

@@ -6,7 +6,7 @@ Reference code followed: RepDistiller (`crd/criterion.py`, `crd/memory.py`,
 `dataset/cifar100.py` `CIFAR100InstanceSample`, `train_student.py`; README:
 `--distill crd -a 0 -b 0.8`); mdistiller's `distillers/CRD.py` is the same.
 Both networks' last feature (the pooled vector, `feat[-1]`: 'embedding')
-pass through a linear embedding each, L2-normalised (`Embed`, to
+pass through a linear embedding each, L2-normalised (`Embed`: cc.Embeddings, to
 `feat_dim` = 128; both trained with the student: the method's parts):
 f_s, f_t [B, 128]. Two memory banks of every training example's embedding,
 M_s and M_t [N, 128] (uniform in ±1/sqrt(feat_dim/3) at the start), are the
@@ -38,22 +38,18 @@ independent (the loss's expectation is the reference's; its variance over
 the draws may differ).
 """
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from kdjax import losses
 from kdjax.methods import base
-from kdjax.models import layers
-
-_positive_int = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1
+from kdjax.methods import cc
 
 WEIGHT = base.number('crd.weight', 0.8, 'beta of the contrastive term', low=0, symbol='β')
-DIM = base.Key('crd.feat_dim', 128, 'width of the two normalised embeddings (feat_dim)',
-               _positive_int, 'an integer >= 1')
-NCE_K = base.Key('crd.nce_k', 16384, 'negatives per example (nce_k)', _positive_int,
-                 'an integer >= 1', symbol='K')
+DIM = base.integer('crd.feat_dim', 128, 'width of the two normalised embeddings (feat_dim)',
+                   low=1)
+NCE_K = base.integer('crd.nce_k', 16384, 'negatives per example (nce_k)', low=1, symbol='K')
 NCE_T = base.number('crd.nce_t', 0.07, 'temperature tau of the contrast (nce_t)', low=0,
                     low_open=True, symbol='τ')
 NCE_M = base.number('crd.nce_m', 0.5, 'momentum of the memory banks (nce_m)', low=0,
@@ -62,25 +58,6 @@ MODE = base.Key('crd.mode', 'exact', "the positive: 'exact' (the example itself)
                 "'relax' (a random example of its class)", lambda v: v in ('exact', 'relax'),
                 "'exact' or 'relax'")
 EPS = 1e-7  # the reference's ContrastLoss eps
-
-
-class Embeddings(nn.Module):
-  """The L2-normalised linear embeddings of the student's and the teacher's
-  'embedding' ([B, D_s], [B, D_t] -> [B, feat_dim] each): the method's parts."""
-  feat_dim: int = 128
-  param_init: str = 'flax'
-  reads_teacher = True  # called on the teacher's features too (models.parts)
-
-  @nn.compact
-  def __call__(self, student, teacher):
-    init = layers.scheme(self.param_init)
-
-    def embed(x, name):
-      x = layers.dense(self.feat_dim, init=init, name=name)(
-          x.reshape(x.shape[0], -1).astype(jnp.float32))
-      return x / jnp.sqrt(jnp.sum(x * x, axis=1, keepdims=True))  # the code's: no eps
-    return {'student': embed(student['embedding'], 'embed_s'),
-            'teacher': embed(teacher['embedding'], 'embed_t')}
 
 
 def initial_state(config, labels, student, teacher, rng, **_):
@@ -178,7 +155,8 @@ def loss(student, teacher, labels, hparams, *, state, context, nce_k, mode):
 
 def _head(config, student, teacher):
   del student, teacher  # the shapes come with the features
-  return Embeddings(config.crd.feat_dim, config.model.get('param_init', 'flax'))
+  return cc.Embeddings(config.crd.feat_dim, config.model.get('param_init', 'flax'),
+                       normalize=True)
 
 
 METHOD = base.register(base.Method(

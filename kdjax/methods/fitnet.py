@@ -22,8 +22,7 @@ KEYS = kd.KEYS + (
              'teacher feature that stage 1 regresses onto'),
     base.Key('fitnet.guided_layer', 'hidden_1',
              'student feature fed to the regressor in stage 1'),
-    base.Key('fitnet.stage1_epochs', 10, 'epochs of the hint stage',
-             lambda v: isinstance(v, int) and v >= 0, 'an integer >= 0'),
+    base.integer('fitnet.stage1_epochs', 10, 'epochs of the hint stage'),
     base.optimizer_key('fitnet.stage1_optimizer', optim.config(),
                        'optimizer of the hint stage (keys as optimizer.*)'),
 )

@@ -28,18 +28,16 @@ import jax
 import jax.numpy as jnp
 
 from kdjax import errors
-from kdjax import losses
 from kdjax import optim
 from kdjax.methods import base
+from kdjax.methods import ce
 from kdjax.methods import pairs
 
 PAIRS = pairs.key('fsp.pairs', help="the chain of layers, as 'student_feature:teacher_feature' "
                   'in network order; consecutive entries form the FSP matrices')
 KEYS = (
     PAIRS,
-    base.Key('fsp.init_epochs', 30, 'epochs of the FSP initialisation stage',
-             lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-             'an integer >= 0'),
+    base.integer('fsp.init_epochs', 30, 'epochs of the FSP initialisation stage'),
     base.optimizer_key('fsp.init_optimizer',
                        optim.config('sgd', 0.05, weight_decay=5e-4, momentum=0.9),
                        'optimizer of the initialisation stage (keys as optimizer.*; '
@@ -82,28 +80,17 @@ INIT_STAGE = base.Stage(
     trainable=lambda config, student: student.trunk('embedding'))
 
 
-def loss(student, teacher, labels, hparams):
-  """The main run: cross-entropy alone (RepDistiller's FSP rows)."""
-  del teacher, hparams  # unused
-  ce = losses.cross_entropy(student[0], labels)
-  return ce, {'ce': ce}
-
-
 def _check_features(config, student, teacher):
   """Two or more pairs of maps whose channels agree and whose consecutive
   sizes divide each other."""
   chain = pairs.parse(config.fsp.pairs)
   if len(chain) < 2:
-    offer = lambda shapes: sorted(k for k, v in shapes.items() if len(v.shape) == 4)
     raise errors.ConfigError(
         f'fsp.pairs={tuple(config.fsp.pairs)!r} names {len(chain)} layer(s); expected a '
-        f'chain of 2 or more from the student maps {offer(student)} and the teacher '
-        f'maps {offer(teacher)}')
+        f'chain of 2 or more from the student maps {pairs.map_names(student)} and the '
+        f'teacher maps {pairs.map_names(teacher)}')
+  pairs.check_named(PAIRS.path, chain, student, teacher)
   for s, t in chain:
-    for name, shapes, who in ((s, student, 'student'), (t, teacher, 'teacher')):
-      if name not in shapes or len(shapes[name].shape) != 4:
-        raise errors.ConfigError(f"fsp.pairs entry '{s}:{t}': {name!r} is not a {who} "
-                                 'feature map [B, H, W, C]')
     if student[s].shape[-1] != teacher[t].shape[-1]:
       raise errors.ConfigError(
           f"fsp.pairs entry '{s}:{t}' pairs {student[s].shape[-1]} channels with "
@@ -119,5 +106,5 @@ def _check_features(config, student, teacher):
 
 
 METHOD = base.register(base.Method(
-    'fsp', loss, keys=KEYS, stages=(INIT_STAGE,),
+    'fsp', ce.loss_with_term, keys=KEYS, stages=(INIT_STAGE,),
     features=lambda config, options: ((), ()), check_features=_check_features))

@@ -37,9 +37,8 @@ from kdjax.methods import pairs
 
 WEIGHT = base.number('kdsvd.weight', 1.0, 'weight of the SVD term (FEAT_WEIGHT)', low=0,
                      symbol='w')
-K = base.Key('kdsvd.k', 1, "singular vectors kept of the teacher's maps (K; the "
-             "student's: K + 3)", lambda v: isinstance(v, int) and not isinstance(v, bool)
-             and v >= 1, 'an integer >= 1', symbol='K')
+K = base.integer('kdsvd.k', 1, "singular vectors kept of the teacher's maps (K; the "
+                 "student's: K + 3)", low=1, symbol='K')
 PAIRS = pairs.key('kdsvd.pairs', help="layers paired, in network order, as "
                   "'student_feature:teacher_feature' (maps of equal height and width)")
 

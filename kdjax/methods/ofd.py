@@ -22,7 +22,10 @@ and the partial L2 distance of each pair (mean over the batch, sum over the rest
 
 the objective CE + w * sum_i d_i / 2^(n - 1 - i), w = 0.001 (the deepest pair
 weight 1, each shallower half the next). The margins are computed once from
-the teacher's variables (the method's state, constant). The teacher must
+the teacher's variables (the method's state, constant). The teacher's maps
+are computed in train mode, its BatchNorms on the batch's statistics, as
+mdistiller's `OFD.train()` switches the teacher to train() with the student
+(`teacher_train`; so no teacher cache). The teacher must
 have a BatchNorm before each paired ReLU (`bn_before_relu`: the ResNets);
 other teachers are refused in one line.
 """
@@ -42,9 +45,8 @@ from kdjax.models import layers
 
 WEIGHT = base.number('ofd.weight', 0.001, 'weight of the distillation term (FEAT_WEIGHT)',
                      low=0, symbol='w')
-KERNEL = base.Key('ofd.kernel_size', 1, 'kernel size of the connectors (odd)',
-                  lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1 and v % 2,
-                  'an odd integer >= 1')
+KERNEL = base.integer('ofd.kernel_size', 1, 'kernel size of the connectors (odd)', low=1,
+                      odd=True)
 PAIRS = pairs.key('ofd.pairs', help="pre-activation stage outputs paired, shallow to deep, "
                   "as 'student_feature:teacher_feature'")
 
@@ -153,4 +155,4 @@ METHOD = base.register(base.Method(
     options=lambda configs: {'pairs': pairs.parse(configs[0].ofd.pairs)},
     features=lambda config, options: (tuple(s for s, _ in options['pairs']),
                                       tuple(t for _, t in options['pairs'])),
-    check_features=_check_features, head=_head, state=_state))
+    check_features=_check_features, head=_head, state=_state, teacher_train=True))

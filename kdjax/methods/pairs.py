@@ -23,6 +23,22 @@ def parse(value) -> tuple:
   return tuple(tuple(pair.split(':')) for pair in value)
 
 
+def map_names(shapes) -> list:
+  """The sorted names of the 4-D maps [B, H, W, C] among feature shapes."""
+  return sorted(k for k, v in shapes.items() if len(v.shape) == 4)
+
+
+def check_named(path, chain, student, teacher):
+  """Refuses an entry of `chain` (parsed pairs of the key `path`) whose
+  student or teacher feature is not a map [B, H, W, C] of its model."""
+  for s, t in chain:
+    for name, shapes, who in ((s, student, 'student'), (t, teacher, 'teacher')):
+      if name not in shapes or len(shapes[name].shape) != 4:
+        raise errors.ConfigError(f"{path} entry '{s}:{t}': {name!r} is not a {who} "
+                                 f'feature map [B, H, W, C]; expected one of '
+                                 f'{map_names(shapes)}')
+
+
 def _maps(shapes):
   return {k: tuple(v.shape[1:3]) for k, v in shapes.items() if len(v.shape) == 4}
 

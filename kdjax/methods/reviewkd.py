@@ -71,7 +71,10 @@ def _kaiming_uniform_a1(key, shape, dtype=jnp.float32):
 
 class ABF(nn.Module):
   """One attention-based fusion module: (student map, the deeper result or
-  None) -> (this pair's result [B, h_t, w_t, out], its residual)."""
+  None) -> (this pair's result [B, h_t, w_t, out], its residual). conv1 and
+  conv2 are drawn as mdistiller re-draws them (kaiming-uniform, a = 1);
+  att_conv, which it leaves at nn.Conv2d's default, as the student's layers
+  (`param_init`: PyTorch's default under 'torch', Flax's under 'flax')."""
   mid: int
   out: int
   fuse: bool
