@@ -9,8 +9,11 @@ import pytest
 
 from kdjax import config as config_lib
 from kdjax import errors
+from kdjax import models
 from kdjax import train
 from kdjax.methods import ab
+from kdjax.methods import pairs
+from kdjax.models import benchmark
 from tests.test_methods import _cnn_pair
 
 RNG = np.random.default_rng(2019)
@@ -114,3 +117,17 @@ def test_ab_initialises_then_trains_by_cross_entropy(tmp_path):
   config.teacher.model = mlp
   with pytest.raises(errors.ConfigError):
     train.train_and_evaluate(config, str(tmp_path / 'refused'))
+
+
+def test_the_init_stages_train_the_layers_up_to_the_last_paired_map():
+  """RepDistiller's get_feat_modules: WRN's final BatchNorm and every
+  classifier stay out (under SGD with L2 they would only decay)."""
+  wrn = models.create(benchmark.model('wrn_16_2'), 100)
+  config = config_lib.get_base_config()
+  config.fsp.pairs = ('stem:stem', 'stage_1:stage_1', 'stage_2:stage_2', 'stage_3:stage_3')
+  trained = pairs.student_trunk(config, 'fsp.pairs', wrn)
+  assert 'last_bn' not in trained and 'head' not in trained
+  assert trained == wrn.trunk('embedding') - {'last_bn'}
+  cnn = models.create(config_lib.cnn((32, 64), dense=(256,)), 10)
+  config.ab.pairs = ('preact_0:preact_0', 'preact_1:preact_1')
+  assert pairs.student_trunk(config, 'ab.pairs', cnn) == {'conv_0', 'conv_1'}

@@ -20,7 +20,7 @@ student map and t the teacher's pre-activation,
 weighted w_l = 2^(l - n + 1) (the last pair 1, each earlier one half the
 next), is L = 3/1000 * 1/B * sum_l w_l L_l. AB serves only the
 initialisation: `ab.init_epochs` (30) epochs of L, training the connectors
-and the student's feature layers (not its classifier) by constant SGD at
+and the student's layers up to its last paired map (not its classifier) by constant SGD at
 the student's rate (0.05, 0.01 for the lightweight students; momentum 0.9,
 L2 5e-4: RepDistiller's `helper/pretrain.py`), then the main run with
 cross-entropy alone (its `loss_kd = 0`, `-a 0`). Paper and code agree on
@@ -118,7 +118,7 @@ def _connectors(config, student, teacher):
 
 INIT_STAGE = base.Stage(
     'init', 'ab.init_epochs', 'ab.init_optimizer', _init_objective, head=_connectors,
-    trainable=lambda config, student: student.trunk('embedding'))
+    trainable=lambda config, student: pairs.student_trunk(config, PAIRS.path, student))
 
 
 def _check_features(config, student, teacher):

@@ -16,11 +16,12 @@ paper's weighted sum) over consecutive layers l, l+1 of the chain:
 Reference code followed: RepDistiller (`distiller_zoo/FSP.py`,
 `train_student.py`'s `init`; mdistiller has no FSP): the larger map of a
 layer pair is average-pooled to the smaller's size, the student's and the
-teacher's channel counts must agree layer by layer, the chain is the
-stages' outputs (its `feat[1:-1]`), and FSP is used only for the
+teacher's channel counts must agree layer by layer, the chain is the stem
+and the stages' outputs (its `feat[:-1]`), and FSP is used only for the
 initialisation: `fsp.init_epochs` (30) epochs of L_FSP alone, training the
-student's feature layers (not its classifier) by SGD (0.05, momentum
-0.9, L2 5e-4: RepDistiller's CIFAR run; `fsp.init_optimizer` sets another),
+student's layers up to its last paired map (`get_feat_modules`: not its
+classifier, nor WRN's final BatchNorm) by SGD (0.05, momentum 0.9, L2
+5e-4: RepDistiller's CIFAR run; `fsp.init_optimizer` sets another),
 then the main run with cross-entropy alone (its `-r 1 -a 0 -b 0`).
 """
 
@@ -77,7 +78,7 @@ def _init_objective(config) -> base.Objective:
 
 INIT_STAGE = base.Stage(
     'init', 'fsp.init_epochs', 'fsp.init_optimizer', _init_objective,
-    trainable=lambda config, student: student.trunk('embedding'))
+    trainable=lambda config, student: pairs.student_trunk(config, PAIRS.path, student))
 
 
 def _check_features(config, student, teacher):

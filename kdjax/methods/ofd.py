@@ -34,7 +34,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import stats
 
 from kdjax import errors
 from kdjax import losses
@@ -54,6 +53,7 @@ PAIRS = pairs.key('ofd.pairs', help="pre-activation stage outputs paired, shallo
 def margins(gamma, beta):
   """Per channel: E[x | x < 0] of x ~ N(beta, |gamma|^2) where P(x < 0) > 0.001,
   else -3 |gamma| (mdistiller's `init_ofd_modules`)."""
+  from scipy import stats  # pylint: disable=g-import-not-at-top  (here: ~1 s off every CLI start)
   s, m = np.abs(np.asarray(gamma, np.float64)), np.asarray(beta, np.float64)
   cdf = stats.norm.cdf(-m / s)
   with np.errstate(divide='ignore', invalid='ignore'):

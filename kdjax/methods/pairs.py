@@ -39,6 +39,14 @@ def check_named(path, chain, student, teacher):
                                  f'{map_names(shapes)}')
 
 
+def student_trunk(config, path, student) -> set:
+  """The student's submodules that compute the maps the pairs of the key
+  `path` read (`trunk` of each): what a stage of a pair loss trains, as
+  RepDistiller's `get_feat_modules` (the layers up to the last paired map;
+  not the classifier, nor WRN's final BatchNorm or MobileNetV2's last conv)."""
+  return set().union(*(student.trunk(s) for s, _ in parse(base.lookup(config, path))))
+
+
 def _maps(shapes):
   return {k: tuple(v.shape[1:3]) for k, v in shapes.items() if len(v.shape) == 4}
 
