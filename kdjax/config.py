@@ -233,7 +233,8 @@ def cifar100_benchmark(teacher='resnet32x4', student='resnet8x4'):
   stages before the main one (AB's, FSP's, FT's init) by constant SGD with
   the same momentum and L2 at the student's rate, or the rate the stage
   names for this student (`Stage.benchmark_learning_rate`), as
-  RepDistiller's `helper/pretrain.py`."""
+  RepDistiller's `helper/pretrain.py`; each method's keys as its reference's
+  CIFAR-100 recipe sets them (`Method.benchmark`)."""
   config = get_base_config()
   config.dataset.update(name='cifar100', translate=4, flip=True)
   config.train.update(epochs=240, batch_size=64)
@@ -244,6 +245,8 @@ def cifar100_benchmark(teacher='resnet32x4', student='resnet8x4'):
     methods.base.assign(config, stage.optimizer_key, optimizer(
         'sgd', stage.benchmark_learning_rate(student) or rate, weight_decay=5e-4,
         momentum=0.9))
+  for name in methods.base.names():  # each method's own CIFAR-100 settings
+    methods.base.get(name).benchmark(config)
   config.model = benchmark.model(student)
   config.teacher.model = benchmark.model(teacher)
   config.distill.update(temperature=4.0, alpha=0.1)

@@ -173,6 +173,17 @@ def test_lightweight_students_train_at_a_lower_rate():
   assert config_lib.cifar100_benchmark('vgg13', 'vgg8').optimizer.learning_rate == 0.05
 
 
+def test_methods_take_their_references_cifar100_settings():
+  """DIST's dist_cifar.yaml (tau 4, weight 2); CTKD's theta in the student's
+  scheduled SGD (the reference's trainable_list)."""
+  config = config_lib.cifar100_benchmark('resnet32x4', 'ShuffleV1')
+  assert (config.dist.beta, config.dist.gamma, config.dist.temperature) == (2.0, 2.0, 4.0)
+  assert config.ctkd.optimizer.to_dict() == config.optimizer.to_dict()
+  assert config.ctkd.optimizer.learning_rate == 0.01
+  assert config.ctkd.optimizer.schedule == 'multistep'
+  assert tuple(config.ctkd.optimizer.decay_epochs) == (150, 180, 210)
+
+
 @pytest.mark.parametrize('teacher,student,ab_fsp,ft', [
     ('resnet32x4', 'resnet8x4', 0.05, 0.01),   # FT's paraphraser at 0.01 for ResNets
     ('wrn_40_2', 'wrn_16_2', 0.05, 0.01),

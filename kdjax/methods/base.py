@@ -201,6 +201,10 @@ class Method:
     the parameters: checkpointed and restored bit-exactly, stacked in a grid,
     replicated across devices (the loss gathers its updates over
     `Context.axis_name`). Its loss is then stateful (`Objective`).
+  benchmark: config -> None, setting the method's keys to its reference's
+    CIFAR-100 recipe where that differs from the keys' defaults (DIST's
+    CIFAR config, CTKD's temperature in the student's scheduled SGD);
+    called by `config.cifar100_benchmark` after the student's optimizer.
   teacher_train: the teacher runs in training mode in the step, its
     BatchNorms normalising with the batch's statistics (their running
     averages are left as they are), as where the reference switches the
@@ -221,6 +225,7 @@ class Method:
   parts_optimizer: Callable | None = None
   stages: tuple = ()
   state: Callable | None = None
+  benchmark: Callable = lambda config: None
   teacher_train: bool = False
 
   def objective(self, configs) -> Objective:

@@ -14,7 +14,9 @@ student descends the KD loss, theta ascends it with strength lambda(epoch),
 a cosine ramp from 0 to lambda_max over E = `ctkd.lambda_epochs` epochs (1-based
 epochs, constant within one). theta is trained by SGD (`ctkd.optimizer`: the
 reference trains it with the student's SGD, lr 0.05, momentum 0.9, weight
-decay 5e-4): under Adam, which divides each step by the gradient's running
+decay 5e-4, and its step schedule, which the CIFAR-100 benchmark config
+copies: `benchmark`; the key's default is that SGD at a constant rate, for
+runs whose student trains by Adam): under Adam, which divides each step by the gradient's running
 scale, lambda would only set the sign of theta's steps, not their size. The code's `CosineDecay(max=0, min=-1,
 loops=10)` gives the reversal factor -lambda directly; its run script's
 defaults are t_min = 1, t_range = 20 ('t_start', 't_end'), lambda_max = 1,
@@ -124,9 +126,15 @@ def _describe(config, parts):
           'temperature_logit': theta}
 
 
+def _benchmark(config):
+  """The reference trains theta in the student's own SGD, schedule included
+  (`trainable_list` under `adjust_learning_rate`: /10 at 150, 180, 210)."""
+  config.ctkd.optimizer = config.optimizer.copy_and_resolve_references()
+
+
 METHOD = base.register(base.Method(
     'ctkd', loss, keys=(kd.ALPHA, T_MIN, T_RANGE, LAMBDA_MAX, LAMBDA_EPOCHS, OPTIMIZER),
     hparams={'alpha': kd.ALPHA.path, 't_min': T_MIN.path, 't_range': T_RANGE.path,
              'lambda_max': LAMBDA_MAX.path, 'lambda_epochs': LAMBDA_EPOCHS.path},
     head=lambda config, student, teacher: Temperature(), describe_parts=_describe,
-    parts_optimizer=lambda config: config.ctkd.optimizer))
+    parts_optimizer=lambda config: config.ctkd.optimizer, benchmark=_benchmark))

@@ -27,9 +27,13 @@ the reference.
 Left out: the reference trains on a weak and a strongly augmented view of
 each batch (a second student and teacher pass; the strong view is
 AutoAugment-style augmentation the compiled step does not have). Its loss
-adds the strong view's CE and unmasked KD terms (its strong batch-level term
-is computed but not returned), about two thirds of its KD total, so the weak
-view alone also weighs CE more against KD than the reference does. kdjax's
+adds the strong view's CE and unmasked KD terms (its strong class- and
+batch-level terms are computed but not returned), about two thirds of its
+KD total, so the weak view alone also weighs CE more against KD than the
+reference does. Among the reference's "strong" KD terms, those at T = 2
+and T = 6 are computed on the weak view's logits (`kd_loss(logits_student_weak,
+logits_teacher_weak, 2.0)`, unmasked): kdjax leaves them out with the
+rest of that sum, so its weak view lacks 0.9 * (KD_2 + KD_6) unmasked. kdjax's
 MLKD is the weak view's objective: the flips and translations the run's
 config sets. Under data
 parallelism the medians and the batch-level term are per device, as under
