@@ -16,9 +16,9 @@ epochs, constant within one). theta is trained by SGD (`ctkd.optimizer`: the
 reference trains it with the student's SGD, lr 0.05, momentum 0.9, weight
 decay 5e-4, and its step schedule, which the CIFAR-100 benchmark config
 copies: `benchmark`; the key's default is that SGD at a constant rate, for
-runs whose student trains by Adam): under Adam, which divides each step by the gradient's running
-scale, lambda would only set the sign of theta's steps, not their size. The code's `CosineDecay(max=0, min=-1,
-loops=10)` gives the reversal factor -lambda directly; its run script's
+runs whose student trains by Adam): under Adam, which divides each step by
+the gradient's running scale, lambda would only set the sign of theta's
+steps, not their size. The code's `CosineDecay(max=0, min=-1, loops=10)` gives the reversal factor -lambda directly; its run script's
 defaults are t_min = 1, t_range = 20 ('t_start', 't_end'), lambda_max = 1,
 E = 10 of 240 epochs, alpha = 0.1 (`-r 0.1 -a 0.9`). The trained temperature
 is reported in metrics.json (`method_parts`), its epoch mean in the history
