@@ -5,6 +5,11 @@
 # Students of seed s are distilled from the teacher of seed s. Rows already
 # collected are skipped; an interrupted run resumes from its checkpoint.
 #
+# A ROW of the form a+b+c trains rows a, b and c as one program sharing the
+# teacher's forward pass (experiments/sweeps/rows.py; RUNS_DIR/a+b+c/<row>),
+# each collected as its own row, with the program's wall time divided by its
+# rows.
+#
 # Usage: bash experiments/run_study.sh STUDY SEED [ROW ...]
 #   STUDY: mnist (seeds/004 Tables 1 and 3) or cifar10_cnn (seeds/004 Table 2)
 #   env:   RUNS_DIR (default runs/<study>_s<seed>), DATA_DIR (default ../shared/data/...),
@@ -28,7 +33,27 @@ read -r -a extra <<< "${EXTRA:-}"
 
 source "$(dirname "$0")/collect.sh"
 
+program() {  # program ROWS: rows a+b+c as one program, each collected
+  local program=$1 dir="$runs/$1" t0=$SECONDS row todo=0 n=0 resumed
+  for row in ${program//+/ }; do
+    n=$((n + 1))
+    [ -f "$results/${row}_s${seed}/metrics.json" ] || todo=1
+  done
+  if [ $todo = 0 ]; then echo "== $program (seed $seed): collected, skipped"; return; fi
+  resumed=$(resumed "$dir/grid")
+  python -m kdjax.sweep --sweep="$(dirname "$0")/sweeps/rows.py:$study:$program" \
+    --workdir="$dir" --set=seed="$seed" --set=dataset.data_dir="$data" \
+    --set=teacher.workdir="$runs/teacher" "${extra[@]/#--config./--set=}"
+  for row in ${program//+/ }; do
+    [ -f "$results/${row}_s${seed}/metrics.json" ] ||
+      collect "$results/${row}_s${seed}" "$dir/$row" "$runs" "$(((SECONDS - t0) / n))" \
+        "$resumed"
+  done
+  echo "== $program (seed $seed): $((SECONDS - t0)) s wall"
+}
+
 for row in "${rows[@]}"; do
+  if [[ "$row" = *+* ]]; then program "$row"; continue; fi
   out="$results/${row}_s${seed}"
   if [ -f "$out/metrics.json" ]; then echo "== $row (seed $seed): collected, skipped"; continue; fi
   t0=$SECONDS

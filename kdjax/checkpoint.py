@@ -27,14 +27,16 @@ def manager(workdir, keep: int = 2, create: bool = True) -> ocp.CheckpointManage
 
 def save(mngr, state, history):
   """Writes `state` (a pytree) and `history` (JSON-able) at `state.step`
-  (for a grid of states, which share their step: at the first one's).
+  (for a grid of states, which share their step: at the first one's; a
+  tuple of per-point states, `steps.GridStep.point_steps`, at its first).
 
   Orbax serialises the JSON in a background thread, after this returns; the
   caller appends the next epoch to `history` meanwhile, so a snapshot is
   saved (else, on a busy machine, a checkpoint's history ran one epoch
   ahead of its state, and a resumed run skipped that epoch).
   """
-  mngr.save(int(np.ravel(state.step)[0]), args=ocp.args.Composite(
+  first = state[0] if isinstance(state, tuple) else state
+  mngr.save(int(np.ravel(first.step)[0]), args=ocp.args.Composite(
       state=ocp.args.StandardSave(state),
       history=ocp.args.JsonSave(json.loads(json.dumps(history)))))
 

@@ -16,8 +16,11 @@ at) share a program too, when they share everything but their method and its
 keys: each point updates with its own objective, written one after another
 into the step ('unroll'), after one teacher forward pass per batch (or one
 read of the teacher cache, which then holds what every point reads). Methods
-that train in stages (FitNets) or carry parameters of their own (CTKD) cannot
-share a program with other methods: their state differs.
+with parts or state of their own (CTKD's temperature, CRD's heads and memory
+bank) keep them in their points' states, which the program then holds as a
+tuple, one state per point. Methods that train in stages (FitNets, FT, AB,
+FSP) cannot run in a grid, and OFD, whose teacher normalises with the batch's
+statistics, shares no teacher pass.
 """
 
 import contextlib
@@ -63,24 +66,27 @@ def _layout(configs):
           f'{ {2: "two", 3: "three"}.get(len(method.stages) + 1, len(method.stages) + 1)} '
           'stages; expected a one-stage method for a vmapped grid (run this sweep '
           'without vmap)')
-    if len(names) > 1 and (method.head is not None or method.state is not None):
+    if len(names) > 1 and method.teacher_train:
       raise errors.ConfigError(
-          f'method={method.name!r} trains parameters of its own, so its students '
-          f'cannot share a program with {[n for n in names if n != name]}; expected '
-          'one method per program for it (a sweep of its own)')
+          f'method={method.name!r} runs the teacher with the batch\'s BatchNorm '
+          f'statistics, so its students cannot share a teacher pass with '
+          f'{[n for n in names if n != name]}; expected one method per program for '
+          'it (a sweep of its own)')
   if len(names) == 1:
     keys = grid_keys(names[0])
   else:  # each point has its own objective: every method key may differ
     keys = ('seed', 'method') + tuple(sorted(_method_keys(names)))
   flat = [config_lib.flatten(json.loads(c.to_json())) for c in configs]
+  # A key may hold a section (CTKD's optimizer): its leaves vary with it.
+  varies = lambda key: any(key == k or key.startswith(k + '.') for k in keys[1:])
   for key in sorted(flat[0]):
-    if key not in keys and any(f.get(key) != flat[0][key] for f in flat):
+    if key != 'seed' and not varies(key) and any(f.get(key) != flat[0][key] for f in flat):
       raise errors.ConfigError(
           f'grid points differ in {key!r}; one program of ' + (
               f'method {names[0]!r} can vary only {", ".join(keys)}' if len(names) == 1
               else f'methods {names} can vary only the seed, the method and its keys') +
           ' (run this sweep without vmap)')
-  setting = lambda f: tuple(f[k] for k in keys[1:])
+  setting = lambda f: tuple((k, f[k]) for k in sorted(f) if varies(k))
   seeds = sorted({f['seed'] for f in flat})
   points = sorted({setting(f) for f in flat})
   index = {(f['seed'], setting(f)): i for i, f in enumerate(flat)}
@@ -155,15 +161,24 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
   for c in configs:
     if teacher is not None and methods.get(c.method).needs_teacher:
       train.check_features(c, methods.get(c.method), model, teacher, data.image_shape)
-  tx = train.optimizer(method, config, loop.steps_per_epoch(config, data))
+  epoch_steps = loop.steps_per_epoch(config, data)
+
+  def point(c):
+    """(the step's model, its optimizer, its state at step 0) of point `c`."""
+    m = methods.get(c.method)
+    tx = train.optimizer(m, c, epoch_steps)
+    step_model, state = train.main_state(
+        m, c, model, models.init(model, steps.init_rng(c.seed), data.image_shape),
+        train.feature_shapes(m, model, teacher, data.image_shape), tx,
+        data.train.labels, teacher_variables=teacher_variables)
+    return step_model, tx, state
+
+  points = [[point(configs[i]) for i in row] for row in layout]
+  if multi:  # each point's own state, stacked over seeds: their structures differ
+    state = tuple(_stack([row[p][2] for row in points]) for p in range(len(layout[0])))
+  else:
+    state = _stack([_stack([pt[2] for pt in row]) for row in points])
   grid = lambda fn: _stack([_stack([fn(configs[i]) for i in row]) for row in layout])
-  shapes = train.feature_shapes(method, model, teacher, data.image_shape)
-  main_state = lambda c: train.main_state(
-      methods.get(c.method), c, model,
-      models.init(model, steps.init_rng(c.seed), data.image_shape), shapes, tx,
-      data.train.labels, teacher_variables=teacher_variables)
-  step_model = main_state(config)[0]
-  state = grid(lambda c: main_state(c)[1])
   reads_teacher = [methods.get(c.method).needs_teacher for c in configs]
   if teacher_record is not None:  # the grid's checkpoints say whether it started
     workdir_lib.bind_teacher(grid_workdir, teacher_record,
@@ -179,15 +194,17 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
                models.param_count(models.init(model, steps.init_rng(0),
                                               data.image_shape)['params']),
                f'; methods {multi} in one program' if multi else '')
-  if multi:  # one objective per point, and hparams of every method for each
-    point_configs = [configs[i] for i in layout[0]]
-    objectives = tuple(methods.get(c.method).objective([c]) for c in point_configs)
+  step_model, tx, _ = points[0][0]
+  if multi:  # a step per point, and hparams of every method for each
+    point_steps = tuple(
+        train.step_spec(c, data, pt[0], pt[1], methods.get(c.method).objective([c]))
+        for c, pt in zip([configs[i] for i in layout[0]], points[0]))
     objective = methods.Objective('+'.join(multi), None, tuple(sorted(
-        {o for ob in objectives for o in ob.teacher_outputs})))
+        {o for st in point_steps for o in st.objective.teacher_outputs})))
     hparams_of = lambda c: {m: methods.get(m).hparams_of(c) for m in multi}
-    kind = 'unroll'
+    step_model, kind = model, 'unroll'  # the shared step predicts with the student
   else:
-    objectives, objective = (), method.objective(configs)
+    point_steps, objective = (), method.objective(configs)
     hparams_of, kind = method.hparams_of, loop.grid_kind(config)
   writers = [outputs.summary_writer(os.path.join(workdirs[i], 'tensorboard'))
              for _, _, i in cells]
@@ -196,7 +213,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
         loop.Stage('grid', grid_workdir, config.train.epochs, grid=kind,
                    points=tuple((s, p) for s, p, _ in cells),
                    labels=tuple(workdirs[i] for _, _, i in cells),
-                   objectives=objectives),
+                   point_steps=point_steps),
         state=state, step=train.step_spec(config, data, step_model, tx, objective),
         hparams=grid(hparams_of), config=config, data=data, teacher=teacher,
         teacher_variables=teacher_variables, mesh=mesh, writers=writers)
@@ -206,7 +223,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
 
   results = []
   for (s, p, i), history in zip(cells, histories):
-    point_state = jax.tree.map(lambda x: x[s, p], state)
+    point_state = steps.state_at(state, (s, p))
     point_mngr = checkpoint.manager(workdirs[i], keep=config.checkpoint.keep)
     if point_mngr.latest_step() != int(point_state.step):  # not saved before a kill
       checkpoint.save(point_mngr, point_state, history)

@@ -45,8 +45,9 @@ class Stage:
   grid: None for one student, else the `GridStep` kind ('vmap' or 'unroll')
     of a [seeds, points] grid; points: the students' indices into the
     state ([()] for one); labels: each student's name in messages.
-  objectives: a multi-method grid's objective per point (its `GridStep`
-    unrolls them); () when every point shares the step's objective.
+  point_steps: a multi-method grid's `Step` per point (`GridStep`, whose
+    state is then a tuple of per-point states); () when every point shares
+    the stage's step.
   """
   name: str
   workdir: str
@@ -55,7 +56,7 @@ class Stage:
   grid: str | None = None
   points: tuple = ((),)
   labels: tuple = ('',)
-  objectives: tuple = ()
+  point_steps: tuple = ()
 
 
 def convolutional(config) -> bool:
@@ -231,6 +232,11 @@ def _at(tree, index):
   return jax.tree.map(lambda x: x[index], tree)
 
 
+def _step_at(state, index):
+  """Student `index`'s step count (`steps.state_at`)."""
+  return state[index[1]].step[index[0]] if isinstance(state, tuple) else state.step[index]
+
+
 def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
               teacher, teacher_variables, mesh, writers):
   """Runs (or resumes) `stage`; returns (state, histories, timing).
@@ -263,7 +269,7 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
     overhead['teacher_cache_seconds'] = time.perf_counter() - start
   step_fn = dataclasses.replace(step, teacher=teacher, steps_per_epoch=epoch_steps)
   if stage.grid:
-    step_fn = steps.GridStep(step_fn, stage.grid, stage.objectives)
+    step_fn = steps.GridStep(step_fn, stage.grid, stage.point_steps)
   if mesh.size > 1:
     step_fn = parallel.shard_step(step_fn, mesh)
   epoch_fn = epoch_runner(
@@ -289,12 +295,12 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
       seconds = time.perf_counter() - start
       interrupts.check()  # before the epoch is recorded or saved
       _check_finite(stage, sums, epoch, epoch_steps, mngr.latest_step())
-      logits = np.asarray(predict(
-          steps.model_variables(state.params, state.batch_stats), test_x))
+      logits = np.asarray(predict(steps.student_variables(state, stage.point_steps),
+                                  test_x))
       rate = float(np.sum(sums['count'])) / seconds
       for index, history, writer in zip(stage.points, histories, writers):
         test = evaluate.classification_metrics(logits[index], data.test.labels)
-        record = epoch_record(epoch + 1, int(_at(state.step, index)),
+        record = epoch_record(epoch + 1, int(_step_at(state, index)),
                               _at(sums, index), test, rate)
         record.update(seconds=seconds, **overhead)
         history.append(record)
@@ -318,7 +324,7 @@ def _resume(stage, mngr, state):
     state, saved = restored
     histories = saved if stage.grid else [saved]
     logging.info('%s: resumed from step %d (epoch %d).', stage.name,
-                 int(_at(state.step, stage.points[0])), len(histories[0]))
+                 int(_step_at(state, stage.points[0])), len(histories[0]))
   done = len(histories[0])
   if done > stage.epochs:
     raise errors.ConfigError(

@@ -201,41 +201,77 @@ class GridStep:
   updates as its own run would. kind='vmap' vmaps the updates; 'unroll'
   writes them one after another into the program (faster for convolutions on
   XLA:CPU, which runs the grouped convolutions of a vmapped conv slowly).
-  objectives: one per point for points of different methods ('unroll' only);
-  each point's hparams are then {method name: that method's hparams} and it
-  reads its own method's. Returns (new states, metric sums per student)."""
+
+  point_steps: for points of different methods ('unroll' only), each
+  point's `Step` (its model with the method's parts, optimizer and
+  objective; the rest is `step`'s). `state` is then a tuple with one `TrainState` per point
+  (their parameters and method states differ in structure), each point's
+  hparams are {method name: that method's hparams} and it reads its own
+  method's. Returns (new states, metric sums per student, stacked)."""
   step: Step
   kind: str = 'vmap'
-  objectives: tuple = ()
+  point_steps: tuple = ()
 
   def on_axis(self, axis_name) -> 'GridStep':
     return dataclasses.replace(self, step=self.step.on_axis(axis_name))
 
-  def clock(self, state: TrainState):
+  def clock(self, state):
     """(root key, step) the grid's points share."""
+    if self.point_steps:
+      return state[0].rng, state[0].step
     return state.rng[0], state.step[0]
 
   def _point(self, i, hparams):
     """(the step, hparams) of point i."""
-    if not self.objectives:
+    if not self.point_steps:
       return self.step, hparams
-    objective = self.objectives[i]
-    return dataclasses.replace(self.step, objective=objective), hparams[objective.name]
+    own = self.point_steps[i]
+    return (dataclasses.replace(self.step, model=own.model, tx=own.tx,
+                                objective=own.objective),
+            hparams[own.objective.name])
 
-  def __call__(self, state: TrainState, batch, rng, teacher_variables, hparams):
+  def __call__(self, state, batch, rng, teacher_variables, hparams):
     inputs = self.step.inputs(batch, rng, teacher_variables)
-    if self.kind == 'unroll':
+    if self.point_steps:
       outs = []
-      for i in range(state.step.shape[0]):
+      for i in range(len(self.point_steps)):
         step, hp = self._point(i, jax.tree.map(lambda a: a[i], hparams))
-        outs.append(step.update(jax.tree.map(lambda a: a[i], state), inputs, hp))
-      if self.objectives:  # a term a point's objective lacks sums to NaN: none
-        names = {k for _, metrics in outs for k in metrics}
-        outs = [(s, {k: m.get(k, jnp.float32(jnp.nan)) for k in names}) for s, m in outs]
+        outs.append(step.update(state[i], inputs, hp))
+      # A term a point's objective lacks sums to NaN: none.
+      names = {k for _, metrics in outs for k in metrics}
+      metrics = [{k: m.get(k, jnp.float32(jnp.nan)) for k in names} for _, m in outs]
+      return tuple(s for s, _ in outs), jax.tree.map(lambda *a: jnp.stack(a), *metrics)
+    if self.kind == 'unroll':
+      outs = [self.step.update(jax.tree.map(lambda a: a[i], state), inputs,
+                               jax.tree.map(lambda a: a[i], hparams))
+              for i in range(state.step.shape[0])]
       return jax.tree.map(lambda *a: jnp.stack(a), *outs)
-    if self.objectives:
-      raise ValueError('points of different objectives unroll; expected kind="unroll"')
     return jax.vmap(self.step.update, in_axes=(0, None, 0))(state, inputs, hparams)
+
+
+def state_at(state, index) -> TrainState:
+  """Student `index`'s `TrainState`: () of one run, (seed, point) of a grid's
+  state (stacked [seeds, points], or a tuple of per-point states stacked
+  [seeds]: `GridStep.point_steps`)."""
+  if isinstance(state, tuple):
+    return jax.tree.map(lambda x: x[index[0]], state[index[1]])
+  return jax.tree.map(lambda x: x[index], state)
+
+
+def student_variables(state, point_steps=()) -> dict:
+  """The variables `predict` evaluates: a run's or a stacked grid's as they
+  are (its model carries any method parts); of a tuple of per-point states
+  (`GridStep.point_steps`), each point's own student's, stacked [seeds,
+  points] (the points share the student's architecture)."""
+  if not point_steps:
+    return model_variables(state.params, state.batch_stats)
+  own = []
+  for point_step, point in zip(point_steps, state):
+    variables = model_variables(point.params, point.batch_stats)
+    if isinstance(point_step.model, models_parts.WithMethodParts):
+      variables = models_parts.detach(variables)[0]
+    own.append(variables)
+  return jax.tree.map(lambda *a: jnp.stack(a, axis=1), *own)
 
 
 def epoch_order(root_rng, epoch, num_examples: int, steps: int, batch_size: int):

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from kdjax import checkpoint
-from kdjax import errors
 from kdjax import grid
 from kdjax import methods
 from kdjax import models
@@ -202,7 +201,23 @@ def test_crd_trains_resumes_its_state_bit_exact_and_grids(tmp_path):
   np.testing.assert_allclose(read(dirs[1])['logits'],
                              read(str(tmp_path / 'straight'))['logits'], rtol=0, atol=1e-4)
 
+  # With a method of other parts and state (KD: none) in one program, each
+  # point keeps its own state; killed after epoch 1, it resumes bit-exact.
   mixed = [config.copy_and_resolve_references() for _ in range(2)]
   mixed[0].method = 'kd'
-  with pytest.raises(errors.ConfigError, match="method='crd' trains parameters of its own"):
-    grid.train_grid(mixed, [str(tmp_path / 'a'), str(tmp_path / 'b')], str(tmp_path / 'g'))
+  mixed_dirs = [str(tmp_path / f'mixed_{c.method}') for c in mixed]
+  together = grid.train_grid(mixed, mixed_dirs, str(tmp_path / 'mixed'))
+  assert together[1]['grid']['methods'] == ['crd', 'kd'] and together[1]['method'] == 'crd'
+  assert set(together[1]['method_parts']) == set(straight['method_parts'])
+  assert 'method_parts' not in together[0]
+  np.testing.assert_allclose(read(mixed_dirs[1])['logits'],
+                             read(str(tmp_path / 'straight'))['logits'], rtol=0, atol=1e-4)
+  for c in mixed:
+    c.train.epochs = 1
+  resumed_dirs = [str(tmp_path / f'resumed_{c.method}') for c in mixed]
+  grid.train_grid(mixed, resumed_dirs, str(tmp_path / 'mixed_resumed'))
+  for c, d in zip(mixed, resumed_dirs):
+    c.train.epochs = 2
+    os.remove(os.path.join(d, 'metrics.json'))  # the points train on with the grid
+  resumed = grid.train_grid(mixed, resumed_dirs, str(tmp_path / 'mixed_resumed'))
+  assert [r['params_sha256'] for r in resumed] == [r['params_sha256'] for r in together]

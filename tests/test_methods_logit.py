@@ -308,12 +308,14 @@ def test_a_grid_refuses_points_that_differ_in_the_standardisation_switch(teacher
 # --- several methods in one program --------------------------------------------
 
 def test_points_of_different_methods_train_as_one_program(teacher_dir, tmp_path):
-  """none, kd and dist students of one seed share one program (one teacher
-  read per batch); each ends as its own run would, to float rounding."""
-  configs = [_digits(method, teacher_dir) for method in ('none', 'kd', 'dist')]
+  """none, kd, dist and ctkd (a trainable temperature under its own SGD)
+  students of one seed share one program (one teacher read per batch); each
+  ends as its own run would, to float rounding."""
+  configs = [_digits(method, teacher_dir) for method in ('none', 'kd', 'dist', 'ctkd')]
   dirs = [str(tmp_path / c.method) for c in configs]
   together = grid.train_grid(configs, dirs, str(tmp_path / 'grid'))
-  assert together[2]['grid']['methods'] == ['dist', 'kd', 'none']
+  assert together[2]['grid']['methods'] == ['ctkd', 'dist', 'kd', 'none']
+  assert 'temperature' in str(together[3]['method_parts'])
   for config, workdir, got in zip(configs, dirs, together):
     alone_dir = str(tmp_path / f'alone_{config.method}')
     alone = train.train_and_evaluate(config, alone_dir)
@@ -327,7 +329,7 @@ def test_points_of_different_methods_train_as_one_program(teacher_dir, tmp_path)
 
 @pytest.mark.parametrize('change,match', [
     (lambda c: c.train.update(batch_size=64), "grid points differ in 'train.batch_size'"),
-    (lambda c: c.update(method='ctkd'), "method='ctkd' trains parameters of its own"),
+    (lambda c: c.update(method='ofd'), "method='ofd' runs the teacher with the batch's"),
     (lambda c: c.update(method='fitnet'), "method='fitnet' trains in two stages"),
 ])
 def test_points_that_cannot_share_a_program_refuse(teacher_dir, tmp_path, change, match):

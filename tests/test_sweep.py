@@ -60,6 +60,24 @@ def test_points_may_name_their_folders():
     sweep.check_sweep(spec, 'named.py')
 
 
+def test_points_may_bring_their_own_config_files(tmp_path):
+  """experiments/sweeps/rows.py: each point is a study row's own config file
+  (named after it), the sweep's file is the rest's; --set still applies."""
+  spec = sweep.get_sweep_file(os.path.join(REPO, 'experiments', 'sweeps', 'rows.py') +
+                              ':cifar10_cnn:student+dist+at')
+  spec['set'] = {'seed': 2}
+  points = sweep.points(spec)
+  assert [n for n, _ in points] == ['student', 'dist', 'at']
+  configs = [sweep.point_config(spec, o) for _, o in points]
+  assert [c.method for c in configs] == ['none', 'dist', 'at']
+  assert [c.seed for c in configs] == [2, 2, 2]
+  assert configs[1].dist.temperature == 4.0  # dist.py's own setting
+  with pytest.raises(errors.ConfigError, match="point config 3 is invalid"):
+    sweep.check_sweep({**spec, 'points': [{'config': 3}]}, 'rows.py')
+  with pytest.raises(errors.ConfigError, match="get_sweep\\(\\) raised TypeError"):
+    sweep.get_sweep_file(os.path.join(REPO, 'experiments', 'sweeps', 'rows.py'))
+
+
 def test_unknown_sweep_key():
   with pytest.raises(errors.ConfigError, match="sweep key 'distill.temp' is not"):
     sweep.point_config(GRID, {'distill.temp': 2.0})
@@ -171,12 +189,16 @@ def test_vmapped_sweep_is_one_slurm_job(tmp_path):
   assert '--array' not in result.stdout and '--mode=local' in result.stdout
 
 
+ARGS = {'rows.py': ':cifar10_cnn:student+kd+crd'}  # sweep files that take an argument
+
+
 @pytest.mark.parametrize('name', sorted(
     f for f in os.listdir(os.path.join(REPO, 'experiments', 'sweeps')) if f.endswith('.py')))
 def test_every_committed_sweep_file_lists_from_the_command_line(name):
   """Each sweep file loads under `python -m kdjax.sweep`, including those that
   import kdjax.sweep for `one_at_a_time` (once refused: its flags were defined
   twice, by __main__ and by the imported module)."""
+  name += ARGS.get(name, '')
   spec = sweep.get_sweep_file(os.path.join(REPO, 'experiments', 'sweeps', name))
   result = kdjax_sweep(f'--sweep=experiments/sweeps/{name}', '--workdir=runs/x',
                        '--mode=list', '--set=teacher.workdir=runs/t')

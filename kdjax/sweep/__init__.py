@@ -5,7 +5,10 @@ A sweep file (see experiments/sweeps/) has `get_sweep()` returning
    'set': {'distill.alpha': 0.3}}
 and optionally 'points': [{'distill.temperature': 4.0, 'distill.alpha': 0.5}, ...],
 settings that are not a product (a T line and an alpha line that share a
-point), each crossed with the grid. Each point is an ordinary run in
+point), each crossed with the grid; a point's 'config' replaces the sweep's
+(a method benchmark whose points are the study's row configs,
+experiments/sweeps/rows.py). `--sweep=file.py:ARG` calls `get_sweep(ARG)`,
+as config files take theirs. Each point is an ordinary run in
 `<workdir>/<key=value,...>/`. With
 `'vmap': True` in the sweep, points that differ only in seed and distillation
 weights train together as one vmapped program (`kdjax.grid`), each still
@@ -72,12 +75,15 @@ def points(sweep: dict) -> list[tuple[str, dict]]:
   """(name, overrides) of every point: each of the sweep's 'points' (or one
   empty setting) crossed with the product of its 'grid', in a fixed order.
   A point's 'name' entry names its folder (with the grid's k=v after it);
-  else the name is its settings' k=v."""
+  else the name is its config file's (a point's 'config', kept in its
+  overrides for `point_config`), else its settings' k=v."""
   keys = sorted(sweep.get('grid', {}))
   out = []
   for setting in sweep.get('points') or [{}]:
     setting = dict(setting)
     label = setting.pop('name', None)  # a point may name itself (its folder)
+    if label is None and 'config' in setting:  # else it is its config file's
+      label = os.path.splitext(os.path.basename(setting['config'].partition(':')[0]))[0]
     for values in itertools.product(*(sweep['grid'][k] for k in keys)):  # () if none
       overrides = {**setting, **dict(zip(keys, values))}
       shown = dict(zip(keys, values)) if label else overrides
@@ -115,8 +121,10 @@ def parse_set(items):
 
 
 def point_config(sweep: dict, overrides: dict) -> ml_collections.ConfigDict:
-  """The base config of the sweep with one point's overrides applied."""
-  path, _, arg = sweep['config'].partition(':')  # 'file.py:arg' as config_flags
+  """The base config of the sweep (or the point's own 'config') with one
+  point's overrides applied."""
+  overrides = dict(overrides)
+  path, _, arg = overrides.pop('config', sweep['config']).partition(':')  # as config_flags
   config = _call(_load_module(path, 'config'), 'get_config', path, 'config', _CONFIG,
                  *([arg] if arg else []))
   config_lib.check_loaded(config, path)
@@ -163,6 +171,10 @@ def check_sweep(sweep, path):
         f"sweep {path!r}: 'points' is invalid; expected a list of {{KEY: VALUE}} "
         "settings whose keys are not grid keys")
   for p in settings:
+    if 'config' in p and not (isinstance(p['config'], str) and p['config']):
+      raise errors.ConfigError(
+          f"sweep {path!r}: point config {p['config']!r} is invalid; expected a "
+          'config file path')
     if 'name' in p and not (isinstance(p['name'], str) and p['name'] != 'grid' and
                             re.fullmatch(r'[\w=,+-][\w.=,+-]*', p['name'])):
       raise errors.ConfigError(
@@ -176,8 +188,11 @@ def check_sweep(sweep, path):
 
 
 def get_sweep_file(path) -> dict:
-  """The checked sweep of the sweep file `path` (a copy: callers may change it)."""
-  sweep = _call(_load_module(path, 'sweep'), 'get_sweep', path, 'sweep', _SWEEP)
+  """The checked sweep of the sweep file `path` ('file.py:ARG': of
+  `get_sweep(ARG)`; a copy: callers may change it)."""
+  path, _, arg = path.partition(':')
+  sweep = _call(_load_module(path, 'sweep'), 'get_sweep', path, 'sweep', _SWEEP,
+                *([arg] if arg else []))
   check_sweep(sweep, path)
   return dict(sweep)
 
