@@ -5,10 +5,10 @@
 # Students of seed s are distilled from the teacher of seed s. Rows already
 # collected are skipped; an interrupted run resumes from its checkpoint.
 #
-# A ROW of the form a+b+c trains rows a, b and c as one program sharing the
-# teacher's forward pass (experiments/sweeps/rows.py; RUNS_DIR/a+b+c/<row>),
-# each collected as its own row, with the program's wall time divided by its
-# rows.
+# A ROW of the form a+b+c trains those of rows a, b and c not yet collected as
+# one program sharing the teacher's forward pass (experiments/sweeps/rows.py;
+# RUNS_DIR/<those rows joined by +>/<row>), each collected as its own row,
+# with the program's wall time divided by its rows.
 #
 # Usage: bash experiments/run_study.sh STUDY SEED [ROW ...]
 #   STUDY: mnist (seeds/004 Tables 1 and 3) or cifar10_cnn (seeds/004 Table 2)
@@ -33,21 +33,19 @@ read -r -a extra <<< "${EXTRA:-}"
 
 source "$(dirname "$0")/collect.sh"
 
-program() {  # program ROWS: rows a+b+c as one program, each collected
-  local program=$1 dir="$runs/$1" t0=$SECONDS row todo=0 n=0 resumed
-  for row in ${program//+/ }; do
-    n=$((n + 1))
-    [ -f "$results/${row}_s${seed}/metrics.json" ] || todo=1
+program() {  # program ROWS: rows a+b+c not yet collected as one program
+  local program="" dir t0=$SECONDS row n=0 resumed
+  for row in ${1//+/ }; do
+    [ -f "$results/${row}_s${seed}/metrics.json" ] || { program+=${program:++}$row; n=$((n + 1)); }
   done
-  if [ $todo = 0 ]; then echo "== $program (seed $seed): collected, skipped"; return; fi
+  if [ $n = 0 ]; then echo "== $1 (seed $seed): collected, skipped"; return; fi
+  dir="$runs/$program"
   resumed=$(resumed "$dir/grid")
   python -m kdjax.sweep --sweep="$(dirname "$0")/sweeps/rows.py:$study:$program" \
     --workdir="$dir" --set=seed="$seed" --set=dataset.data_dir="$data" \
     --set=teacher.workdir="$runs/teacher" "${extra[@]/#--config./--set=}"
   for row in ${program//+/ }; do
-    [ -f "$results/${row}_s${seed}/metrics.json" ] ||
-      collect "$results/${row}_s${seed}" "$dir/$row" "$runs" "$(((SECONDS - t0) / n))" \
-        "$resumed"
+    collect "$results/${row}_s${seed}" "$dir/$row" "$runs" "$(((SECONDS - t0) / n))" "$resumed"
   done
   echo "== $program (seed $seed): $((SECONDS - t0)) s wall"
 }

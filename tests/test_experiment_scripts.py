@@ -27,17 +27,17 @@ def test_run_study_collects_small_outputs_without_machine_paths(tmp_path, shared
     assert seconds >= 0 and not resumed
   kd_config = json.loads((out / 'config.json').read_text())
   assert kd_config['teacher']['workdir'] == '$RUNS_DIR/teacher'
-  # Rows a+b as one program: each collected as its own row.
+  # Rows a+b+c as one program of those not yet collected, each collected alone.
   program = subprocess.run(
-      ['bash', os.path.join(REPO, 'experiments', 'run_study.sh'), 'mnist', '0', 'kd+dist'],
+      ['bash', os.path.join(REPO, 'experiments', 'run_study.sh'), 'mnist', '0', 'kd+dist+dkd'],
       cwd=tmp_path, capture_output=True, text=True, timeout=600,
       env={**os.environ, 'RUNS_DIR': runs, 'DATA_DIR': shared_mnist,
            'RESULTS': 'scratch', 'EXTRA': '--config.runlocal=True'})
   assert program.returncode == 0, program.stderr[-2000:]
-  assert '== kd+dist (seed 0):' in program.stdout
+  assert '== dist+dkd (seed 0):' in program.stdout
   dist = tmp_path / 'experiments' / 'results' / 'scratch' / 'runs' / 'dist_s0'
   dist_metrics = json.loads((dist / 'metrics.json').read_text())
-  assert dist_metrics['grid']['methods'] == ['dist', 'kd'] and dist_metrics['seed'] == 0
+  assert dist_metrics['grid']['methods'] == ['dist', 'dkd'] and dist_metrics['seed'] == 0
   assert runs not in (dist / 'metrics.json').read_text()
   assert 'grid' not in json.loads((out / 'metrics.json').read_text())  # kd: kept as it was
   again = subprocess.run(
@@ -60,3 +60,16 @@ def test_a_resumed_run_is_marked_and_shown_as_a_lower_bound(tmp_path):
     run = runs_lib.Run(str(path), {}, {}, '')
     assert run.wall() == shown
   assert runs_lib.Run(str(tmp_path), {}, {}, '').wall() == '—'
+
+
+def test_method_table_refuses_a_teacher_other_than_the_committed_one(tmp_path):
+  """run_method_table.sh distils from a re-trained teacher only if it is the
+  committed teacher of its seed, bit for bit."""
+  (tmp_path / 'teacher').mkdir()
+  (tmp_path / 'teacher' / 'metrics.json').write_text(json.dumps({'params_sha256': 'ab' * 32}))
+  result = subprocess.run(
+      ['bash', os.path.join(REPO, 'experiments', 'run_method_table.sh'), '0'], cwd=REPO,
+      capture_output=True, text=True, timeout=60, env={**os.environ, 'RUNS_DIR': str(tmp_path)})
+  assert result.returncode == 2
+  assert result.stderr.startswith('kdjax: error: the teacher ') and 'abababab' in result.stderr
+  assert os.listdir(tmp_path) == ['teacher']
