@@ -40,19 +40,16 @@ def cnn_teacher(images, tmp_path_factory):
   return workdir
 
 
-@pytest.mark.parametrize('row,params', [('student', 1_070_794), ('kd', 1_070_794),
-                                        ('fitnet', 83_450), ('rkd', 1_070_794),
-                                        ('dkd', 1_070_794), ('at', 1_070_794),
-                                        ('dist_ls', 1_070_794), ('mlkd', 1_070_794),
-                                        ('ctkd', 1_070_794), ('sp', 1_070_794),
-                                        ('pkt', 1_070_794), ('nst', 1_070_794),
-                                        ('vid', 1_070_794), ('cc', 1_070_794),
-                                        ('crd', 1_070_794), ('kdsvd', 1_070_794),
-                                        ('ab', 1_070_794), ('reviewkd', 1_070_794),
-                                        ('ft', 1_070_794)])
-def test_cifar10_cnn_rows(row, params, images, cnn_teacher, tmp_path):
-  metrics = run('cifar10_cnn', row, images, str(tmp_path), cnn_teacher)
-  assert metrics['params'] == params and metrics['epochs'] == 1
+# The rows that share a program (experiments/run_method_table.sh trains them
+# so), and those that train in stages, alone.
+SHARED = ('student', 'kd', 'rkd', 'dkd', 'at', 'dist_ls', 'mlkd', 'ctkd', 'sp', 'pkt', 'nst',
+          'vid', 'cc', 'crd', 'kdsvd', 'reviewkd')
+TERMS = ('sp', 'pkt', 'nst', 'vid', 'cc', 'crd', 'kdsvd', 'reviewkd', 'ft')
+
+
+def _check_row(row, metrics):
+  assert metrics['params'] == (83_450 if row == 'fitnet' else 1_070_794)
+  assert metrics['epochs'] == 1
   if row == 'fitnet':
     assert len(metrics['stage1_history']) == 1
   if row == 'ab':
@@ -61,9 +58,29 @@ def test_cifar10_cnn_rows(row, params, images, cnn_teacher, tmp_path):
     assert 1 < metrics['method_parts']['temperature'] < 21
   if row == 'vid':
     assert set(metrics['method_parts']) == {'variance_0', 'variance_1'}
-  if row in ('sp', 'pkt', 'nst', 'vid', 'cc', 'crd', 'kdsvd', 'reviewkd', 'ft'):  # the objective's terms sum to the loss
+  if row in TERMS:  # the objective's terms sum to the loss
     last = metrics['history'][-1]
     assert last['train_ce'] + last[f'train_{row}'] == pytest.approx(last['train_loss'], rel=1e-5)
+
+
+@pytest.mark.parametrize('row', ['fitnet', 'ab', 'ft'])
+def test_cifar10_cnn_rows_that_train_in_stages(row, images, cnn_teacher, tmp_path):
+  _check_row(row, run('cifar10_cnn', row, images, str(tmp_path), cnn_teacher))
+
+
+def test_cifar10_cnn_rows_as_one_program(images, cnn_teacher, tmp_path):
+  """Every other row's own config, all in one program (experiments/sweeps/rows.py)."""
+  spec = sweep.get_sweep_file(os.path.join(REPO, 'experiments', 'sweeps', 'rows.py') +
+                              ':cifar10_cnn:' + '+'.join(SHARED))
+  spec['points'] = [{**p, 'config': os.path.join(REPO, p['config'])} for p in spec['points']]
+  spec['set'] = {'runlocal': True, 'dataset.data_dir': images, 'teacher.workdir': cnn_teacher}
+  names, configs = zip(*[(n, sweep.point_config(spec, o)) for n, o in sweep.points(spec)])
+  assert names == SHARED
+  results = grid.train_grid(list(configs), [str(tmp_path / n) for n in names],
+                            str(tmp_path / 'grid'))
+  for row, metrics in zip(names, results):
+    assert metrics['grid']['students'] == len(SHARED)
+    _check_row(row, metrics)
 
 
 def run_ablation(sweep_file, images, teacher, workdir, points=None):
