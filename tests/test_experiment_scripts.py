@@ -27,17 +27,18 @@ def test_run_study_collects_small_outputs_without_machine_paths(tmp_path, shared
     assert seconds >= 0 and not resumed
   kd_config = json.loads((out / 'config.json').read_text())
   assert kd_config['teacher']['workdir'] == '$RUNS_DIR/teacher'
-  # Rows a+b+c as one program of those not yet collected, each collected alone.
+  # Rows a+b+c as one program of those not yet collected (kd is), each
+  # collected as its own row.
   program = subprocess.run(
-      ['bash', os.path.join(REPO, 'experiments', 'run_study.sh'), 'mnist', '0', 'kd+dist+dkd'],
+      ['bash', os.path.join(REPO, 'experiments', 'run_study.sh'), 'mnist', '0', 'kd+dist'],
       cwd=tmp_path, capture_output=True, text=True, timeout=600,
       env={**os.environ, 'RUNS_DIR': runs, 'DATA_DIR': shared_mnist,
            'RESULTS': 'scratch', 'EXTRA': '--config.runlocal=True'})
   assert program.returncode == 0, program.stderr[-2000:]
-  assert '== dist+dkd (seed 0):' in program.stdout
+  assert '== dist (seed 0):' in program.stdout
   dist = tmp_path / 'experiments' / 'results' / 'scratch' / 'runs' / 'dist_s0'
   dist_metrics = json.loads((dist / 'metrics.json').read_text())
-  assert dist_metrics['grid']['methods'] == ['dist', 'dkd'] and dist_metrics['seed'] == 0
+  assert dist_metrics['grid']['methods'] == ['dist'] and dist_metrics['seed'] == 0
   assert runs not in (dist / 'metrics.json').read_text()
   assert 'grid' not in json.loads((out / 'metrics.json').read_text())  # kd: kept as it was
   again = subprocess.run(
