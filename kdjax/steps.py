@@ -204,10 +204,11 @@ class GridStep:
 
   point_steps: for points of different methods ('unroll' only), each
   point's `Step` (its model with the method's parts, optimizer and
-  objective; the rest is `step`'s). `state` is then a tuple with one `TrainState` per point
-  (their parameters and method states differ in structure), each point's
-  hparams are {method name: that method's hparams} and it reads its own
-  method's. Returns (new states, metric sums per student, stacked)."""
+  objective; the rest is `step`'s). `state` is then a tuple with one
+  `TrainState` per point (their parameters and method states differ in
+  structure), each point's hparams are {method name: that method's
+  hparams} and it reads its own method's. Returns (new states, metric sums
+  per student, stacked)."""
   step: Step
   kind: str = 'vmap'
   point_steps: tuple = ()

@@ -5,6 +5,9 @@ one by one: the saving of sharing the teacher's forward pass.
       --data_dir=../shared/data/cifar10-jpeg --workdir=/tmp/one_program \
       [--epochs=3 --train_subset=12000]
   # -> experiments/results/methods/one_program.md
+  python experiments/bench/one_program.py ... \
+      --sweep=experiments/sweeps/rows.py:cifar10_cnn:student+at+sp+vid+crd \
+      --out=experiments/results/methods/one_program_features.md
 
 The points of experiments/sweeps/cifar10_cnn_methods.py (none, KD, DKD, DIST,
 attention transfer; seed 0), first each alone (`kdjax.main`; KD, DKD and
@@ -31,11 +34,14 @@ flags.DEFINE_string('teacher', None, 'a finished CIFAR-10 CNN teacher workdir', 
 flags.DEFINE_string('data_dir', '../shared/data/cifar10-jpeg', 'CIFAR-10 images')
 flags.DEFINE_string('workdir', None, 'where the runs go (a new folder)', required=True)
 flags.DEFINE_integer('epochs', 3, 'epochs of each run (the cache needs >= 3 to pay)')
+flags.DEFINE_string('sweep', 'experiments/sweeps/cifar10_cnn_methods.py',
+                    'the points (a sweep file, file.py:ARG as kdjax.sweep takes it)')
+flags.DEFINE_string('out', 'experiments/results/methods/one_program.md',
+                    'the table (relative to the repository)')
 flags.DEFINE_integer('train_subset', 12000, 'training images (0 = all 50,000); from '
                      '11,000 on, attention transfer\'s maps no longer fit the '
                      'teacher cache, as on all 50,000')
 
-SWEEP = 'experiments/sweeps/cifar10_cnn_methods.py'
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -57,15 +63,17 @@ def _row(label, train_s, cache_s, used, samples, images, scale):
 
 
 def main(_):
-  spec = sweep.get_sweep_file(os.path.join(REPO, SWEEP))
+  spec = sweep.get_sweep_file(os.path.join(REPO, FLAGS.sweep))
   alone = {}
   for name, overrides in sweep.points(spec):
+    overrides = dict(overrides)
+    config_file = overrides.pop('config', spec['config'])  # a point's own config file
     config_args = [f'--config.{k}={v!r}' if isinstance(v, tuple) else f'--config.{k}={v}'
                    for k, v in {**overrides, **_sets()}.items()]
     workdir = os.path.join(FLAGS.workdir, 'alone', name)
-    _run(['kdjax.main', f'--config={spec["config"]}', f'--workdir={workdir}'] + config_args)
+    _run(['kdjax.main', f'--config={config_file}', f'--workdir={workdir}'] + config_args)
     alone[name] = outputs.read_json(os.path.join(workdir, 'metrics.json'))
-  _run(['kdjax.sweep', f'--sweep={SWEEP}', f'--workdir={os.path.join(FLAGS.workdir, "program")}'] +
+  _run(['kdjax.sweep', f'--sweep={FLAGS.sweep}', f'--workdir={os.path.join(FLAGS.workdir, "program")}'] +
        [f'--set={k}={v}' for k, v in _sets().items()])
   program = [outputs.read_json(os.path.join(FLAGS.workdir, 'program', name, 'metrics.json'))
              for name, _ in sweep.points(spec)]
@@ -76,7 +84,7 @@ def main(_):
   lines = [
       '# Several methods in one program vs one by one (CIFAR-10 CNN pair)', '',
       f'Made by `python experiments/bench/one_program.py --epochs={FLAGS.epochs} '
-      f'--train_subset={FLAGS.train_subset}` ({SWEEP}, seed 0). ' +
+      f'--train_subset={FLAGS.train_subset} --sweep={FLAGS.sweep}` (seed 0). ' +
       (f'**REDUCED**: {FLAGS.epochs} epochs on {images:,} training images; the '
        '"20 epochs" column extrapolates each run to the study\'s 20 epochs on 50,000 '
        'images from its measured seconds per sample (the cache build scales with '
@@ -105,7 +113,7 @@ def main(_):
             f'One program: **{total / seconds:.2f}x** the speed of the runs one by one '
             f'as measured (training and cache builds), {total_20 / full:.2f}x '
             'extrapolated to 20 epochs on 50,000 images.', '']
-  path = os.path.join(REPO, 'experiments', 'results', 'methods', 'one_program.md')
+  path = os.path.join(REPO, FLAGS.out)
   outputs.write_text(path, '\n'.join(lines))
   print(f'wrote {path}')
 
