@@ -20,3 +20,9 @@ collect() {
   cp "$run/predictions/test.npz" "$out/predictions/"
   [ -z "${4:-}" ] || printf '%s\n%s' "$4" "${5:-}" > "$out/wall_seconds.txt"
 }
+
+# finished RUN_DIR: whether RUN_DIR holds a finished run's metrics.json (an
+# eval of a killed run writes one with "finished": false).
+finished() {
+  [ -f "$1/metrics.json" ] && ! grep -q '"finished": *false' "$1/metrics.json"
+}

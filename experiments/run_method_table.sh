@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# The CIFAR-10 CNN pair's method table (docs/reproducing.md) for one seed:
-# the seed's teacher re-trained from its committed config into RUNS_DIR
-# (skipped if there; it must equal the committed teacher_s<seed> bit for bit,
-# by params_sha256, or nothing is distilled from it), then every method row
-# not yet collected in experiments/results/cifar10_cnn/runs/: the rows that
-# can share a program as programs sharing the teacher's forward pass
-# (experiments/run_study.sh's a+b+c rows), then the rows that train in stages.
+# The CIFAR-10 CNN pair's method table (docs/reproducing.md) for one seed
+# whose Table 2 rows are committed: the seed's teacher re-trained from its
+# committed config into RUNS_DIR (skipped if there; it must equal the
+# committed teacher_s<seed> bit for bit, by params_sha256, or nothing is
+# distilled from it), then the method rows beyond Table 2's not yet collected
+# in experiments/results/cifar10_cnn/runs/: the rows that can share a program
+# as programs sharing the teacher's forward pass (experiments/run_study.sh's
+# a+b+c rows), then the rows that train in stages, alone.
 #
 # Usage: bash experiments/run_method_table.sh SEED [PROGRAM ...]
 #   PROGRAM: rows joined by + (default: the feature rows, the logit rows, ft, ab)
-#   env: RUNS_DIR (default runs/cifar10_cnn_s<seed>), DATA_DIR
+#   env: RUNS_DIR (default runs/cifar10_cnn_s<seed>), DATA_DIR; RESULTS with
+#        EXTRA (a reduced run must not be collected beside the full-size rows)
 set -euo pipefail
 seed=${1:?usage: run_method_table.sh SEED [PROGRAM ...]}
 shift
+committed=$(dirname "$0")/results/cifar10_cnn/runs/teacher_s$seed/metrics.json
+if [ ! -f "$committed" ]; then
+  echo "kdjax: error: no committed teacher of seed $seed ($committed); expected a seed of Table 2" >&2
+  exit 2
+fi
+if [ -n "${EXTRA:-}" ] && [ -z "${RESULTS:-}" ]; then
+  echo "kdjax: error: EXTRA=$EXTRA would collect reduced rows into the full-size results; expected RESULTS=<another folder> with it" >&2
+  exit 2
+fi
 export RUNS_DIR=${RUNS_DIR:-runs/cifar10_cnn_s$seed}
 data=${DATA_DIR:-../shared/data/cifar10-jpeg}
 here=$(dirname "$0")
@@ -23,8 +34,7 @@ if [ ! -f "$RUNS_DIR/teacher/metrics.json" ]; then
   python -m kdjax.main --config=configs/cifar10_cnn/teacher.py --config.seed="$seed" \
     --config.dataset.data_dir="$data" --workdir="$RUNS_DIR/teacher"
 fi
-python - "$here/results/cifar10_cnn/runs/teacher_s$seed/metrics.json" \
-    "$RUNS_DIR/teacher/metrics.json" <<'PY'
+python - "$committed" "$RUNS_DIR/teacher/metrics.json" <<'PY'
 import json, sys
 want, got = (json.load(open(p))['params_sha256'] for p in sys.argv[1:])
 if want != got:

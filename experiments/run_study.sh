@@ -7,8 +7,9 @@
 #
 # A ROW of the form a+b+c trains those of rows a, b and c not yet collected as
 # one program sharing the teacher's forward pass (experiments/sweeps/rows.py;
-# RUNS_DIR/<those rows joined by +>/<row>), each collected as its own row,
-# with the program's wall time divided by its rows.
+# RUNS_DIR/a+b+c/<row>), each collected as its own row, with the program's
+# wall time divided by its rows; rows it trained before but did not collect
+# are collected, and a single row left trains alone.
 #
 # Usage: bash experiments/run_study.sh STUDY SEED [ROW ...]
 #   STUDY: mnist (seeds/004 Tables 1 and 3) or cifar10_cnn (seeds/004 Table 2)
@@ -33,28 +34,9 @@ read -r -a extra <<< "${EXTRA:-}"
 
 source "$(dirname "$0")/collect.sh"
 
-program() {  # program ROWS: rows a+b+c not yet collected as one program
-  local program="" dir t0=$SECONDS row n=0 resumed
-  for row in ${1//+/ }; do
-    [ -f "$results/${row}_s${seed}/metrics.json" ] || { program+=${program:++}$row; n=$((n + 1)); }
-  done
-  if [ $n = 0 ]; then echo "== $1 (seed $seed): collected, skipped"; return; fi
-  dir="$runs/$program"
-  resumed=$(resumed "$dir/grid")
-  python -m kdjax.sweep --sweep="$(dirname "$0")/sweeps/rows.py:$study:$program" \
-    --workdir="$dir" --set=seed="$seed" --set=dataset.data_dir="$data" \
-    --set=teacher.workdir="$runs/teacher" "${extra[@]/#--config./--set=}"
-  for row in ${program//+/ }; do
-    collect "$results/${row}_s${seed}" "$dir/$row" "$runs" "$(((SECONDS - t0) / n))" "$resumed"
-  done
-  echo "== $program (seed $seed): $((SECONDS - t0)) s wall"
-}
-
-for row in "${rows[@]}"; do
-  if [[ "$row" = *+* ]]; then program "$row"; continue; fi
-  out="$results/${row}_s${seed}"
-  if [ -f "$out/metrics.json" ]; then echo "== $row (seed $seed): collected, skipped"; continue; fi
-  t0=$SECONDS
+one_row() {  # one_row ROW: a row trained alone, then collected
+  local row=$1 out="$results/${1}_s${seed}" t0=$SECONDS resumed args
+  if [ -f "$out/metrics.json" ]; then echo "== $row (seed $seed): collected, skipped"; return; fi
   resumed=$(resumed "$runs/$row")
   args=(--config="configs/$study/$row.py" --config.seed="$seed"
         --config.dataset.data_dir="$data" --workdir="$runs/$row" "${extra[@]}")
@@ -62,4 +44,31 @@ for row in "${rows[@]}"; do
   python -m kdjax.main "${args[@]}"
   collect "$out" "$runs/$row" "$runs" "$((SECONDS - t0))" "$resumed"
   echo "== $row (seed $seed): $((SECONDS - t0)) s wall"
+}
+
+program() {  # program ROWS: the rows a+b+c not yet collected as one program
+  local dir="$runs/$1" t0=$SECONDS row todo=() program resumed
+  for row in ${1//+/ }; do
+    [ -f "$results/${row}_s${seed}/metrics.json" ] && continue
+    if finished "$dir/$row"; then  # trained by this program before, not collected
+      collect "$results/${row}_s${seed}" "$dir/$row" "$runs"; continue
+    fi
+    todo+=("$row")
+  done
+  if [ ${#todo[@]} = 0 ]; then echo "== $1 (seed $seed): collected, skipped"; return; fi
+  if [ ${#todo[@]} = 1 ]; then one_row "${todo[0]}"; return; fi
+  program=$(IFS=+; echo "${todo[*]}")
+  resumed=$(resumed "$dir/grid")
+  python -m kdjax.sweep --sweep="$(dirname "$0")/sweeps/rows.py:$study:$program" \
+    --workdir="$dir" --set=seed="$seed" --set=dataset.data_dir="$data" \
+    --set=teacher.workdir="$runs/teacher" "${extra[@]/#--config./--set=}"
+  for row in "${todo[@]}"; do
+    collect "$results/${row}_s${seed}" "$dir/$row" "$runs" "$(((SECONDS - t0) / ${#todo[@]}))" \
+      "$resumed"
+  done
+  echo "== $program (seed $seed): $((SECONDS - t0)) s wall"
+}
+
+for row in "${rows[@]}"; do
+  if [[ "$row" = *+* ]]; then program "$row"; else one_row "$row"; fi
 done

@@ -1,15 +1,17 @@
 """A sweep's grid of students trained as one compiled program.
 
-Points may differ only in the seed and their method's runtime
-hyper-parameters (`grid_keys`: e.g. distill.temperature and distill.alpha
-for KD); everything else, the teacher included, is shared. The students are
-stacked [seeds, points]: points of one seed share data order, augmentation
-and the teacher's forward pass (`steps.GridStep`), seeds are vmapped, and
-the epoch loop is the single run's (`loop.run_stage`). Each point ends with
-the run directory a separate run would write (config.json, checkpoints/,
-metrics.json, predictions/test.npz, tensorboard/), so the analysis tools
-cannot tell the difference; the stacked state is checkpointed in
-`grid_workdir` to resume.
+Points may differ only in the seed, their method and the method's keys;
+everything else, the teacher included, is shared. Where they differ only in
+the seed and one method's runtime hyper-parameters (`grid_keys`: e.g.
+distill.temperature and distill.alpha for KD) the students are stacked
+[seeds, points] in one state; else each point keeps a state of its own (a
+tuple of them, each stacked [seeds]). Points of one seed share data order,
+augmentation and the teacher's forward pass (`steps.GridStep`), seeds are
+vmapped, and the epoch loop is the single run's (`loop.run_stage`). Each
+point ends with the run directory a separate run would write (config.json,
+checkpoints/, metrics.json, predictions/test.npz, tensorboard/), so the
+analysis tools cannot tell the difference; the grid's state is checkpointed
+in `grid_workdir` to resume.
 
 Points of different methods (a method benchmark: e.g. none, kd, dkd, dist,
 at) share a program too, when they share everything but their method and its
@@ -55,8 +57,11 @@ def _method_keys(names) -> set:
 
 
 def _layout(configs):
-  """([seeds][points] of config indices, the methods of a multi-method
-  program or None); refuses grids one program cannot run."""
+  """([seeds][points] of config indices, the methods of a program whose
+  points each keep their own state and objective, or None for one stacked
+  state); refuses grids one program cannot run. Points of one method that
+  differ in a key other than its runtime hyper-parameters (logit
+  standardisation on and off) are such a program too."""
   names = sorted({c.method for c in configs})
   for name in names:
     method = methods.get(name)
@@ -72,20 +77,20 @@ def _layout(configs):
           f'statistics, so its students cannot share a teacher pass with '
           f'{[n for n in names if n != name]}; expected one method per program for '
           'it (a sweep of its own)')
-  if len(names) == 1:
-    keys = grid_keys(names[0])
-  else:  # each point has its own objective: every method key may differ
-    keys = ('seed', 'method') + tuple(sorted(_method_keys(names)))
+  # Each point may have its own objective: every method key may differ.
+  keys = ('seed', 'method') + tuple(sorted(_method_keys(names)))
   flat = [config_lib.flatten(json.loads(c.to_json())) for c in configs]
   # A key may hold a section (CTKD's optimizer): its leaves vary with it.
-  varies = lambda key: any(key == k or key.startswith(k + '.') for k in keys[1:])
-  for key in sorted(flat[0]):
-    if key != 'seed' and not varies(key) and any(f.get(key) != flat[0][key] for f in flat):
+  within = lambda key, keys: any(key == k or key.startswith(k + '.') for k in keys)
+  varies = lambda key: within(key, keys[1:])
+  differ = [key for key in sorted(flat[0])
+            if key != 'seed' and any(f.get(key) != flat[0][key] for f in flat)]
+  for key in differ:
+    if not varies(key):
       raise errors.ConfigError(
-          f'grid points differ in {key!r}; one program of ' + (
-              f'method {names[0]!r} can vary only {", ".join(keys)}' if len(names) == 1
-              else f'methods {names} can vary only the seed, the method and its keys') +
-          ' (run this sweep without vmap)')
+          f'grid points differ in {key!r}; one program of methods {names} can vary '
+          'only the seed, the method and its keys (run this sweep without vmap)')
+  per_point = len(names) > 1 or any(not within(k, grid_keys(names[0])[1:]) for k in differ)
   setting = lambda f: tuple((k, f[k]) for k in sorted(f) if varies(k))
   seeds = sorted({f['seed'] for f in flat})
   points = sorted({setting(f) for f in flat})
@@ -95,7 +100,7 @@ def _layout(configs):
         f'the {len(flat)} grid points are not every (seed, hyper-parameters) '
         f'pair of {len(seeds)} seeds x {len(points)} settings once; expected a '
         'full product')
-  return [[index[s, p] for p in points] for s in seeds], (names if len(names) > 1 else None)
+  return [[index[s, p] for p in points] for s in seeds], (names if per_point else None)
 
 
 def _stack(trees):
@@ -133,7 +138,7 @@ def train_grid(configs, workdirs, grid_workdir) -> list[dict]:
 
 
 def _check_cells(grid_workdir, cell_workdirs, bound):
-  """Records which point's workdir each cell of the stacked state trains
+  """Records which point's workdir each cell of the grid's state trains
   (layout.json) and refuses to resume a grid whose cells would change: the
   checkpoint's states would go to other points."""
   path = os.path.join(grid_workdir, 'layout.json')
@@ -178,6 +183,8 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
     state = tuple(_stack([row[p][2] for row in points]) for p in range(len(layout[0])))
   else:
     state = _stack([_stack([pt[2] for pt in row]) for row in points])
+  parts = [(step_model, tx) for step_model, tx, _ in points[0]]
+  del points  # the unstacked states: not kept on the device while training
   grid = lambda fn: _stack([_stack([fn(configs[i]) for i in row]) for row in layout])
   reads_teacher = [methods.get(c.method).needs_teacher for c in configs]
   if teacher_record is not None:  # the grid's checkpoints say whether it started
@@ -194,13 +201,15 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
                models.param_count(models.init(model, steps.init_rng(0),
                                               data.image_shape)['params']),
                f'; methods {multi} in one program' if multi else '')
-  step_model, tx, _ = points[0][0]
+  step_model, tx = parts[0]
   if multi:  # a step per point, and hparams of every method for each
     point_steps = tuple(
-        train.step_spec(c, data, pt[0], pt[1], methods.get(c.method).objective([c]))
-        for c, pt in zip([configs[i] for i in layout[0]], points[0]))
-    objective = methods.Objective('+'.join(multi), None, tuple(sorted(
-        {o for st in point_steps for o in st.objective.teacher_outputs})))
+        train.step_spec(c, data, m, t, methods.get(c.method).objective([c]))
+        for c, (m, t) in zip([configs[i] for i in layout[0]], parts))
+    objective = methods.Objective(  # what the shared teacher pass serves
+        '+'.join(multi), None, tuple(sorted(
+            {o for st in point_steps for o in st.objective.teacher_outputs})),
+        teacher_train=any(st.objective.teacher_train for st in point_steps))
     hparams_of = lambda c: {m: methods.get(m).hparams_of(c) for m in multi}
     step_model, kind = model, 'unroll'  # the shared step predicts with the student
   else:

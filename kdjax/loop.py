@@ -1,7 +1,7 @@
 """The epoch loop that single runs and grids share.
 
 `run_stage` trains one stage (a run, FitNets' hint stage, or a grid of
-students stacked [seeds, points]) to its epoch count: it resumes from the
+[seeds, points] students) to its epoch count: it resumes from the
 stage's latest checkpoint, decides and builds the teacher source (module or
 output cache), compiles one epoch, then per epoch trains, evaluates every
 student on the test set, records, logs, writes TensorBoard points and
@@ -43,8 +43,9 @@ class Stage:
     'train' or 'grid'). workdir: its checkpoints/ go here. epochs: to train
     to; epochs_key: the config key that set them (for errors).
   grid: None for one student, else the `GridStep` kind ('vmap' or 'unroll')
-    of a [seeds, points] grid; points: the students' indices into the
-    state ([()] for one); labels: each student's name in messages.
+    of a [seeds, points] grid; points: each student's index in the state,
+    (seed, point) (`steps.state_at`), [()] for one; labels: each student's
+    name in messages.
   point_steps: a multi-method grid's `Step` per point (`GridStep`, whose
     state is then a tuple of per-point states); () when every point shares
     the stage's step.
@@ -335,7 +336,7 @@ def _resume(stage, mngr, state):
 
 def _check_finite(stage, sums, epoch, steps_per_epoch, last_checkpoint):
   """Raises `TrainingDiverged` naming every student whose mean loss over the
-  epoch is not finite (a grid stops whole: its students share one state)."""
+  epoch is not finite (a grid stops whole: its students share one program)."""
   loss = sums['loss'] / sums['count']
   bad = [(float(loss[index]), label) for index, label in zip(stage.points, stage.labels)
          if not math.isfinite(float(loss[index]))]

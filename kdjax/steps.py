@@ -327,7 +327,8 @@ def predict(variables, images, *, model: nn.Module, mean, std, batch_size: int):
 def grid_epoch(states: TrainState, images, labels, teacher_variables, hparams, *,
                steps: int, batch_size: int, step_fn):
   """`train_epoch` for a grid of students [seeds, points]: `states` and
-  `hparams` carry both leading axes; `step_fn` is a `GridStep`.
+  `hparams` carry both leading axes (a tuple of per-point states, only the
+  seeds': `GridStep.point_steps`); `step_fn` is a `GridStep`.
   Points of one seed share data order, augmentation, dropout keys and the
   teacher's forward pass; seeds are vmapped. One program trains the grid and
   each student ends as its own run would (returns per-student metric sums).

@@ -63,7 +63,7 @@ def _check_row(row, metrics):
     assert last['train_ce'] + last[f'train_{row}'] == pytest.approx(last['train_loss'], rel=1e-5)
 
 
-@pytest.mark.parametrize('row', ['fitnet', 'ab', 'ft'])
+@pytest.mark.parametrize('row', ['fitnet', 'ab', 'ft', 'crd'])  # crd: a shared row alone too
 def test_cifar10_cnn_rows_that_train_in_stages(row, images, cnn_teacher, tmp_path):
   _check_row(row, run('cifar10_cnn', row, images, str(tmp_path), cnn_teacher))
 

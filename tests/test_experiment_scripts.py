@@ -3,6 +3,7 @@ a run whose wall time covers only its last segment."""
 
 import json
 import os
+import shutil
 import subprocess
 
 from kdjax.analysis import runs as runs_lib
@@ -28,18 +29,25 @@ def test_run_study_collects_small_outputs_without_machine_paths(tmp_path, shared
   kd_config = json.loads((out / 'config.json').read_text())
   assert kd_config['teacher']['workdir'] == '$RUNS_DIR/teacher'
   # Rows a+b+c as one program of those not yet collected (kd is), each
-  # collected as its own row.
-  program = subprocess.run(
-      ['bash', os.path.join(REPO, 'experiments', 'run_study.sh'), 'mnist', '0', 'kd+dist'],
-      cwd=tmp_path, capture_output=True, text=True, timeout=600,
-      env={**os.environ, 'RUNS_DIR': runs, 'DATA_DIR': shared_mnist,
-           'RESULTS': 'scratch', 'EXTRA': '--config.runlocal=True'})
+  # collected as its own row; a row it trained but did not collect is
+  # collected when the command runs again.
+  command = ['bash', os.path.join(REPO, 'experiments', 'run_study.sh'), 'mnist', '0',
+             'kd+dist+dkd']
+  env = {**os.environ, 'RUNS_DIR': runs, 'DATA_DIR': shared_mnist, 'RESULTS': 'scratch',
+         'EXTRA': '--config.runlocal=True'}
+  program = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=600, env=env)
   assert program.returncode == 0, program.stderr[-2000:]
-  assert '== dist (seed 0):' in program.stdout
-  dist = tmp_path / 'experiments' / 'results' / 'scratch' / 'runs' / 'dist_s0'
-  dist_metrics = json.loads((dist / 'metrics.json').read_text())
-  assert dist_metrics['grid']['methods'] == ['dist'] and dist_metrics['seed'] == 0
-  assert runs not in (dist / 'metrics.json').read_text()
+  assert '== dist+dkd (seed 0):' in program.stdout
+  results = tmp_path / 'experiments' / 'results' / 'scratch' / 'runs'
+  dist_metrics = json.loads((results / 'dist_s0' / 'metrics.json').read_text())
+  assert dist_metrics['grid']['methods'] == ['dist', 'dkd'] and dist_metrics['seed'] == 0
+  assert runs not in (results / 'dist_s0' / 'metrics.json').read_text()
+  shutil.rmtree(results / 'dkd_s0')  # as if stopped between training and collecting
+  again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120, env=env)
+  assert again.returncode == 0 and '== kd+dist+dkd (seed 0): collected, skipped' in again.stdout
+  assert json.loads((results / 'dkd_s0' / 'metrics.json').read_text())['method'] == 'dkd'
   assert 'grid' not in json.loads((out / 'metrics.json').read_text())  # kd: kept as it was
   again = subprocess.run(
       ['bash', os.path.join(REPO, 'experiments', 'run_study.sh'), 'mnist', '0', 'teacher'],
@@ -73,4 +81,14 @@ def test_method_table_refuses_a_teacher_other_than_the_committed_one(tmp_path):
       capture_output=True, text=True, timeout=60, env={**os.environ, 'RUNS_DIR': str(tmp_path)})
   assert result.returncode == 2
   assert result.stderr.startswith('kdjax: error: the teacher ') and 'abababab' in result.stderr
+  assert os.listdir(tmp_path) == ['teacher']
+  other = subprocess.run(
+      ['bash', os.path.join(REPO, 'experiments', 'run_method_table.sh'), '7'], cwd=REPO,
+      capture_output=True, text=True, timeout=60, env={**os.environ, 'RUNS_DIR': str(tmp_path)})
+  assert other.returncode == 2 and 'no committed teacher of seed 7' in other.stderr
+  reduced = subprocess.run(
+      ['bash', os.path.join(REPO, 'experiments', 'run_method_table.sh'), '0'], cwd=REPO,
+      capture_output=True, text=True, timeout=60,
+      env={**os.environ, 'RUNS_DIR': str(tmp_path), 'EXTRA': '--config.runlocal=True'})
+  assert reduced.returncode == 2 and 'expected RESULTS=' in reduced.stderr
   assert os.listdir(tmp_path) == ['teacher']

@@ -298,11 +298,20 @@ def test_bad_settings_refuse_in_one_line(key, value, match):
   assert '\n' not in str(caught.value)
 
 
-def test_a_grid_refuses_points_that_differ_in_the_standardisation_switch(teacher_dir, tmp_path):
+def test_points_with_and_without_the_standardisation_switch_share_a_program(teacher_dir,
+                                                                            tmp_path):
+  """DIST with and without logit standardisation (a static option of the
+  loss): one program, each point with its own objective, equal to its run
+  alone to float rounding."""
   configs = [_digits('dist', teacher_dir) for _ in range(2)]
   configs[1].distill.logit_standardize = True
-  with pytest.raises(errors.ConfigError, match="grid points differ in 'distill.logit_standardize'"):
-    grid.train_grid(configs, [str(tmp_path / 'a'), str(tmp_path / 'b')], str(tmp_path / 'g'))
+  dirs = [str(tmp_path / 'plain'), str(tmp_path / 'ls')]
+  together = grid.train_grid(configs, dirs, str(tmp_path / 'g'))
+  assert together[1]['grid']['methods'] == ['dist']
+  assert together[0]['params_sha256'] != together[1]['params_sha256']
+  train.train_and_evaluate(configs[1], str(tmp_path / 'alone'))
+  np.testing.assert_allclose(_logits(dirs[1]), _logits(str(tmp_path / 'alone')),
+                             rtol=0, atol=1e-4)
 
 
 # --- several methods in one program --------------------------------------------

@@ -198,7 +198,7 @@ class Method:
     its stage and frozen since: `stage_parts` is {stage name: its trained
     parts' params}; OFD's margins from the teacher's BatchNorms), or None:
     no state. It is a field of the train state beside
-    the parameters: checkpointed and restored bit-exactly, stacked in a grid,
+    the parameters: checkpointed and restored bit-exactly, stacked over a grid's seeds,
     replicated across devices (the loss gathers its updates over
     `Context.axis_name`). Its loss is then stateful (`Objective`).
   benchmark: config -> None, setting the method's keys to its reference's

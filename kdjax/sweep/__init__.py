@@ -224,7 +224,8 @@ def slurm_script(sweep_path, workdir, n_points, sets, vmap=False, partition='',
   grid, which trains all points in one program); at most `parallel` tasks
   at once (0: no cap)."""
   cap = f'%{parallel}' if parallel else ''
-  lines = ['#!/bin/bash', f'#SBATCH --job-name=kdjax-{os.path.basename(sweep_path)[:-3]}']
+  name = os.path.splitext(os.path.basename(sweep_path.partition(':')[0]))[0]
+  lines = ['#!/bin/bash', f'#SBATCH --job-name=kdjax-{name}']
   if not vmap:
     lines.append(f'#SBATCH --array=0-{n_points - 1}{cap}')
   lines += [
