@@ -71,6 +71,11 @@ _SWEEP = "a get_sweep() that returns {'config': ..., 'grid': {KEY: [VALUE, ...]}
 _CONFIG = 'a get_config() that returns a ConfigDict'
 
 
+def _stem(path: str) -> str:
+  """The file name of 'file.py' or 'file.py:ARG' without folder or '.py'."""
+  return os.path.splitext(os.path.basename(path.partition(':')[0]))[0]
+
+
 def points(sweep: dict) -> list[tuple[str, dict]]:
   """(name, overrides) of every point: each of the sweep's 'points' (or one
   empty setting) crossed with the product of its 'grid', in a fixed order.
@@ -83,7 +88,7 @@ def points(sweep: dict) -> list[tuple[str, dict]]:
     setting = dict(setting)
     label = setting.pop('name', None)  # a point may name itself (its folder)
     if label is None and 'config' in setting:  # else it is its config file's
-      label = os.path.splitext(os.path.basename(setting['config'].partition(':')[0]))[0]
+      label = _stem(setting['config'])
     for values in itertools.product(*(sweep['grid'][k] for k in keys)):  # () if none
       overrides = {**setting, **dict(zip(keys, values))}
       shown = dict(zip(keys, values)) if label else overrides
@@ -224,8 +229,7 @@ def slurm_script(sweep_path, workdir, n_points, sets, vmap=False, partition='',
   grid, which trains all points in one program); at most `parallel` tasks
   at once (0: no cap)."""
   cap = f'%{parallel}' if parallel else ''
-  name = os.path.splitext(os.path.basename(sweep_path.partition(':')[0]))[0]
-  lines = ['#!/bin/bash', f'#SBATCH --job-name=kdjax-{name}']
+  lines = ['#!/bin/bash', f'#SBATCH --job-name=kdjax-{_stem(sweep_path)}']
   if not vmap:
     lines.append(f'#SBATCH --array=0-{n_points - 1}{cap}')
   lines += [
