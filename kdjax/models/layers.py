@@ -93,6 +93,18 @@ def conv(features: int, kernel_size, *, dtype: Any = jnp.float32,
   return apply
 
 
+def pooled_head(x, features: dict, num_classes: int, *, dtype: Any, init: str,
+                return_features: bool):
+  """The convolutional models' ending: maps [B, H, W, C] averaged over H, W
+  into `features['embedding']` [B, C], then the classifier `head` (`dense`
+  with `init`); returns what the model returns, logits [B, num_classes] or
+  (logits, features). Called from the model's compact `__call__`."""
+  x = jnp.mean(x, axis=(1, 2))
+  features['embedding'] = x
+  logits = dense(num_classes, dtype=dtype, init=init, name='head')(x)
+  return (logits, features) if return_features else logits
+
+
 def batch_norm(train: bool, name: str, axis_name=None) -> nn.BatchNorm:
   """BatchNorm with PyTorch's defaults (momentum 0.1 = Flax's 0.9, eps 1e-5).
 

@@ -144,9 +144,6 @@ class CifarMobileNetV2(nn.Module):
                     name='last_conv')(x)
     x = nn.relu(layers.batch_norm(train, 'last_bn', self.axis_name)(x))
     features['last'] = x
-    x = jnp.mean(x, axis=(1, 2))
-    features['embedding'] = x
-    logits = layers.dense(self.num_classes, dtype=self.dtype,
-                          init=layers.scheme(self.param_init, 'normal_0.01'),
-                          name='head')(x)
-    return (logits, features) if return_features else logits
+    return layers.pooled_head(x, features, self.num_classes, dtype=self.dtype,
+                              init=layers.scheme(self.param_init, 'normal_0.01'),
+                              return_features=return_features)

@@ -141,11 +141,8 @@ class ResNet(nn.Module):
                           self.param_init, name=f'stage{s}_block{b}')(x, train)
       features[f'stage_{s}'] = x
       features[f'preact_{s}'] = preact
-    x = jnp.mean(x, axis=(1, 2))
-    features['embedding'] = x
-    logits = layers.dense(self.num_classes, dtype=self.dtype, init=torch_default,
-                          name='head')(x)
-    return (logits, features) if return_features else logits
+    return layers.pooled_head(x, features, self.num_classes, dtype=self.dtype,
+                              init=torch_default, return_features=return_features)
 
 
 class CifarResNet(ResNet):

@@ -153,7 +153,5 @@ class ShuffleNet(nn.Module):
                       name='last_conv')(x)
       x = nn.relu(layers.batch_norm(train, 'last_bn', self.axis_name)(x))
     features['last'] = x
-    x = jnp.mean(x, axis=(1, 2))
-    features['embedding'] = x
-    logits = layers.dense(self.num_classes, dtype=self.dtype, init=init, name='head')(x)
-    return (logits, features) if return_features else logits
+    return layers.pooled_head(x, features, self.num_classes, dtype=self.dtype, init=init,
+                              return_features=return_features)

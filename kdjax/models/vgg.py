@@ -58,9 +58,6 @@ class VGG(nn.Module):
       features[f'block_{b}'] = x
       if b < 3 or (b == 3 and size == 64):  # the reference pools here only at 64 px
         x = layers.max_pool_2x2(x)
-    x = jnp.mean(x, axis=(1, 2))
-    features['embedding'] = x
-    logits = layers.dense(self.num_classes, dtype=self.dtype,
-                          init=layers.scheme(self.param_init, 'normal_0.01'),
-                          name='head')(x)
-    return (logits, features) if return_features else logits
+    return layers.pooled_head(x, features, self.num_classes, dtype=self.dtype,
+                              init=layers.scheme(self.param_init, 'normal_0.01'),
+                              return_features=return_features)

@@ -86,9 +86,6 @@ class WideResNet(nn.Module):
       features[f'stage_{s}'] = x
     x = nn.relu(layers.batch_norm(train, 'last_bn', self.axis_name)(x))
     features['last'] = x
-    x = jnp.mean(x, axis=(1, 2))
-    features['embedding'] = x
-    logits = layers.dense(self.num_classes, dtype=self.dtype,
-                          init=layers.scheme(self.param_init, 'torch_zero_bias'),
-                          name='head')(x)
-    return (logits, features) if return_features else logits
+    return layers.pooled_head(x, features, self.num_classes, dtype=self.dtype,
+                              init=layers.scheme(self.param_init, 'torch_zero_bias'),
+                              return_features=return_features)
