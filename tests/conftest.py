@@ -3,8 +3,11 @@
 import gzip
 import importlib.util
 import io
+import json
 import os
 import pickle
+import subprocess
+import sys
 import tarfile
 import tempfile
 
@@ -35,6 +38,41 @@ import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_MNIST = os.environ.get(
     'KDJAX_MNIST_DIR', os.path.join(REPO, '..', 'shared', 'data', 'mnist'))
+
+
+class CliServer:
+  """`python -m MODULE ARGS...` in a fork of one process that has imported
+  JAX and kdjax already (tests/cli_server.py), as a CompletedProcess: for
+  the command lines that refuse or print and exit, without a new
+  interpreter's 4 s of imports each."""
+
+  def __init__(self):
+    self._proc = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, 'tests', 'cli_server.py')], cwd=REPO,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+  def __call__(self, *args, module='kdjax.main', cwd=REPO):
+    command = ['-m', module, *map(str, args)]
+    self._proc.stdin.write(json.dumps({'args': command, 'cwd': str(cwd)}) + '\n')
+    self._proc.stdin.flush()
+    line = self._proc.stdout.readline()
+    if not line:
+      raise RuntimeError(f'tests/cli_server.py ended (exit {self._proc.wait()})')
+    reply = json.loads(line)
+    return subprocess.CompletedProcess([sys.executable, *command], reply['returncode'],
+                                       reply['stdout'], reply['stderr'])
+
+  def close(self):
+    self._proc.stdin.close()
+    self._proc.wait(timeout=60)
+
+
+@pytest.fixture(scope='session')
+def cli():
+  """A `CliServer` per test process."""
+  server = CliServer()
+  yield server
+  server.close()
 
 
 def load_config(path):

@@ -2,8 +2,6 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +13,6 @@ from kdjax.analysis import report
 from kdjax.analysis import runs as runs_lib
 from kdjax.analysis import stats
 from kdjax.analysis import tables
-from tests.conftest import REPO
 
 N, C = 400, 10
 
@@ -103,12 +100,13 @@ def test_report_without_a_teacher_leaves_the_teacher_columns_empty(study, tmp_pa
   assert row.split(' | ')[6:8] == ['—', '—'] and row.endswith(' | — |')
 
 
-def kdjax_analysis(*args):
-  return subprocess.run([sys.executable, '-m', 'kdjax.analysis', *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def kdjax_analysis(cli):
+  """`python -m kdjax.analysis ARGS...` (through the `cli` server)."""
+  return lambda *args: cli(*args, module='kdjax.analysis')
 
 
-def test_cli_mcnemar(study):
+def test_cli_mcnemar(kdjax_analysis, study):
   result = kdjax_analysis('mcnemar', f'--a={study}/student_s0',
                           f'--b={study}/kd_s0/predictions/test.npz')
   assert result.returncode == 0, result.stderr
@@ -116,7 +114,7 @@ def test_cli_mcnemar(study):
   assert 'test used: ' in result.stdout and 'significant at 0.05: ' in result.stdout
 
 
-def test_cli_mcnemar_refuses_other_test_sets(study, tmp_path):
+def test_cli_mcnemar_refuses_other_test_sets(kdjax_analysis, study, tmp_path):
   other = fake_run(str(tmp_path), 'other', seed=0)
   path = os.path.join(other, 'predictions', 'test.npz')
   data = outputs.read_predictions(path)
@@ -127,7 +125,7 @@ def test_cli_mcnemar_refuses_other_test_sets(study, tmp_path):
   assert 'has 400 test labels' in result.stderr and 'Traceback' not in result.stderr
 
 
-def test_cli_report(study, tmp_path):
+def test_cli_report(kdjax_analysis, study, tmp_path):
   out = str(tmp_path / 'rep')
   result = kdjax_analysis('report', f'--runs={study}/*', f'--out={out}',
                           '--pairs=student:kd')
@@ -193,7 +191,7 @@ def test_groups_of_one_folder_name_are_named_apart(tmp_path):
     runs_lib.named(groups, 'kd2', 'x')
 
 
-def test_cli_report_refuses_an_ambiguous_pair(tmp_path):
+def test_cli_report_refuses_an_ambiguous_pair(kdjax_analysis, tmp_path):
   out = str(tmp_path / 'rep')
   result = kdjax_analysis('report', *[f'--runs={g}' for g in _two_kd_folders(tmp_path)],
                           f'--out={out}', '--pairs=student:kd')
@@ -205,7 +203,8 @@ def test_cli_report_refuses_an_ambiguous_pair(tmp_path):
   assert not os.path.exists(os.path.join(out, 'report.md'))
 
 
-def test_cli_mcnemar_refuses_other_test_fingerprints_with_the_same_labels(tmp_path):
+def test_cli_mcnemar_refuses_other_test_fingerprints_with_the_same_labels(kdjax_analysis,
+                                                                          tmp_path):
   """Issue 26, item 4: two image folders of one layout (the same labels,
   other images) were compared; their metrics.json record other fingerprints."""
   a = fake_run(str(tmp_path), 'a', seed=0, test_fingerprint='1111aaaa1111aaaa')

@@ -302,30 +302,25 @@ def test_read_only_workdir_is_one_line(folder_run, tmp_path):
 
 
 # -- the command line: one line, exit 2 (130 for Ctrl-C) ---------------------
-def _cli(*args, **kw):
-  return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True,
-                        text=True, timeout=120, **kw)
-
-
-def test_config_files_that_cannot_load_and_help(tmp_path):
+def test_config_files_that_cannot_load_and_help(cli, tmp_path):
   (tmp_path / 'syntax.py').write_text('def get_config(:\n')
   (tmp_path / 'raises.py').write_text('def get_config():\n  raise RuntimeError("boom")\n')
   for config, says in ((tmp_path / 'syntax.py', 'SyntaxError'),
                        (tmp_path / 'raises.py', 'RuntimeError: boom'),
                        (tmp_path / 'missing.py', 'No such file'),
                        (tmp_path, 'Is a directory')):
-    r = _cli('-m', 'kdjax.main', f'--config={config}', f'--workdir={tmp_path}/w')
+    r = cli(f'--config={config}', f'--workdir={tmp_path}/w')
     assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith('kdjax: error:') and says in r.stderr
   assert not os.path.exists(f'{tmp_path}/w')
-  r = _cli('-m', 'kdjax.main', '--help')
+  r = cli('--help')
   assert r.returncode == 0 and '--print_config' in r.stdout
-  r = _cli('-m', 'kdjax.main', '--config=configs/mnist/kd.py', '--print_config')
+  r = cli('--config=configs/mnist/kd.py', '--print_config')
   assert r.returncode == 0 and "distill.temperature = 20.0  # T of" in r.stdout
-  r = _cli('-m', 'kdjax.analysis')
+  r = cli(module='kdjax.analysis')
   assert r.returncode == 2 and 'no command given; expected one of mcnemar, report' in r.stderr
   (tmp_path / 'afile').write_text('')
-  r = _cli('-m', 'kdjax.analysis', 'report', f'--runs={tmp_path}', f'--out={tmp_path}/afile')
+  r = cli('report', f'--runs={tmp_path}', f'--out={tmp_path}/afile', module='kdjax.analysis')
   assert r.returncode == 2 and 'is a file; expected a directory' in r.stderr
 
 

@@ -12,8 +12,6 @@ safetensors files.
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import types
 
 import jax
@@ -183,11 +181,6 @@ def test_unknown_layout_and_bn_mlp_refused():
                      (28, 28, 1))
 
 
-def _cli(module, *args):
-  return subprocess.run([sys.executable, '-m', module, *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=300)
-
-
 def _config(name, data, **model):
   config = load_config(os.path.join(REPO, f'configs/cifar10_cnn/{name}.py'))
   config.dataset.data_dir, config.latency.repeats = data, 2
@@ -195,7 +188,7 @@ def _config(name, data, **model):
   return config
 
 
-def test_convert_then_distil_then_export(tmp_path):
+def test_convert_then_distil_then_export(cli, tmp_path):
   """A PyTorch teacher becomes a teacher workdir that a KD student trains
   from; the student is exported and read back bit for bit; nothing is
   overwritten, and a bad checkpoint is one line and leaves no workdir."""
@@ -221,10 +214,9 @@ def test_convert_then_distil_then_export(tmp_path):
 
   state.pop('0.bias')
   st.save_file(state, path)
-  bad = _cli('kdjax.convert', '--config=configs/cifar10_cnn/teacher.py',
-             f'--checkpoint={path}', f'--workdir={tmp_path / "bad"}',
-             f'--config.dataset.data_dir={data}', '--config.model.convs=(8,16)',
-             '--config.model.dense=(32,)')
+  bad = cli('--config=configs/cifar10_cnn/teacher.py', f'--checkpoint={path}',
+            f'--workdir={tmp_path / "bad"}', f'--config.dataset.data_dir={data}',
+            '--config.model.convs=(8,16)', '--config.model.dense=(32,)', module='kdjax.convert')
   assert bad.returncode == 2 and "tensor '0.bias' is missing" in bad.stderr
   assert bad.stderr.count('\n') == 1 and not os.path.exists(tmp_path / 'bad')
 

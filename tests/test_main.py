@@ -77,59 +77,57 @@ def test_eval_of_a_killed_run_says_it_is_unfinished(tmp_path):
     ('--config.model.name=resnet9000', ["model.name='resnet9000' is unknown"]),
     ('--config.dataset.name=imagenet', ["dataset.name='imagenet' is unknown"]),
 ])
-def test_bad_config(tmp_path, override, fragments):
-  result = kdjax('--config=configs/mnist/student.py', f'--workdir={tmp_path}',
-                 override)
+def test_bad_config(cli, tmp_path, override, fragments):
+  result = cli('--config=configs/mnist/student.py', f'--workdir={tmp_path}', override)
   assert_one_line_error(result, *fragments)
 
 
-def test_nan_and_inf_are_refused_before_anything_is_created(tmp_path):
+def test_nan_and_inf_are_refused_before_anything_is_created(cli, tmp_path):
   """Issue 26, item 2: a NaN warm-up trained with the warm-up off, a NaN
   temperature trained and then failed as 'training diverged'."""
   for override, says in (('--config.dkd.warmup_epochs=nan',
                           'dkd.warmup_epochs=nan is invalid; expected a finite number >= 0'),
                          ('--config.distill.temperature=inf', 'distill.temperature=inf is invalid')):
-    result = kdjax('--config=configs/mnist/student.py', f'--workdir={tmp_path}/run', override)
+    result = cli('--config=configs/mnist/student.py', f'--workdir={tmp_path}/run', override)
     assert_one_line_error(result, says)
     assert not os.path.exists(tmp_path / 'run')
 
 
-def test_config_file_that_returns_no_config_dict(tmp_path):
+def test_config_file_that_returns_no_config_dict(cli, tmp_path):
   """Issue 26, item 7: a plain dict was `AttributeError: 'dict' object has no
   attribute 'method'`, exit 1."""
   for returns, name in (('{"method": "none"}', 'dict'), ('None', 'NoneType')):
     (tmp_path / 'c.py').write_text(f'def get_config():\n  return {returns}\n')
-    result = kdjax(f'--config={tmp_path}/c.py', f'--workdir={tmp_path}/run')
+    result = cli(f'--config={tmp_path}/c.py', f'--workdir={tmp_path}/run')
     assert_one_line_error(result, f'--config={tmp_path}/c.py cannot be used: its '
                           f'get_config() returned a {name}; expected a ConfigDict')
     assert not os.path.exists(tmp_path / 'run')
 
 
-def test_missing_data_dir(tmp_path):
-  result = kdjax('--config=configs/mnist/teacher.py', f'--workdir={tmp_path}/run',
-                 '--config.dataset.data_dir=/no/such/mnist')
+def test_missing_data_dir(cli, tmp_path):
+  result = cli('--config=configs/mnist/teacher.py', f'--workdir={tmp_path}/run',
+               '--config.dataset.data_dir=/no/such/mnist')
   assert_one_line_error(result, "dataset.data_dir='/no/such/mnist' is not a directory")
 
 
-def test_corrupt_idx_file(tmp_path):
+def test_corrupt_idx_file(cli, tmp_path):
   data_dir = write_idx_dir(str(tmp_path / 'data'))
   with gzip.open(os.path.join(data_dir, 't10k-images-idx3-ubyte.gz'), 'wb') as f:
     f.write(b'\x00\x00\x08\x03garbage')
-  result = kdjax('--config=configs/mnist/teacher.py', f'--workdir={tmp_path}/run',
-                 f'--config.dataset.data_dir={data_dir}',
-                 '--config.dataset.name=fashion_mnist')
+  result = cli('--config=configs/mnist/teacher.py', f'--workdir={tmp_path}/run',
+               f'--config.dataset.data_dir={data_dir}', '--config.dataset.name=fashion_mnist')
   assert_one_line_error(result, 't10k-images-idx3-ubyte.gz', 'truncated')
 
 
-def test_kd_without_teacher(tmp_path):
-  result = kdjax('--config=configs/mnist/kd.py', f'--workdir={tmp_path}/run', *TINY)
+def test_kd_without_teacher(cli, tmp_path):
+  result = cli('--config=configs/mnist/kd.py', f'--workdir={tmp_path}/run', *TINY)
   assert_one_line_error(result, "method='kd' needs a teacher")
-  result = kdjax('--config=configs/mnist/kd.py', f'--workdir={tmp_path}/run', *TINY,
-                 f'--config.teacher.workdir={tmp_path}/missing')
+  result = cli('--config=configs/mnist/kd.py', f'--workdir={tmp_path}/run', *TINY,
+               f'--config.teacher.workdir={tmp_path}/missing')
   assert_one_line_error(result, 'has no checkpoints/ folder')
 
 
-def test_verbose_shows_the_traceback(tmp_path):
-  result = kdjax('--config=configs/mnist/student.py', f'--workdir={tmp_path}',
-                 '--config.distill.alpha=2', '--verbose')
+def test_verbose_shows_the_traceback(cli, tmp_path):
+  result = cli('--config=configs/mnist/student.py', f'--workdir={tmp_path}',
+               '--config.distill.alpha=2', '--verbose')
   assert result.returncode != 0 and 'Traceback' in result.stderr

@@ -2,8 +2,6 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -106,7 +104,7 @@ def test_sweep_config_file_that_cannot_serve(tmp_path, text, says):
     sweep.point_config({'config': str(tmp_path / 'c.py'), 'grid': {'seed': [0]}}, {})
 
 
-def test_sweep_values_of_another_type_or_nan_are_refused_before_any_run(tmp_path):
+def test_sweep_values_of_another_type_or_nan_are_refused_before_any_run(kdjax_sweep, tmp_path):
   with pytest.raises(errors.ConfigError,
                      match=r"sweep key train.epochs='ten' is invalid; expected a value of type int"):
     sweep.point_config(GRID, {'train.epochs': 'ten'})
@@ -121,7 +119,7 @@ def test_sweep_values_of_another_type_or_nan_are_refused_before_any_run(tmp_path
   assert not os.path.exists(tmp_path / 'runs')  # not even the first point ran
 
 
-def test_sweep_file_that_raises_is_one_line_exit_2(tmp_path):
+def test_sweep_file_that_raises_is_one_line_exit_2(kdjax_sweep, tmp_path):
   (tmp_path / 'raises.py').write_text('def get_sweep():\n  raise RuntimeError("boom")\n')
   result = kdjax_sweep(f'--sweep={tmp_path}/raises.py', f'--workdir={tmp_path}/runs')
   assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr
@@ -138,12 +136,13 @@ def write_sweep(tmp_path, vmap=False):
   return str(path)
 
 
-def kdjax_sweep(*args):
-  return subprocess.run([sys.executable, '-m', 'kdjax.sweep', *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=300)
+@pytest.fixture
+def kdjax_sweep(cli):
+  """`python -m kdjax.sweep ARGS...` (through the `cli` server)."""
+  return lambda *args: cli(*args, module='kdjax.sweep')
 
 
-def test_local_sweep_runs_each_point_once(tmp_path):
+def test_local_sweep_runs_each_point_once(kdjax_sweep, tmp_path):
   path, workdir = write_sweep(tmp_path), str(tmp_path / 'runs')
   result = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
   assert result.returncode == 0, result.stderr
@@ -154,7 +153,7 @@ def test_local_sweep_runs_each_point_once(tmp_path):
   assert again.returncode == 0 and again.stderr.count('finished, skipped') == 2
 
 
-def test_slurm_array(tmp_path):
+def test_slurm_array(kdjax_sweep, tmp_path):
   result = kdjax_sweep(f'--sweep={write_sweep(tmp_path)}', '--workdir=runs/x',
                        '--mode=slurm', '--slurm_gpus=2', '--slurm_partition=gpu',
                        '--set=dataset.translate=0')
@@ -165,13 +164,13 @@ def test_slurm_array(tmp_path):
   assert "--mode=task --set=dataset.translate=0 --task=\"$SLURM_ARRAY_TASK_ID\"" in script
 
 
-def test_task_out_of_range(tmp_path):
+def test_task_out_of_range(kdjax_sweep, tmp_path):
   result = kdjax_sweep(f'--sweep={write_sweep(tmp_path)}', '--workdir=runs/x',
                        '--mode=task', '--task=5')
   assert result.returncode == 2 and '--task=5 is invalid; expected 0..1' in result.stderr
 
 
-def test_vmapped_sweep_writes_every_point(tmp_path):
+def test_vmapped_sweep_writes_every_point(kdjax_sweep, tmp_path):
   path, workdir = write_sweep(tmp_path, vmap=True), str(tmp_path / 'runs')
   result = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
   assert result.returncode == 0, result.stderr
@@ -182,7 +181,7 @@ def test_vmapped_sweep_writes_every_point(tmp_path):
       assert os.path.exists(os.path.join(workdir, run, name))
 
 
-def test_vmapped_sweep_is_one_slurm_job(tmp_path):
+def test_vmapped_sweep_is_one_slurm_job(kdjax_sweep, tmp_path):
   result = kdjax_sweep(f'--sweep={write_sweep(tmp_path, vmap=True)}',
                        '--workdir=runs/x', '--mode=slurm')
   assert result.returncode == 0, result.stderr
@@ -194,7 +193,7 @@ ARGS = {'rows.py': ':cifar10_cnn:student+kd+crd'}  # sweep files that take an ar
 
 @pytest.mark.parametrize('name', sorted(
     f for f in os.listdir(os.path.join(REPO, 'experiments', 'sweeps')) if f.endswith('.py')))
-def test_every_committed_sweep_file_lists_from_the_command_line(name):
+def test_every_committed_sweep_file_lists_from_the_command_line(kdjax_sweep, name):
   """Each sweep file loads under `python -m kdjax.sweep`, including those that
   import kdjax.sweep for `one_at_a_time` (once refused: its flags were defined
   twice, by __main__ and by the imported module)."""
