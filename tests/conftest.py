@@ -42,9 +42,10 @@ SHARED_MNIST = os.environ.get(
 
 class CliServer:
   """`python -m MODULE ARGS...` in a fork of one process that has imported
-  JAX and kdjax already (tests/cli_server.py), as a CompletedProcess: for
-  the command lines that refuse or print and exit, without a new
-  interpreter's 4 s of imports each."""
+  JAX and kdjax already (tests/cli_server.py), in the calling test's
+  environment, as a CompletedProcess: for the command lines that refuse,
+  print or read files and exit, without a new interpreter's 4 s of imports
+  each."""
 
   def __init__(self):
     self._proc = subprocess.Popen(
@@ -53,9 +54,13 @@ class CliServer:
 
   def __call__(self, *args, module='kdjax.main', cwd=REPO):
     command = ['-m', module, *map(str, args)]
-    self._proc.stdin.write(json.dumps({'args': command, 'cwd': str(cwd)}) + '\n')
-    self._proc.stdin.flush()
-    line = self._proc.stdout.readline()
+    request = {'args': command, 'cwd': str(cwd), 'env': dict(os.environ)}
+    try:
+      self._proc.stdin.write(json.dumps(request) + '\n')
+      self._proc.stdin.flush()
+      line = self._proc.stdout.readline()
+    except BrokenPipeError:
+      line = ''
     if not line:
       raise RuntimeError(f'tests/cli_server.py ended (exit {self._proc.wait()})')
     reply = json.loads(line)

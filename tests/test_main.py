@@ -66,6 +66,18 @@ def test_eval_of_a_killed_run_says_it_is_unfinished(tmp_path):
     runs_lib.load_glob(str(tmp_path / '*'))  # what report, tables and claims read
 
 
+def test_the_cli_server_runs_a_command_line_as_a_process_would(cli, tmp_path):
+  """tests/cli_server.py's fork against a fresh interpreter: the same exit
+  code, stdout and stderr (here a refusal, which also reads a config file
+  relative to the cwd)."""
+  args = ('--config=configs/mnist/student.py', f'--workdir={tmp_path}/run',
+          '--config.nonsense=1')
+  forked, real = cli(*args), kdjax(*args)
+  assert (forked.returncode, forked.stdout, forked.stderr) == (
+      real.returncode, real.stdout, real.stderr)
+  assert real.returncode == 2 and not os.path.exists(tmp_path / 'run')
+
+
 @pytest.mark.parametrize('override,fragments', [
     ('--config.distill.temprature=4', ["unknown config key 'config.distill.temprature'",
                                        'Did you mean "temperature"']),

@@ -2,6 +2,8 @@
 
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -142,14 +144,20 @@ def kdjax_sweep(cli):
   return lambda *args: cli(*args, module='kdjax.sweep')
 
 
-def test_local_sweep_runs_each_point_once(kdjax_sweep, tmp_path):
+def sweep_process(*args):
+  """`python -m kdjax.sweep ARGS...` as a process of its own (runs that train)."""
+  return subprocess.run([sys.executable, '-m', 'kdjax.sweep', *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_local_sweep_runs_each_point_once(tmp_path):
   path, workdir = write_sweep(tmp_path), str(tmp_path / 'runs')
-  result = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
+  result = sweep_process(f'--sweep={path}', f'--workdir={workdir}')
   assert result.returncode == 0, result.stderr
   assert sorted(os.listdir(workdir)) == ['seed=0', 'seed=1']
   for run in os.listdir(workdir):
     assert os.path.exists(os.path.join(workdir, run, 'predictions', 'test.npz'))
-  again = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
+  again = sweep_process(f'--sweep={path}', f'--workdir={workdir}')
   assert again.returncode == 0 and again.stderr.count('finished, skipped') == 2
 
 
@@ -170,9 +178,9 @@ def test_task_out_of_range(kdjax_sweep, tmp_path):
   assert result.returncode == 2 and '--task=5 is invalid; expected 0..1' in result.stderr
 
 
-def test_vmapped_sweep_writes_every_point(kdjax_sweep, tmp_path):
+def test_vmapped_sweep_writes_every_point(tmp_path):
   path, workdir = write_sweep(tmp_path, vmap=True), str(tmp_path / 'runs')
-  result = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
+  result = sweep_process(f'--sweep={path}', f'--workdir={workdir}')
   assert result.returncode == 0, result.stderr
   assert 'grid: 2 students (2 seeds x 1 settings)' in result.stderr
   assert sorted(os.listdir(workdir)) == ['grid', 'seed=0', 'seed=1']
