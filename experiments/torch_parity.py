@@ -172,7 +172,7 @@ def plot(loaded, path):
 def main():
   loaded = {m: [(label, load(folder, m, init), fw, init)
                 for label, folder, fw, init in SETTINGS] for m in MODELS}
-  lines = ['# kdjax against PyTorch: the CIFAR-10 CNN recipe (issue 25)', '',
+  lines = ['# kdjax against PyTorch: the CIFAR-10 CNN recipe', '',
            'Made by `python experiments/torch_parity.py` (the docstring says what '
            'each setting is). Adam 1e-3, batch 128 (390 steps per epoch, the last '
            'partial batch dropped), 20 epochs, horizontal flips, the same 50,000 / '
