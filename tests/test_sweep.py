@@ -2,14 +2,13 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from kdjax import errors
 from kdjax import sweep
 from tests.conftest import REPO
+from tests.test_main import kdjax  # a process of its own, for the runs that train
 
 GRID = {'config': os.path.join(REPO, 'configs', 'demo.py'),
         'grid': {'distill.temperature': [2, 4.0], 'seed': [0, 1]},
@@ -144,20 +143,14 @@ def kdjax_sweep(cli):
   return lambda *args: cli(*args, module='kdjax.sweep')
 
 
-def sweep_process(*args):
-  """`python -m kdjax.sweep ARGS...` as a process of its own (runs that train)."""
-  return subprocess.run([sys.executable, '-m', 'kdjax.sweep', *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=300)
-
-
 def test_local_sweep_runs_each_point_once(tmp_path):
   path, workdir = write_sweep(tmp_path), str(tmp_path / 'runs')
-  result = sweep_process(f'--sweep={path}', f'--workdir={workdir}')
+  result = kdjax(f'--sweep={path}', f'--workdir={workdir}', module='kdjax.sweep')
   assert result.returncode == 0, result.stderr
   assert sorted(os.listdir(workdir)) == ['seed=0', 'seed=1']
   for run in os.listdir(workdir):
     assert os.path.exists(os.path.join(workdir, run, 'predictions', 'test.npz'))
-  again = sweep_process(f'--sweep={path}', f'--workdir={workdir}')
+  again = kdjax(f'--sweep={path}', f'--workdir={workdir}', module='kdjax.sweep')
   assert again.returncode == 0 and again.stderr.count('finished, skipped') == 2
 
 
@@ -180,7 +173,7 @@ def test_task_out_of_range(kdjax_sweep, tmp_path):
 
 def test_vmapped_sweep_writes_every_point(tmp_path):
   path, workdir = write_sweep(tmp_path, vmap=True), str(tmp_path / 'runs')
-  result = sweep_process(f'--sweep={path}', f'--workdir={workdir}')
+  result = kdjax(f'--sweep={path}', f'--workdir={workdir}', module='kdjax.sweep')
   assert result.returncode == 0, result.stderr
   assert 'grid: 2 students (2 seeds x 1 settings)' in result.stderr
   assert sorted(os.listdir(workdir)) == ['grid', 'seed=0', 'seed=1']
