@@ -43,18 +43,19 @@ SHARED_MNIST = os.environ.get(
 class CliServer:
   """`python -m MODULE ARGS...` in a fork of one process that has imported
   JAX and kdjax already (tests/cli_server.py), in the calling test's
-  environment, as a CompletedProcess: for the command lines that refuse,
-  print or read files and exit, without a new interpreter's 4 s of imports
-  each."""
+  environment (or `env`), as a CompletedProcess: for the command lines that
+  refuse, print or read files, or train a few steps, without a new
+  interpreter's 4 s of imports each."""
 
   def __init__(self):
     self._proc = subprocess.Popen(
         [sys.executable, os.path.join(REPO, 'tests', 'cli_server.py')], cwd=REPO,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-  def __call__(self, *args, module='kdjax.main', cwd=REPO):
+  def __call__(self, *args, module='kdjax.main', cwd=REPO, env=None):
     command = ['-m', module, *map(str, args)]
-    request = {'args': command, 'cwd': str(cwd), 'env': dict(os.environ)}
+    request = {'args': command, 'cwd': str(cwd),
+               'env': dict(os.environ if env is None else env)}
     try:
       self._proc.stdin.write(json.dumps(request) + '\n')
       self._proc.stdin.flush()

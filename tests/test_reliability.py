@@ -4,8 +4,6 @@ diverging runs. The kill tests SIGKILL a real CLI run at named points."""
 import glob
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +13,6 @@ from kdjax import errors
 from kdjax import outputs
 from kdjax import train
 from kdjax import workdir as workdir_lib
-from tests.conftest import REPO
 
 # A FitNet run on the bundled digits: 2 hint epochs, then 3 KD epochs.
 FITNET = ['--config=configs/mnist/fitnet.py', '--config.dataset.name=digits',
@@ -36,15 +33,14 @@ _EPOCH_TIMING = ('train_samples_per_sec', 'seconds', 'compile_seconds',
                  'teacher_cache_seconds')
 
 
-def run_cli(workdir, teacher, crash_at=None):
+def run_cli(cli, workdir, teacher, crash_at=None):
+  """The FitNet run as a process of its own (a fork of the cli server, which
+  a SIGKILL ends as it would end a fresh interpreter)."""
   env = dict(os.environ)
   env.pop('KDJAX_CRASH_AT', None)
   if crash_at:
     env['KDJAX_CRASH_AT'] = crash_at
-  return subprocess.run(
-      [sys.executable, '-m', 'kdjax.main', *FITNET, f'--workdir={workdir}',
-       f'--config.teacher.workdir={teacher}'],
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  return cli(*FITNET, f'--workdir={workdir}', f'--config.teacher.workdir={teacher}', env=env)
 
 
 def comparable(workdir):
@@ -71,20 +67,20 @@ def teacher(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def uninterrupted(teacher, tmp_path_factory):
+def uninterrupted(cli, teacher, tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('straight'))
-  result = run_cli(workdir, teacher)
+  result = run_cli(cli, workdir, teacher)
   assert result.returncode == 0, result.stderr
   return comparable(workdir)
 
 
 @pytest.mark.parametrize('crash_at', KILL_POINTS)
-def test_killed_run_resumes_bit_exact(crash_at, teacher, uninterrupted, tmp_path):
+def test_killed_run_resumes_bit_exact(cli, crash_at, teacher, uninterrupted, tmp_path):
   workdir = str(tmp_path / 'run')
-  killed = run_cli(workdir, teacher, crash_at)
+  killed = run_cli(cli, workdir, teacher, crash_at)
   assert killed.returncode == -9, killed.stderr  # SIGKILL, nothing cleaned up
   assert not os.path.exists(os.path.join(workdir, 'metrics.json'))
-  resumed = run_cli(workdir, teacher)
+  resumed = run_cli(cli, workdir, teacher)
   assert resumed.returncode == 0, resumed.stderr
   metrics, preds = comparable(workdir)
   want_metrics, want_preds = uninterrupted
@@ -122,13 +118,11 @@ def test_unreadable_latest_checkpoint_falls_back(tmp_path, caplog):
   assert metrics['epochs'] == 3 and metrics['steps'] == 3 * 11
 
 
-def test_one_process_per_workdir(tmp_path):
+def test_one_process_per_workdir(cli, tmp_path):
   workdir = str(tmp_path / 'run')
   os.makedirs(workdir)
   with workdir_lib.exclusive(workdir):
-    result = subprocess.run(
-        [sys.executable, '-m', 'kdjax.main', '--config=configs/demo.py:student',
-         f'--workdir={workdir}'], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = cli('--config=configs/demo.py:student', f'--workdir={workdir}')
   assert result.returncode == 2
   assert f'is in use by another kdjax process (pid {os.getpid()})' in result.stderr
   assert not os.path.exists(os.path.join(workdir, '.lock'))  # cleaned up

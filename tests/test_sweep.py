@@ -8,7 +8,6 @@ import pytest
 from kdjax import errors
 from kdjax import sweep
 from tests.conftest import REPO
-from tests.test_main import kdjax  # a process of its own, for the runs that train
 
 GRID = {'config': os.path.join(REPO, 'configs', 'demo.py'),
         'grid': {'distill.temperature': [2, 4.0], 'seed': [0, 1]},
@@ -143,14 +142,14 @@ def kdjax_sweep(cli):
   return lambda *args: cli(*args, module='kdjax.sweep')
 
 
-def test_local_sweep_runs_each_point_once(tmp_path):
+def test_local_sweep_runs_each_point_once(kdjax_sweep, tmp_path):
   path, workdir = write_sweep(tmp_path), str(tmp_path / 'runs')
-  result = kdjax(f'--sweep={path}', f'--workdir={workdir}', module='kdjax.sweep')
+  result = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
   assert result.returncode == 0, result.stderr
   assert sorted(os.listdir(workdir)) == ['seed=0', 'seed=1']
   for run in os.listdir(workdir):
     assert os.path.exists(os.path.join(workdir, run, 'predictions', 'test.npz'))
-  again = kdjax(f'--sweep={path}', f'--workdir={workdir}', module='kdjax.sweep')
+  again = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
   assert again.returncode == 0 and again.stderr.count('finished, skipped') == 2
 
 
@@ -171,9 +170,9 @@ def test_task_out_of_range(kdjax_sweep, tmp_path):
   assert result.returncode == 2 and '--task=5 is invalid; expected 0..1' in result.stderr
 
 
-def test_vmapped_sweep_writes_every_point(tmp_path):
+def test_vmapped_sweep_writes_every_point(kdjax_sweep, tmp_path):
   path, workdir = write_sweep(tmp_path, vmap=True), str(tmp_path / 'runs')
-  result = kdjax(f'--sweep={path}', f'--workdir={workdir}', module='kdjax.sweep')
+  result = kdjax_sweep(f'--sweep={path}', f'--workdir={workdir}')
   assert result.returncode == 0, result.stderr
   assert 'grid: 2 students (2 seeds x 1 settings)' in result.stderr
   assert sorted(os.listdir(workdir)) == ['grid', 'seed=0', 'seed=1']
