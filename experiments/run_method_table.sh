@@ -7,14 +7,16 @@
 # in experiments/results/cifar10_cnn/runs/: the rows that can share a program
 # as programs sharing the teacher's forward pass (experiments/run_study.sh's
 # a+b+c rows), then the rows that train in stages, alone. The default
-# programs are sized to finish within a few hours on 2 CPU cores each (a
-# program is collected only when all its rows have finished): the feature
-# rows whose teacher maps run live share one forward (sp+vid+nst+kdsvd+reviewkd),
-# the rows that read the teacher's embedding from the cache (cc+pkt+crd), the
-# logit rows in two programs.
+# programs are sized to finish within a session of a few hours on 2 CPU
+# cores (a program is collected only when all its rows have finished): the
+# rows that read the teacher's embedding from the cache (cc+pkt+crd), the
+# logit rows in two programs, then the feature rows whose teacher maps run
+# live each alone (on a CPU the five as one program were slower than the
+# five alone in turn: docs/reproducing.md), FT and AB (stages), ReviewKD
+# last (its fusion modules: about 2.5 h alone on 2 cores).
 #
 # Usage: bash experiments/run_method_table.sh SEED [PROGRAM ...]
-#   PROGRAM: rows joined by + (default: the programs above, then ft, ab)
+#   PROGRAM: rows joined by + (default: the programs and rows above)
 #   env: RUNS_DIR (default runs/cifar10_cnn_s<seed>), DATA_DIR; RESULTS with
 #        EXTRA (a reduced run must not be collected beside the full-size rows)
 set -euo pipefail
@@ -34,7 +36,7 @@ data=${DATA_DIR:-../shared/data/cifar10-jpeg}
 here=$(dirname "$0")
 programs=("$@")
 [ ${#programs[@]} -gt 0 ] || programs=(
-  sp+vid+nst+kdsvd+reviewkd cc+pkt+crd kd_ls+dkd_ls+dist+dist_ls mlkd+mlkd_ls+ctkd ft ab)
+  cc+pkt+crd kd_ls+dkd_ls+dist+dist_ls mlkd+mlkd_ls+ctkd sp nst vid kdsvd ft ab reviewkd)
 if [ ! -f "$RUNS_DIR/teacher/metrics.json" ]; then
   python -m kdjax.main --config=configs/cifar10_cnn/teacher.py --config.seed="$seed" \
     --config.dataset.data_dir="$data" --workdir="$RUNS_DIR/teacher"
