@@ -1,5 +1,6 @@
 """Killed runs resume bit-exact; one run per workdir; corrupt checkpoints;
-diverging runs. The kill tests SIGKILL a real CLI run at named points."""
+diverging runs. The kill tests SIGKILL a real CLI run (a process of its own,
+forked by tests/cli_server.py after the imports) at named points."""
 
 import glob
 import json
