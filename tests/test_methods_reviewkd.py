@@ -86,13 +86,33 @@ def test_review_modules_match_torch():
                                result.permute(0, 2, 3, 1).numpy(), rtol=1e-4, atol=1e-5)
 
 
+# From 4x6: whole multiples up, whole divisors down, mixed, neither.
+NEAREST_SIZES = ((8, 12), (4, 6), (2, 3), (1, 1), (8, 3), (3, 4), (6, 5))
+
+
 def test_nearest_is_torchs():
   torch = pytest.importorskip('torch')
-  x = RNG.normal(size=(2, 3, 5, 4)).astype(np.float32)
-  for size in ((6, 10), (3, 5), (2, 2)):
-    theirs = torch.nn.functional.interpolate(torch.tensor(x).permute(0, 3, 1, 2), size,
-                                             mode='nearest').permute(0, 2, 3, 1).numpy()
-    np.testing.assert_array_equal(np.asarray(reviewkd.nearest(jnp.asarray(x), size)), theirs)
+  for shape in ((2, 3, 5, 4), (2, 4, 6, 3)):
+    x = RNG.normal(size=shape).astype(np.float32)
+    for size in ((6, 10), (3, 5), (2, 2)) + NEAREST_SIZES:
+      theirs = torch.nn.functional.interpolate(torch.tensor(x).permute(0, 3, 1, 2), size,
+                                               mode='nearest').permute(0, 2, 3, 1).numpy()
+      np.testing.assert_array_equal(np.asarray(reviewkd.nearest(jnp.asarray(x), size)), theirs)
+
+
+def test_nearest_gradient_sums_onto_each_source_pixel():
+  """The backward: every output pixel's gradient added onto its source
+  floor(i * H / h) (numpy)."""
+  x = RNG.normal(size=(2, 4, 6, 3)).astype(np.float32)
+  for h, w in NEAREST_SIZES:
+    weights = RNG.normal(size=(2, h, w, 3)).astype(np.float32)
+    ours = jax.grad(lambda x: jnp.sum(weights * reviewkd.nearest(x, (h, w))))(jnp.asarray(x))
+    rows, cols = (np.floor(np.arange(n) * m / n).astype(int) for n, m in ((h, 4), (w, 6)))
+    want = np.zeros_like(x)
+    for i, r in enumerate(rows):
+      for j, c in enumerate(cols):
+        want[:, r, c] += weights[:, i, j]
+    np.testing.assert_allclose(np.asarray(ours), want, rtol=1e-6, atol=1e-6)
 
 
 def test_reviewkd_trains_with_its_warmup_and_refuses_what_cannot_pair(tmp_path):
