@@ -39,3 +39,17 @@ def test_links_resolve(page):
     elif anchor and full.endswith('.md') and anchor not in anchors(full):
       broken.append(target)
   assert not broken, f'{os.path.relpath(page, ROOT)}: broken links {broken}'
+
+
+def test_every_method_has_an_entry():
+  """Each registered method has its methods.md heading, and the docs index
+  links to it: a method added without its page fails here."""
+  from kdjax import methods
+  entries = anchors(os.path.join(ROOT, 'docs', 'methods.md'))
+  with open(os.path.join(ROOT, 'docs', 'README.md'), encoding='utf-8') as f:
+    index = f.read()
+  names = methods.names()
+  assert {'kd', 'crd', 'ofd'} <= set(names)
+  missing = [n for n in names if n not in entries]
+  unlinked = [n for n in names if f'(methods.md#{n})' not in index]
+  assert not missing and not unlinked, f'no entry: {missing}; not in the index: {unlinked}'
