@@ -166,7 +166,8 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
   for c in configs:
     if teacher is not None and methods.get(c.method).needs_teacher:
       train.check_features(c, methods.get(c.method), model, teacher, data.image_shape)
-  epoch_steps = loop.steps_per_epoch(config, data)
+  run_plan = loop.plan(config)
+  epoch_steps = run_plan.steps_per_epoch(data)
 
   def point(c):
     """(the step's model, its optimizer, its state at step 0) of point `c`."""
@@ -214,7 +215,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
     step_model, kind = model, 'unroll'  # the shared step predicts with the student
   else:
     point_steps, objective = (), method.objective(configs)
-    hparams_of, kind = method.hparams_of, loop.grid_kind(config)
+    hparams_of, kind = method.hparams_of, run_plan.grid
   writers = [outputs.summary_writer(os.path.join(workdirs[i], 'tensorboard'))
              for _, _, i in cells]
   try:
@@ -224,7 +225,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
                    labels=tuple(workdirs[i] for _, _, i in cells),
                    point_steps=point_steps),
         state=state, step=train.step_spec(config, data, step_model, tx, objective),
-        hparams=grid(hparams_of), config=config, data=data, teacher=teacher,
+        hparams=grid(hparams_of), run_plan=run_plan, data=data, teacher=teacher,
         teacher_variables=teacher_variables, mesh=mesh, writers=writers)
   finally:
     for writer in writers:

@@ -82,6 +82,46 @@ def loop_kind(config) -> str:
   return 'python' if convolutional(config) and jax.default_backend() == 'cpu' else 'scan'
 
 
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  """What the loop is told about a run, decided once from its config
+  (`plan`): the loop reads no config.
+
+  loop: 'scan' or 'python' (`loop_kind`); grid: a grid's step kind
+  (`grid_kind`); compiler_options: XLA's options for the training steps,
+  the evaluation and the teacher cache (`xla_options.for_training`);
+  batch_size, eval_batch_size: examples per step; teacher_cache: whether
+  the teacher's outputs may be cached (`teacher_cache.plan` decides);
+  translate, flip: the augmentation the cache must cover; checkpoint_every,
+  checkpoint_keep: save every n epochs (and the last), keep the newest k.
+  """
+  loop: str
+  grid: str
+  compiler_options: dict
+  batch_size: int
+  eval_batch_size: int
+  teacher_cache: bool
+  translate: int
+  flip: bool
+  checkpoint_every: int
+  checkpoint_keep: int | None
+
+  def steps_per_epoch(self, data) -> int:
+    """Optimizer updates per epoch: full batches only (the remainder is dropped)."""
+    return len(data.train) // self.batch_size
+
+
+def plan(config) -> Plan:
+  """The loop's `Plan` of a run's `config`."""
+  return Plan(
+      loop=loop_kind(config), grid=grid_kind(config),
+      compiler_options=xla_options.for_training(convolutional(config)),
+      batch_size=config.train.batch_size, eval_batch_size=config.train.eval_batch_size,
+      teacher_cache=config.distill.teacher_cache, translate=config.dataset.translate,
+      flip=config.dataset.flip, checkpoint_every=config.checkpoint.every_epochs,
+      checkpoint_keep=config.checkpoint.keep)
+
+
 def epoch_runner(kind, steps_per_epoch, batch_size, step_fn, grid=False,
                  compiler_options=None):
   """Compiles one epoch for arguments like the given ones; returns a function
@@ -144,24 +184,19 @@ def placer(mesh):
   return lambda tree: jax.tree.map(jnp.asarray, tree)
 
 
-def predictor(config, data, model, grid=False):
+def predictor(run_plan: Plan, data, model, grid=False):
   """Compiled `predict(variables, uint8 images) -> logits` in eval batches;
   with `grid`, variables and logits carry the leading [seeds, points] axes.
   It takes the XLA options of training (`xla_options`)."""
   predict = functools.partial(
       steps.predict, model=model, mean=data.mean, std=data.std,
-      batch_size=config.train.eval_batch_size)
+      batch_size=run_plan.eval_batch_size)
   if grid:
     predict = jax.vmap(jax.vmap(predict, in_axes=(0, None)), in_axes=(0, None))
-  return jax.jit(predict, compiler_options=xla_options.for_training(convolutional(config)))
+  return jax.jit(predict, compiler_options=run_plan.compiler_options)
 
 
-def steps_per_epoch(config, data) -> int:
-  """Optimizer updates per epoch: full batches only (the remainder is dropped)."""
-  return len(data.train) // config.train.batch_size
-
-
-def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
+def teacher_source(run_plan: Plan, data, teacher, teacher_variables, objective, epochs,
                    mesh, build=True):
   """(teacher, its variables, record) for a stage: the teacher module and its
   variables, or a `CachedTeacher` and its output table when the cache rule
@@ -169,26 +204,26 @@ def teacher_source(config, data, teacher, teacher_variables, objective, epochs,
   which and why, for the log and metrics.json; build=False decides only."""
   if teacher is None:
     return None, None, None
-  batch = config.train.batch_size
+  batch = run_plan.batch_size
   outputs = objective.teacher_outputs
-  plan = teacher_cache.plan(
-      enabled=config.distill.teacher_cache, objective_name=objective.name,
+  cache = teacher_cache.plan(
+      enabled=run_plan.teacher_cache, objective_name=objective.name,
       num_examples=len(data.train), epochs=epochs,
-      steps_per_epoch=steps_per_epoch(config, data), batch_size=batch,
+      steps_per_epoch=run_plan.steps_per_epoch(data), batch_size=batch,
       dims=teacher_cache.output_dims(teacher, data.image_shape, outputs),
-      outputs=outputs, translate=config.dataset.translate, flip=config.dataset.flip,
+      outputs=outputs, translate=run_plan.translate, flip=run_plan.flip,
       teacher_train=objective.teacher_train)
-  record = {'used': plan.use, 'reason': plan.reason, 'variants': plan.variants,
-            'bytes': plan.bytes}
-  logging.info('teacher cache %s: %s (%.1f MiB)', 'on' if plan.use else 'off',
-               plan.reason, plan.bytes / 2**20)
-  if not plan.use or not build:
+  record = {'used': cache.use, 'reason': cache.reason, 'variants': cache.variants,
+            'bytes': cache.bytes}
+  logging.info('teacher cache %s: %s (%.1f MiB)', 'on' if cache.use else 'off',
+               cache.reason, cache.bytes / 2**20)
+  if not cache.use or not build:
     return teacher, teacher_variables, record
   table = teacher_cache.build(  # on this process's device, from a host copy
       teacher, jax.device_get(teacher_variables), data.train.images, outputs=outputs,
-      translate=config.dataset.translate, flip=config.dataset.flip,
+      translate=run_plan.translate, flip=run_plan.flip,
       mean=data.mean, std=data.std, batch_size=batch // mesh.size,
-      compiler_options=xla_options.for_training(convolutional(config)))
+      compiler_options=run_plan.compiler_options)
   shapes = teacher_cache.output_shapes(teacher, data.image_shape, outputs)
   return teacher_cache.CachedTeacher(outputs, shapes), placer(mesh)(table), record
 
@@ -238,7 +273,7 @@ def _step_at(state, index):
   return state[index[1]].step[index[0]] if isinstance(state, tuple) else state.step[index]
 
 
-def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
+def run_stage(stage: Stage, *, state, step: steps.Step, hparams, run_plan: Plan, data,
               teacher, teacher_variables, mesh, writers):
   """Runs (or resumes) `stage`; returns (state, histories, timing).
 
@@ -248,16 +283,16 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
   student; `writers`: one TensorBoard writer (or None) per student. A
   non-finite training loss stops the stage.
   """
-  batch_size = config.train.batch_size
-  epoch_steps = steps_per_epoch(config, data)
+  batch_size = run_plan.batch_size
+  epoch_steps = run_plan.steps_per_epoch(data)
   place = placer(mesh)
   state = place(state)
-  mngr = checkpoint.manager(stage.workdir, keep=config.checkpoint.keep)
+  mngr = checkpoint.manager(stage.workdir, keep=run_plan.checkpoint_keep)
   state, histories = _resume(stage, mngr, state)
   done = len(histories[0])
   start = time.perf_counter()
   teacher, teacher_variables, cache = teacher_source(
-      config, data, teacher, teacher_variables, step.objective, stage.epochs, mesh,
+      run_plan, data, teacher, teacher_variables, step.objective, stage.epochs, mesh,
       build=done < stage.epochs)
   samples = epoch_steps * batch_size * len(stage.points)
   if done >= stage.epochs:
@@ -274,14 +309,14 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
   if mesh.size > 1:
     step_fn = parallel.shard_step(step_fn, mesh)
   epoch_fn = epoch_runner(
-      loop_kind(config), epoch_steps, batch_size, step_fn, grid=bool(stage.grid),
-      compiler_options=xla_options.for_training(convolutional(config)))
-  predict = predictor(config, data, step.model, grid=bool(stage.grid))
+      run_plan.loop, epoch_steps, batch_size, step_fn, grid=bool(stage.grid),
+      compiler_options=run_plan.compiler_options)
+  predict = predictor(run_plan, data, step.model, grid=bool(stage.grid))
   train_x, train_y, test_x, hparams = place((
       data.train.images, data.train.labels, data.test.images, hparams))
 
   logging.info('%s: compiling the %s epoch (%d steps of %d)...', stage.name,
-               loop_kind(config), epoch_steps, batch_size)
+               run_plan.loop, epoch_steps, batch_size)
   start = time.perf_counter()
   compiled = epoch_fn(state, train_x, train_y, teacher_variables, hparams)
   overhead['compile_seconds'] = time.perf_counter() - start
@@ -308,7 +343,7 @@ def run_stage(stage: Stage, *, state, step: steps.Step, hparams, config, data,
         log_scalars(writer, record, prefix)
       overhead = {}
       _log_epoch(stage, epoch, histories, rate)
-      if (epoch + 1) % config.checkpoint.every_epochs == 0 or epoch + 1 == stage.epochs:
+      if (epoch + 1) % run_plan.checkpoint_every == 0 or epoch + 1 == stage.epochs:
         checkpoint.save(mngr, state, histories if stage.grid else histories[0])
         faults.crash_point('checkpoint_writing')  # Orbax writes asynchronously
   finally:

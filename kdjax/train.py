@@ -54,7 +54,7 @@ def finish(workdir, config, data, model, variables, history, extra):
   the replicated variables); only the primary one writes.
   """
   variables = jax.device_put(jax.device_get(variables))  # on this process's device
-  predict = loop.predictor(config, data, model)
+  predict = loop.predictor(loop.plan(config), data, model)
   logits = np.asarray(predict(variables, jnp.asarray(data.test.images)))
   if parallel.is_primary():
     outputs.write_predictions(os.path.join(workdir, 'predictions', 'test.npz'),
@@ -153,8 +153,8 @@ def student_variables(method, config, variables, extra):
   return variables
 
 
-def run_method_stage(stage, index, *, config, workdir, data, student, variables,
-                     teacher, teacher_variables, shapes, writer, mesh):
+def run_method_stage(stage, index, *, config, run_plan, workdir, data, student,
+                     variables, teacher, teacher_variables, shapes, writer, mesh):
   """Trains a method's `stage` (`methods.Stage`, the `index`-th, from 1) in
   workdir/<stage name>: the student's `stage.trainable` submodules (the rest
   frozen) and the stage's parts, by the stage's optimizer. Returns the
@@ -170,14 +170,14 @@ def run_method_stage(stage, index, *, config, workdir, data, student, variables,
   epochs = methods.base.lookup(config, stage.epochs_key)
   tx = optax.multi_transform(
       {'train': optim.create(methods.base.lookup(config, stage.optimizer_key),
-                             loop.steps_per_epoch(config, data) * epochs,
-                             loop.steps_per_epoch(config, data)),
+                             run_plan.steps_per_epoch(data) * epochs,
+                             run_plan.steps_per_epoch(data)),
        'frozen': optax.set_to_zero()}, labels)
   state = steps.create_state(stage_vars, tx, rng)
   state, (history,), timing = loop.run_stage(
       loop.Stage(stage.name, os.path.join(workdir, stage.name), epochs, stage.epochs_key),
       state=state, step=step_spec(config, data, model, tx, stage.objective(config)),
-      hparams={}, config=config, data=data, teacher=teacher,
+      hparams={}, run_plan=run_plan, data=data, teacher=teacher,
       teacher_variables=teacher_variables, mesh=mesh, writers=[writer])
   out, stage_parts = steps.model_variables(state.params, state.batch_stats), {}
   if stage.head is not None:
@@ -284,23 +284,25 @@ def _train_and_evaluate(config, workdir, config_json, parts):
     writer = outputs.summary_writer(os.path.join(workdir, 'tensorboard'))
   extra = {'seed': config.seed}
   shapes = feature_shapes(method, model, teacher, data.image_shape)
+  run_plan = loop.plan(config)
   stage_parts = {}
   try:
     for index, stage in enumerate(method.stages, start=1):
       variables, stage_parts[stage.name], history, timing = run_method_stage(
-          stage, index, config=config, workdir=workdir, data=data, student=model,
+          stage, index, config=config, run_plan=run_plan, workdir=workdir, data=data,
+          student=model,
           variables=variables, teacher=teacher, teacher_variables=teacher_variables,
           shapes=shapes, writer=writer, mesh=mesh)
       extra.update({f'{stage.name}_history': history,
                     f'{stage.name}_train_seconds': timing['train_seconds']})
       faults.crash_point('stage_switch')
-    tx = optimizer(method, config, loop.steps_per_epoch(config, data))
+    tx = optimizer(method, config, run_plan.steps_per_epoch(data))
     step_model, state = main_state(method, config, model, variables, shapes, tx,
                                    data.train.labels, stage_parts, teacher_variables)
     state, (history,), timing = loop.run_stage(
         loop.Stage('train', workdir, config.train.epochs), state=state,
         step=step_spec(config, data, step_model, tx, method.objective([config])),
-        hparams=method.hparams_of(config), config=config, data=data,
+        hparams=method.hparams_of(config), run_plan=run_plan, data=data,
         teacher=teacher, teacher_variables=teacher_variables, mesh=mesh,
         writers=[writer])
   finally:
@@ -371,7 +373,7 @@ def _evaluate_checkpoint(config, workdir):
   # may be another copy); else what its config trains.
   total = old.get('steps')  # 0 for a teacher imported by kdjax.convert
   if total is None:
-    total = loop.steps_per_epoch(config, data) * config.train.epochs
+    total = loop.plan(config).steps_per_epoch(data) * config.train.epochs
   if step < total:
     logging.warning('%s: unfinished run: evaluating step %d of its %d (killed, or '
                     'the newer checkpoints are unreadable); metrics.json records '

@@ -206,7 +206,7 @@ def test_convert_then_distil_then_export(cli, tmp_path):
   # Its predictions are the imported network's, on the configured test set.
   test = data_lib.load(config.dataset)
   model, _, variables = _import(SMALL_CNN, state)
-  logits = loop.predictor(config, test, model)(variables, test.test.images)
+  logits = loop.predictor(loop.plan(config), test, model)(variables, test.test.images)
   saved = outputs.read_predictions(os.path.join(teacher, 'predictions', 'test.npz'))
   np.testing.assert_allclose(saved['logits'], logits, rtol=1e-6, atol=1e-6)
   with pytest.raises(errors.ConfigError, match='is not empty'):

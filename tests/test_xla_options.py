@@ -36,18 +36,26 @@ def test_xla_compiles_with_them_and_computes_the_same():
 
 def test_evaluation_takes_the_training_options_and_a_grid_predicts_each_student(
     monkeypatch):
-  """A CNN run's eval compiles with the training options (their speed-up is
-  measured in `xla_options`); the grid's eval gives each student's logits."""
+  """A CNN run's eval compiles with the training options of its `loop.plan`
+  (their speed-up is measured in `xla_options`); the grid's eval gives each
+  student's logits."""
   config = load_config(os.path.join(REPO, 'configs', 'cifar10_cnn', 'student.py'))
   config.train.eval_batch_size = 8
   asked = []
   real = xla_options.for_training
   monkeypatch.setattr(xla_options, 'for_training', lambda c, *a: asked.append(c) or real(c, *a))
+  run_plan = loop.plan(config)
+  assert asked == [True]  # the CNN config is convolutional
+  assert run_plan.compiler_options == real(True)
+  compiled_with = []
+  real_jit = jax.jit
+  monkeypatch.setattr(loop.jax, 'jit', lambda f, **kw: compiled_with.append(
+      kw.get('compiler_options')) or real_jit(f, **kw))
   data = types.SimpleNamespace(mean=np.full(3, 0.5, np.float32), std=np.full(3, 0.25, np.float32))
   model = cnn.CNN(convs=(4,), dense=(8,))
-  single = loop.predictor(config, data, model)
-  grid = loop.predictor(config, data, model, grid=True)
-  assert asked == [True, True]  # the CNN config is convolutional
+  single = loop.predictor(run_plan, data, model)
+  grid = loop.predictor(run_plan, data, model, grid=True)
+  assert compiled_with == [run_plan.compiler_options] * 2
   images = np.random.RandomState(0).randint(0, 256, (20, 32, 32, 3)).astype(np.uint8)
   students = [models.init(model, jax.random.PRNGKey(i), (32, 32, 3)) for i in range(3)]
   stacked = jax.tree.map(lambda *a: jnp.stack(a).reshape((1, 3) + a[0].shape), *students)

@@ -52,9 +52,10 @@ def main(argv):
   stacked = jax.tree.map(lambda *a: jnp.stack(a)[None], *students)
   images = jnp.asarray(data.test.images)
 
-  with_options, t_with = timed(loop.predictor(config, data, model, grid=True), stacked, images)
-  os.environ['KDJAX_XLA_OPTIONS'] = '0'  # XLA's defaults (`xla_options`)
-  without, t_without = timed(loop.predictor(config, data, model, grid=True), stacked, images)
+  predictor = lambda: loop.predictor(loop.plan(config), data, model, grid=True)
+  with_options, t_with = timed(predictor(), stacked, images)
+  os.environ['KDJAX_XLA_OPTIONS'] = '0'  # XLA's defaults (`xla_options`), read by loop.plan
+  without, t_without = timed(predictor(), stacked, images)
   saved = [outputs.read_predictions(os.path.join(w, 'predictions', 'test.npz'))['predictions']
            for w in workdirs]
   print(f'{len(workdirs)} students x {len(images)} test images on {jax.devices()[0].device_kind}: '
