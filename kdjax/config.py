@@ -24,6 +24,9 @@ from kdjax import data
 from kdjax import errors
 from kdjax import methods
 from kdjax import optim
+from kdjax.methods.base import Key
+from kdjax.methods.base import integer
+from kdjax.methods.base import optimizer_key
 from kdjax.models import benchmark
 
 LOOPS = ('auto', 'scan', 'python')
@@ -46,114 +49,104 @@ def mlp(hidden, dropout=0.0, bn_residual=False, param_init='torch'):
 optimizer = optim.config
 
 
+def _flag(path, default, help) -> Key:
+  return Key(path, default, help, lambda v: isinstance(v, bool), 'True or False')
+
+
+def _one_of(path, default, help, options) -> Key:
+  return Key(path, default, help, lambda v: v in options, f'one of {options}')
+
+
+def _model(path, default, help) -> Key:  # its fields are checked by `kdjax.models`
+  return Key(path, default, help)
+
+
+# Every key of a run but the methods' (their modules declare those, and
+# `methods.base.add_defaults` puts them after 'distill'), in config order:
+# its MNIST-study default, its meaning (`--print_config`) and its check
+# (`validate`), declared once.
+_KEYS_BEFORE_METHODS = (
+    Key('seed', 0, 'seed of initialisation, data order, augmentation and dropout',
+        lambda v: _integer(v, 0) and v <= 2**32 - 1, 'an integer in [0, 2**32 - 1]'),
+    # Shrinks any config to a smoke test of seconds on a CPU (see `runlocal`).
+    _flag('runlocal', False, 'shrink to a seconds-long CPU smoke test (1 epoch, 2 batches)'),
+    Key('dataset.name', 'mnist', f'one of {sorted(data.SPECS)}'),
+    # 'auto': IDX files in data_dir, else a prepared TFDS data_dir.
+    _one_of('dataset.source', 'auto', f'where to read it: one of {DATA_SOURCES}',
+            DATA_SOURCES),
+    Key('dataset.data_dir', '', 'folder with IDX files, CIFAR python files, an image '
+        'folder or a TFDS data_dir'),
+    _flag('dataset.download', False, 'let TFDS download (needs network and the tf extra)'),
+    integer('dataset.validation_size', 0,
+            'training examples held out as a validation split (0 = none)'),
+    integer('dataset.train_subset', 0, 'train on a fixed random N examples (0 = all)'),
+    integer('dataset.test_subset', 0, 'test on a fixed random N examples (0 = all)'),
+    # The MNIST study's 2; 4 on 32x32 images is the CIFAR recipes' random crop.
+    integer('dataset.translate', 2, 'random shift of up to this many pixels, zero-filled '
+            '(4 on 32x32 = crop with 4-px padding)'),
+    _flag('dataset.flip', False, 'random horizontal flip, p = 0.5'),
+    # Checked with dataset.name in `validate`.
+    Key('dataset.labels', 'fine',
+        "CIFAR-100's labels: 'fine' (100 classes) or 'coarse' (20 superclasses)"),
+    _model('model', mlp((800, 800)), 'the student (a ConfigDict with name and the model fields)'),
+    Key('method', 'none', 'the distillation method (kdjax/methods/)'),
+    # Gather the teacher's outputs from a table built once per (image,
+    # augmentation variant) where that pays and fits (kdjax/teacher_cache.py).
+    _flag('distill.teacher_cache', True,
+          "gather the teacher's outputs from a table where that pays and fits"),
+)
+_KEYS_AFTER_METHODS = (
+    Key('teacher.workdir', '', 'a finished teacher run whose newest checkpoint is loaded'),
+    # Accept a teacher whose run has no metrics.json (killed, or still
+    # running) or whose newest checkpoint is not its final step.
+    _flag('teacher.allow_unfinished', False,
+          'accept a teacher run without metrics.json (killed, still running)'),
+    _model('teacher.model', mlp((1200, 1200), dropout=0.2), "the teacher's model config"),
+    integer('train.epochs', 20, 'epochs of the run (stage 2 for FitNets)', low=1),
+    integer('train.batch_size', 256, 'global batch, split evenly over the devices', low=1),
+    integer('train.eval_batch_size', 1000, 'batch of test-set evaluation', low=1),
+    integer('train.devices', 0, 'data-parallel over this many devices (0 = all)'),
+    # 'auto': scan, except for convolutional models on CPU, where XLA runs
+    # convolutions inside a loop much slower (a one-off measurement: CIFAR CNN
+    # teacher 5 vs 312 samples/s).
+    _one_of('train.loop', 'auto', f'how an epoch runs: one of {LOOPS}', LOOPS),
+    # 'bfloat16': layers compute in bf16 (products accumulate in float32;
+    # parameters, optimizer state and losses stay float32), student and
+    # teacher alike. For GPUs, and CPUs with AMX (bench.md).
+    _one_of('train.compute_dtype', 'float32', f'layer compute dtype, one of '
+            f'{COMPUTE_DTYPES} (parameters stay float32)', COMPUTE_DTYPES),
+    # 'auto': under a multi-task SLURM step, or with KDJAX_COORDINATOR set
+    # (parallel.py).
+    _one_of('train.distributed', 'auto', f'join a multi-process run: one of {DISTRIBUTED}',
+            DISTRIBUTED),
+    optimizer_key('optimizer', optimizer(), 'the optimizer of the student'),
+    integer('checkpoint.every_epochs', 1,
+            'save a checkpoint every N epochs (and at the end)', low=1),
+    # keep=0 let Orbax delete every checkpoint: no eval, no use as a teacher.
+    integer('checkpoint.keep', 2, 'keep the newest N checkpoints (>= 1)', low=1),
+    integer('latency.batch_size', 1, 'batch of the per-run latency measurement', low=1),
+    integer('latency.warmup', 20, 'untimed calls before timing'),
+    integer('latency.repeats', 200, 'timed calls (>= 1)', low=1),
+)
+def base_keys() -> tuple:
+  """Every `Key` of the base config but the methods' (`methods.all_keys`)."""
+  return _KEYS_BEFORE_METHODS + _KEYS_AFTER_METHODS
+
+
 def get_base_config():
   """All keys a run understands, with the MNIST study's defaults."""
   config = ml_collections.ConfigDict()
-  config.seed = 0
-  # Shrinks any config to a smoke test of seconds on a CPU (see `runlocal`).
-  config.runlocal = False
-
-  config.dataset = ml_collections.ConfigDict(dict(
-      name='mnist',
-      # 'auto': IDX files in data_dir, else a prepared TFDS data_dir.
-      source='auto',
-      data_dir='',
-      # Let TFDS download and prepare (needs network and the `tf` extra).
-      download=False,
-      # Hold out this many training examples as a validation split (0 = none).
-      validation_size=0,
-      # Use a fixed random N training / test examples (0 = all); quick runs.
-      train_subset=0,
-      test_subset=0,
-      # Random translation of up to this many pixels, zero-filled (MNIST
-      # study: 2). With 4 on 32x32 images this is the random crop 32 with
-      # 4-px padding of the CIFAR recipes.
-      translate=2,
-      flip=False,  # random horizontal flip (p = 0.5)
-      # CIFAR-100's labels: 'fine' (100 classes) or 'coarse' (20 superclasses).
-      labels='fine',
-  ))
-
-  config.model = mlp((800, 800))
-
-  config.method = 'none'
-  config.distill = ml_collections.ConfigDict(dict(
-      # Gather the teacher's outputs from a table built once per (image,
-      # augmentation variant) where that pays and fits (kdjax/teacher_cache.py).
-      teacher_cache=True,
-  ))
-  # Every registered method's keys (kdjax/methods/): distill.temperature and
-  # distill.alpha (KD), distill.rkd_* (RKD), fitnet.*, dkd.*, at.*.
+  methods.base.add_defaults(config, _KEYS_BEFORE_METHODS)
   methods.base.add_defaults(config)
-  config.teacher = ml_collections.ConfigDict(dict(
-      workdir='',  # a finished teacher run; its latest checkpoint is loaded.
-      # Accept a teacher whose run has no metrics.json (killed, or still
-      # running) or whose newest checkpoint is not its final step.
-      allow_unfinished=False,
-      model=mlp((1200, 1200), dropout=0.2),
-  ))
-
-  config.train = ml_collections.ConfigDict(dict(
-      epochs=20,
-      batch_size=256,  # global: split evenly over the devices
-      eval_batch_size=1000,
-      devices=0,  # data-parallel over this many local devices (0 = all)
-      # How an epoch runs: 'scan' (one compiled lax.scan), 'python' (a loop of
-      # compiled steps, dispatched asynchronously) or 'auto': scan, except for
-      # convolutional models on CPU, where XLA runs convolutions inside a loop
-      # much slower (a one-off measurement: CIFAR CNN teacher 5 vs 312 samples/s).
-      loop='auto',
-      # 'bfloat16': layers compute in bf16 (products accumulate in float32;
-      # parameters, optimizer state and losses stay float32), student and
-      # teacher alike. For GPUs, and CPUs with AMX (bench.md).
-      compute_dtype='float32',
-      # Join JAX's multi-process runtime: 'auto' (under a multi-task SLURM
-      # step, or with KDJAX_COORDINATOR set), 'yes' or 'no'. See parallel.py.
-      distributed='auto',
-  ))
-  config.optimizer = optimizer()
-  config.checkpoint = ml_collections.ConfigDict(dict(
-      every_epochs=1,
-      keep=2,
-  ))
-  config.latency = ml_collections.ConfigDict(dict(
-      batch_size=1,
-      warmup=20,
-      repeats=200,
-  ))
+  methods.base.add_defaults(config, _KEYS_AFTER_METHODS)
   return config
 
 
-# What each key means, for `python -m kdjax.main --print_config` (model keys:
-# see the model's docstring in kdjax/models/).
+# What the optimizer's and the models' fields mean, for `--print_config`
+# (model keys: see the model's docstring in kdjax/models/).
 KEY_HELP = {
-    'seed': 'seed of initialisation, data order, augmentation and dropout',
-    'runlocal': 'shrink to a seconds-long CPU smoke test (1 epoch, 2 batches)',
-    'dataset.name': f'one of {sorted(data.SPECS)}',
-    'dataset.source': f'where to read it: one of {DATA_SOURCES}',
-    'dataset.data_dir': 'folder with IDX files, CIFAR python files, an image folder or a TFDS data_dir',
-    'dataset.download': 'let TFDS download (needs network and the tf extra)',
-    'dataset.validation_size': 'training examples held out as a validation split (0 = none)',
-    'dataset.train_subset': 'train on a fixed random N examples (0 = all)',
-    'dataset.test_subset': 'test on a fixed random N examples (0 = all)',
-    'dataset.translate': 'random shift of up to this many pixels, zero-filled (4 on 32x32 = crop with 4-px padding)',
-    'dataset.flip': 'random horizontal flip, p = 0.5',
-    'dataset.labels': "CIFAR-100's labels: 'fine' (100 classes) or 'coarse' (20 superclasses)",
-    'model': 'the student (a ConfigDict with name and the model fields)',
     'model.param_init': "'torch': weights as the PyTorch reference model draws them; 'flax': Flax's defaults",
     'teacher.model.param_init': "the teacher's initialisation ('torch' or 'flax')",
-    'method': 'the distillation method (kdjax/methods/)',
-    'distill.teacher_cache': "gather the teacher's outputs from a table where that pays and fits",
-    'teacher.workdir': 'a finished teacher run whose newest checkpoint is loaded',
-    'teacher.allow_unfinished': 'accept a teacher run without metrics.json (killed, still running)',
-    'teacher.model': "the teacher's model config",
-    'train.epochs': 'epochs of the run (stage 2 for FitNets)',
-    'train.batch_size': 'global batch, split evenly over the devices',
-    'train.eval_batch_size': 'batch of test-set evaluation',
-    'train.devices': 'data-parallel over this many devices (0 = all)',
-    'train.loop': f'how an epoch runs: one of {LOOPS}',
-    'train.compute_dtype': f'layer compute dtype, one of {COMPUTE_DTYPES} (parameters stay float32)',
-    'train.distributed': f'join a multi-process run: one of {DISTRIBUTED}',
     'optimizer.name': f'one of {optim.NAMES}',
     'optimizer.learning_rate': 'peak learning rate',
     'optimizer.weight_decay': "L2 coupled into the gradient (adam, sgd; PyTorch's weight_decay) or decoupled (adamw)",
@@ -162,18 +155,13 @@ KEY_HELP = {
     'optimizer.schedule': f'learning-rate schedule, one of {optim.SCHEDULES} (cosine: to 0 over the run; multistep: x decay_factor after each of decay_epochs)',
     'optimizer.decay_epochs': "multistep: the epochs after which the rate is multiplied by decay_factor (PyTorch's MultiStepLR milestones)",
     'optimizer.decay_factor': "multistep: the factor (PyTorch's gamma)",
-    'checkpoint.every_epochs': 'save a checkpoint every N epochs (and at the end)',
-    'checkpoint.keep': 'keep the newest N checkpoints (>= 1)',
-    'latency.batch_size': 'batch of the per-run latency measurement',
-    'latency.warmup': 'untimed calls before timing',
-    'latency.repeats': 'timed calls (>= 1)',
 }
 
 
 def describe(config) -> str:
   """Every key of `config` with its value and meaning, one per line."""
-  help_ = {**KEY_HELP, **{k.path: k.help for k in methods.all_keys().values()},
-           'method': f'one of {methods.names()}'}
+  help_ = {**{k.path: k.help for k in base_keys() + tuple(methods.all_keys().values())},
+           **KEY_HELP, 'method': f'one of {methods.names()}'}
   lines = []
   for key, value in flatten(json.loads(config.to_json())).items():
     parts = key.split('.')
@@ -381,37 +369,12 @@ def validate(config):
   """Raises `ConfigError` naming the first bad key or value in `config`."""
   _check_keys(config, get_base_config())
   method = methods.get(config.method)
-  for key in methods.all_keys().values():
+  for key in base_keys() + tuple(methods.all_keys().values()):
     key.check(methods.base.lookup(config, key.path))
-  optim.check('optimizer', config.optimizer)
-  _check_range('dataset.source', config.dataset.source,
-               config.dataset.source in DATA_SOURCES, f'one of {DATA_SOURCES}')
   _check_range('dataset.labels', config.dataset.labels,
                config.dataset.labels == 'fine' or (
                    config.dataset.labels == 'coarse' and config.dataset.name == 'cifar100'),
                "'fine', or 'coarse' with dataset.name='cifar100'")
-  for key in ('epochs', 'batch_size', 'eval_batch_size', 'devices'):
-    value, low = config.train[key], 0 if key == 'devices' else 1
-    _check_range(f'train.{key}', value, _integer(value, low), f'an integer >= {low}')
-  _check_range('train.loop', config.train.loop, config.train.loop in LOOPS,
-               f'one of {LOOPS}')
-  _check_range('train.compute_dtype', config.train.compute_dtype,
-               config.train.compute_dtype in COMPUTE_DTYPES, f'one of {COMPUTE_DTYPES}')
-  _check_range('train.distributed', config.train.distributed,
-               config.train.distributed in DISTRIBUTED, f'one of {DISTRIBUTED}')
-  _check_range('checkpoint.every_epochs', config.checkpoint.every_epochs,
-               _integer(config.checkpoint.every_epochs, 1), 'an integer >= 1')
-  # keep=0 let Orbax delete every checkpoint: no eval, no use as a teacher.
-  _check_range('checkpoint.keep', config.checkpoint.keep,
-               _integer(config.checkpoint.keep, 1), 'an integer >= 1')
-  _check_range('seed', config.seed, _integer(config.seed, 0) and config.seed <= 2**32 - 1,
-               'an integer in [0, 2**32 - 1]')
-  for key in ('train_subset', 'test_subset', 'validation_size', 'translate'):
-    value = config.dataset[key]
-    _check_range(f'dataset.{key}', value, _integer(value, 0), 'an integer >= 0')
-  for key, low in (('batch_size', 1), ('warmup', 0), ('repeats', 1)):
-    value = config.latency[key]
-    _check_range(f'latency.{key}', value, _integer(value, low), f'an integer >= {low}')
   for prefix, model in (('model', config.model), ('teacher.model', config.teacher.model)):
     if 'dropout' in model:
       _check_range(f'{prefix}.dropout', model.dropout,

@@ -118,13 +118,14 @@ def test_every_number_key_refuses_nan_and_inf(key, value):
     config_lib.validate(base(**{key: value}))
 
 
-_INT_KEYS = sorted(k.path for k in methods.all_keys().values()
-                   if type(k.default) is int and k.expected.startswith('an '))
+_KEYS = {k.path: k for k in config_lib.base_keys() + tuple(methods.all_keys().values())}
+_INT_KEYS = sorted(path for path, k in _KEYS.items()
+                   if type(k.default) is int and k.expected.startswith('an integer >='))
 
 
 @pytest.mark.parametrize('key', _INT_KEYS)
-def test_every_integer_method_key_refuses_bools_floats_and_values_below_its_bound(key):
-  spec = methods.all_keys()[key]  # checked alone: ConfigDict fixes a field's type
+def test_every_integer_key_refuses_bools_floats_and_values_below_its_bound(key):
+  spec = _KEYS[key]  # checked alone: ConfigDict fixes a field's type
   low = int(spec.expected.split('>= ')[1])
   for value in (True, float(low + 1), low - 1):
     with pytest.raises(errors.ConfigError, match=f'^{key}={value!r} is invalid; expected an '):
@@ -165,3 +166,25 @@ def test_integer_keys_refuse_inf_and_fractions(key):
     node[leaf] = value
     with pytest.raises(errors.ConfigError, match=f'^{key}={value!r} is invalid; expected an integer'):
       config_lib.validate(ml_collections.ConfigDict(values))
+
+
+def test_every_base_key_is_declared_once_with_its_meaning():
+  """get_base_config, --print_config and validate read one declaration per
+  key (`config.base_keys`, the methods' `Key`s); only the models' and the
+  optimizer's fields are described elsewhere."""
+  declared = {k.path for k in config_lib.base_keys()} | set(methods.all_keys())
+  leaves = config_lib.flatten(json.loads(config_lib.get_base_config().to_json()))
+  for leaf in leaves:
+    assert leaf in declared or leaf.startswith(('model.', 'teacher.model.', 'optimizer.')) or any(
+        leaf.startswith(k.path + '.') for k in methods.all_keys().values() if k.optimizer), leaf
+  for line in config_lib.describe(config_lib.get_base_config()).splitlines():
+    assert '  # ' in line, line  # every key says what it means
+
+
+@pytest.mark.parametrize('key', sorted(k.path for k in config_lib.base_keys()
+                                       if isinstance(k.default, bool)))
+def test_every_switch_refuses_what_is_not_a_bool(key):
+  for value in (1, 'yes', None):
+    with pytest.raises(errors.ConfigError, match=f'^{key}={value!r} is invalid; expected True or False$'):
+      _KEYS[key].check(value)
+  _KEYS[key].check(False)

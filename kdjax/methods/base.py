@@ -11,6 +11,7 @@ one module that calls `register`.
 
 import copy
 import dataclasses
+import numbers
 from typing import Any, Callable, Mapping, NamedTuple
 
 import ml_collections
@@ -72,7 +73,7 @@ def number(path, default, help, *, low=None, high=None, low_open=False,
 def integer(path, default, help, *, low=0, odd=False, symbol='') -> Key:
   """An integer key >= low (odd: and odd); a bool is not an integer here."""
   def valid(v):
-    return (isinstance(v, int) and not isinstance(v, bool) and v >= low
+    return (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
             and (not odd or v % 2 == 1))
   return Key(path, default, help, valid, f'an {"odd " if odd else ""}integer >= {low}', symbol)
 
@@ -298,9 +299,10 @@ def assign(config, path: str, value):
   (lookup(config, parent) if parent else config)[leaf] = value
 
 
-def add_defaults(config):
-  """Sets every registered key's default in `config` (a ConfigDict)."""
-  for key in all_keys().values():
+def add_defaults(config, keys=None):
+  """Sets the default of each of `keys` (every registered method's key if
+  None) in `config` (a ConfigDict), creating sub-dicts as needed."""
+  for key in all_keys().values() if keys is None else keys:
     *parents, leaf = key.path.split('.')
     node = config
     for part in parents:
