@@ -267,3 +267,26 @@ def test_a_method_added_after_the_latency_measurement_takes_its_architectures_ro
   assert report.arch_latency(latency, groups['kd_t4']) == (0.123, [3.0, 2.9, 3.1])
   assert report.arch_latency(latency, groups['student_bn']) is None
   assert report.arch_latency(latency, groups['teacher']) is None
+
+
+def test_sweeps_and_order_come_from_the_registry(tmp_path):
+  """Any method's keys with a symbol make sweep plots (here DKD's β, named by
+  its symbol), and rows follow the registry's order of methods, not names."""
+  root = str(tmp_path / 'runs')
+  for seed in (0, 1):
+    for name, method, beta in (('a_dkd_b2', 'dkd', 2.0), ('a_dkd_b8', 'dkd', 8.0),
+                               ('z_kd', 'kd', None)):
+      path = fake_run(root, f'{name}_s{seed}', seed=seed, method=method,
+                      errors_at=range(10 + seed))
+      if beta is not None:
+        saved = outputs.read_json(os.path.join(path, 'config.json'))
+        saved['dkd']['beta'] = beta
+        outputs.write_json(os.path.join(path, 'config.json'), saved)
+  groups = runs_lib.group(runs_lib.load_glob(os.path.join(root, '*')))
+  found = report.sweeps(groups)
+  assert [(key.path, [v for v, _ in sweep]) for key, sweep in found] == [
+      ('dkd.beta', [2.0, 8.0])]
+  text = open(report.write(groups, str(tmp_path / 'report'))).read()
+  assert text.index('| z_kd |') < text.index('| a_dkd_b2 |')  # kd before dkd
+  assert os.path.getsize(str(tmp_path / 'report' / 'sweep_beta_0.png')) > 1000
+  assert not os.path.exists(str(tmp_path / 'report' / 'sweep_T_0.png'))

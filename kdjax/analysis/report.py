@@ -5,10 +5,13 @@ byte-identical markdown) and PNG plots beside it.
 """
 
 import math
+import numbers
 import os
+import unicodedata
 
 import numpy as np
 
+from kdjax import methods
 from kdjax import outputs
 from kdjax.analysis import latency as latency_lib
 from kdjax.analysis import runs as runs_lib
@@ -190,15 +193,38 @@ def _paired_table(pairs):
   return lines
 
 
-def sweeps(groups, key):
-  """{label: [(value, group)]} of KD groups that differ only in `key`."""
-  buckets = {}
-  for g in groups:
-    if g.method != 'kd':
-      continue
-    rest = tuple(kv for kv in g.key if kv[0] != key)
-    buckets.setdefault(rest, []).append((dict(g.key)[key], g))
-  return [sorted(v, key=lambda t: t[0]) for v in buckets.values() if len(v) > 1]
+def sweep_keys(method_name) -> tuple:
+  """The keys of a registered method that a sweep plot can vary: those with a
+  symbol and a number for a value (`methods.base.Key`), in its own order."""
+  method = methods.base.find(method_name)
+  if method is None:
+    return ()
+  return tuple(k for k in method.keys if k.symbol and isinstance(k.default, numbers.Real)
+               and not isinstance(k.default, bool))
+
+
+def sweeps(groups):
+  """[(key, [(value, group)] by value)]: for each method's `sweep_keys`, the
+  groups of that method that differ only in that key (two or more), in the
+  registry's order of methods and keys."""
+  found = []
+  for method in methods.names():
+    for key in sweep_keys(method):
+      buckets = {}
+      for g in groups:
+        values = dict(g.key)
+        if g.method != method or key.path not in values:
+          continue
+        rest = tuple(kv for kv in g.key if kv[0] != key.path)
+        buckets.setdefault(rest, []).append((values[key.path], g))
+      found += [(key, sorted(v, key=lambda t: t[0])) for v in buckets.values() if len(v) > 1]
+  return found
+
+
+def _ascii(symbol) -> str:
+  """A file-name form of a key's symbol: 'α' -> 'alpha', 'τmin' -> 'taumin'."""
+  return ''.join(c if c.isascii() else unicodedata.name(c).split()[-1].lower()
+                 for c in symbol)
 
 
 def _error_bar(group) -> float:
@@ -251,32 +277,33 @@ def _plots(groups, out_dir, latency=None):
           'accuracy_vs_params.png', True)
   scatter(lambda g: _group_latency(g, latency),
           'latency (ms/sample, batch 1)', 'accuracy_vs_latency.png', False)
-  for key, symbol in (('distill.temperature', 'T'), ('distill.alpha', 'α')):
-    for i, sweep in enumerate(sweeps(groups, key)):
-      fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-      xs = [v for v, _ in sweep]
-      means = [np.mean([_acc(r) for r in g.runs]) for _, g in sweep]
-      ax.errorbar(xs, means, yerr=[_error_bar(g) for _, g in sweep], fmt='o-', capsize=4)
-      ax.set_xlabel(f'{symbol} ({key})')
-      ax.set_ylabel(_ylabel([g for _, g in sweep]))
-      if key == 'distill.temperature':
-        ax.set_xscale('log', base=2)
-      ax.grid(alpha=0.3)
-      fig.tight_layout()
-      name = f'sweep_{symbol.replace("α", "alpha")}_{i}.png'
-      fig.savefig(os.path.join(out_dir, name))
-      plt.close(fig)
-      written.append(name)
+  count = {}  # sweep plots of each symbol so far: sweep_T_0.png, sweep_T_1.png, ...
+  for key, sweep in sweeps(groups):
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    xs = [v for v, _ in sweep]
+    means = [np.mean([_acc(r) for r in g.runs]) for _, g in sweep]
+    ax.errorbar(xs, means, yerr=[_error_bar(g) for _, g in sweep], fmt='o-', capsize=4)
+    ax.set_xlabel(f'{key.symbol} ({key.path})')
+    ax.set_ylabel(_ylabel([g for _, g in sweep]))
+    if key.path.endswith('temperature') and min(xs) > 0:  # temperatures double
+      ax.set_xscale('log', base=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    symbol = _ascii(key.symbol)
+    name = f'sweep_{symbol}_{count.setdefault(symbol, 0)}.png'
+    count[symbol] += 1
+    fig.savefig(os.path.join(out_dir, name))
+    plt.close(fig)
+    written.append(name)
   return written
 
 
-_METHOD_ORDER = ('none', 'kd', 'fitnet', 'rkd')
-
-
 def _ordered(groups, teacher):
-  """Teacher first, then plain before BN+residual, baselines before methods."""
+  """Teacher first, then plain before BN+residual, then by method in the
+  registry's order (the baseline 'none' first), then by name."""
+  names = methods.names()
   def rank(g):
-    method = _METHOD_ORDER.index(g.method) if g.method in _METHOD_ORDER else 99
+    method = names.index(g.method) if g.method in names else len(names)
     return (g is not teacher, bool(g.model.get('bn_residual')), method, g.name)
   return sorted(groups, key=rank)
 
