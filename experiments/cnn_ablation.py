@@ -25,6 +25,7 @@ against longer and shorter schedules, each KD setting's Δ per epoch
 (kd_gap.png), and the 20-epoch grids (e20/) against these.
 """
 
+import functools
 import glob
 import os
 import statistics
@@ -36,6 +37,7 @@ from kdjax import outputs
 from kdjax.analysis import claims
 from kdjax.analysis import runs as runs_lib
 from kdjax.analysis import stats
+from kdjax.analysis import tables
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results',
                        'cifar10_cnn_ablation')
@@ -82,14 +84,12 @@ def _summary(group):
   return f'{s.mean:.2f} ± {s.std:.2f}', f'{s.low:.2f}–{s.high:.2f}'
 
 
-def test_curve(run) -> list[float]:
-  """A run's test accuracy (%) after each epoch."""
-  return [h['test_accuracy'] for h in run.metrics['history']]
-
-
 def mean_curve(curves) -> list[float]:
   """Curves of the same length, mean per epoch."""
   return [statistics.fmean(e) for e in zip(*curves)]
+
+
+_fmt_p = functools.partial(tables.format_p, missing='n/a')
 
 
 def epochs_of(groups, keys) -> str:
@@ -97,10 +97,6 @@ def epochs_of(groups, keys) -> str:
   found = sorted({r.config['train']['epochs'] for k in keys if k in groups
                   for r in groups[k].runs})
   return '/'.join(map(str, found)) or '—'
-
-
-def _fmt_p(p):
-  return 'n/a' if p != p else f'{p:.2g}'
 
 
 def tables(groups, results=RESULTS) -> str:
@@ -180,7 +176,7 @@ def epochs(groups, results) -> tuple[list[str], dict]:
   baseline = [r for r in groups['student'].runs if r.metrics.get('history')] if (
       'student' in groups) else []
   if baseline:
-    curve = mean_curve(map(test_curve, baseline))
+    curve = mean_curve(r.test_curve() for r in baseline)
     curves[f'baseline ({len(curve)} epochs), mean of seeds {[r.seed for r in baseline]}'] = curve
   others = []  # (run, its curve, how it was trained)
   for pattern, how in ((os.path.join(results, 'epochs', 'student_e*_s*'), 'alone'),
@@ -189,7 +185,7 @@ def epochs(groups, results) -> tuple[list[str], dict]:
       if os.path.exists(os.path.join(path, 'metrics.json')):
         run = runs_lib.load(path)
         if run.metrics.get('history'):
-          others.append((run, test_curve(run), how))
+          others.append((run, run.test_curve(), how))
   others.sort(key=lambda o: (o[2] != 'alone', len(o[1]), o[0].seed))
   for run, curve, how in others:
     curves[f'{len(curve)} epochs, seed {run.seed}, {how}'] = curve
@@ -301,7 +297,7 @@ def learning_speed(groups) -> tuple[list[str], dict]:
     if g is None or not all(r.metrics.get('history') for r in g.runs):
       continue
     pairs = runs_lib.same_seed(base, g)
-    per_seed = [[test_curve(r) for r in side] for side in zip(*pairs)]  # [baseline, KD]
+    per_seed = [[r.test_curve() for r in side] for side in zip(*pairs)]  # [baseline, KD]
     if not pairs or len({len(c) for side in per_seed for c in side}) != 1:
       continue
     b, k = map(mean_curve, per_seed)

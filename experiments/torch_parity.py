@@ -40,6 +40,7 @@ from kdjax import errors  # pylint: disable=wrong-import-position
 from kdjax import outputs  # pylint: disable=wrong-import-position
 from kdjax.analysis import compare  # pylint: disable=wrong-import-position
 from kdjax.analysis import stats  # pylint: disable=wrong-import-position
+from kdjax.analysis import tables  # pylint: disable=wrong-import-position
 
 accuracy = compare.accuracy
 
@@ -67,17 +68,9 @@ def load(folder, model, param_init) -> dict:
   return runs
 
 
-def curve(run) -> np.ndarray:
-  return np.array([h['test_accuracy'] for h in run.metrics['history']])
-
-
-def _fmt_p(p):
-  return '—' if p is None or np.isnan(p) else f'{p:.2g}'
-
-
 def _mcnemar(a, b):
   m = stats.mcnemar(a.predictions(), b.predictions(), names=(a.path, b.path))
-  return f'{m.improved}/{m.degraded}, p = {_fmt_p(m.p_value)}'
+  return f'{m.improved}/{m.degraded}, p = {tables.format_p(m.p_value)}'
 
 
 def table(model, settings) -> list[str]:
@@ -105,7 +98,7 @@ def table(model, settings) -> list[str]:
       delta = np.mean([accuracy(runs[s]) - accuracy(base[s]) for s in shared])
       p = stats.paired_t_test([accuracy(base[s]) for s in shared],
                               [accuracy(runs[s]) for s in shared])
-      vs_base = f'{delta:+.2f} ({_fmt_p(p)})'
+      vs_base = f'{delta:+.2f} ({tables.format_p(p)})'
       mc_base = '; '.join(f's{s}: {_mcnemar(base[s], runs[s])}' for s in shared)
     if runs is reference or not reference:
       vs_torch, mc_torch = '—', '—'
@@ -113,7 +106,7 @@ def table(model, settings) -> list[str]:
       ref_mean = np.mean([accuracy(r) for r in reference.values()])
       p = stats.welch_t_test([accuracy(r) for r in reference.values()],
                              [accuracy(r) for r in runs.values()])
-      vs_torch = f'{mean - ref_mean:+.2f} ({_fmt_p(p)})'
+      vs_torch = f'{mean - ref_mean:+.2f} ({tables.format_p(p)})'
       mc_torch = '; '.join(f's{s}: {_mcnemar(reference[s], runs[s])}'
                            for s in seeds if s in reference) or '—'
     lines.append(f'| {label} | {",".join(map(str, seeds))} | {per_seed} | {text} | '
@@ -129,7 +122,7 @@ def curves_table(model, settings) -> list[str]:
   for label, runs, _, _ in settings:
     if not runs:
       continue
-    c = np.mean([curve(r) for r in runs.values()], axis=0)
+    c = np.mean([r.test_curve() for r in runs.values()], axis=0)
     train = np.mean([r.metrics['history'][-1]['train_accuracy'] for r in runs.values()])
     lines.append(f'| {label} | ' + ' | '.join(
         f'{c[e - 1]:.2f}' if e <= len(c) else '—' for e in CURVE_EPOCHS) +
@@ -155,7 +148,7 @@ def plot(loaded, path):
     for label, runs, _, _ in loaded[model]:
       if not runs:
         continue
-      c = np.array([curve(r) for r in runs.values()])
+      c = np.array([r.test_curve() for r in runs.values()])
       epochs = np.arange(1, c.shape[1] + 1)
       ax.plot(epochs, c.mean(0), marker='o', ms=3, label=f'{label} (n={len(c)})')
       if len(c) > 1:

@@ -19,6 +19,7 @@ from kdjax import methods
 from kdjax.analysis import compare
 from kdjax.analysis import runs as runs_lib
 from kdjax.analysis import stats
+from kdjax.analysis import tables
 
 
 def _order(rows, baseline):
@@ -35,10 +36,6 @@ def _order(rows, baseline):
 def _train_seconds(run) -> float:
   m = run.metrics
   return m.get('train_seconds', np.nan) + m.get('stage1_train_seconds', 0.0)
-
-
-def _fmt(p) -> str:
-  return '—' if p is None or np.isnan(p) else f'{p:.2g}'
 
 
 def table(folder, baseline='student', reference='kd', rows=None) -> str:
@@ -77,9 +74,10 @@ def table(folder, baseline='student', reference='kd', rows=None) -> str:
     if (row, against) not in paired:
       return '—', '—'
     delta, p = paired[row, against]
-    tests = [f's{s}: {t.improved}/{t.degraded}, {_fmt(t.p_value)} ({_fmt(holm_m[k])})'
+    fmt = tables.format_p
+    tests = [f's{s}: {t.improved}/{t.degraded}, {fmt(t.p_value)} ({fmt(holm_m[k])})'
              for k, t in mcnemar.items() if k[:2] == (row, against) for s in (k[2],)]
-    return (f'{delta:+.2f} (p {_fmt(p)}, Holm {_fmt(holm_p.get((row, against)))})',
+    return (f'{delta:+.2f} (p {fmt(p)}, Holm {fmt(holm_p.get((row, against)))})',
             '; '.join(tests))
 
   lines = [

@@ -45,6 +45,10 @@ class Run:
   def predictions(self) -> dict:
     return read_predictions(self.path)
 
+  def test_curve(self) -> list[float]:
+    """The test accuracy (%) after each epoch (metrics.json's history)."""
+    return [h['test_accuracy'] for h in self.metrics['history']]
+
   def wall(self) -> str:
     """The recorded wall time as 'N' seconds, '≥ N' for a resumed run (its
     last segment only), '—' where none was recorded."""

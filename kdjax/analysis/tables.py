@@ -6,6 +6,11 @@ from kdjax import outputs
 from kdjax.analysis import runs as runs_lib
 
 
+def format_p(p, missing='—') -> str:
+  """A p-value in two significant digits; `missing` for None or NaN."""
+  return missing if p is None or p != p else f'{p:.2g}'
+
+
 def results_table(runs, names=None) -> str:
   """One row per run: accuracy, errors, params, latency, wall time; an
   unfinished run (metrics.json `finished: false`) is refused."""
