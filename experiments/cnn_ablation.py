@@ -37,7 +37,7 @@ from kdjax import outputs
 from kdjax.analysis import claims
 from kdjax.analysis import runs as runs_lib
 from kdjax.analysis import stats
-from kdjax.analysis import tables
+from kdjax.analysis import tables as tables_lib
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results',
                        'cifar10_cnn_ablation')
@@ -89,7 +89,7 @@ def mean_curve(curves) -> list[float]:
   return [statistics.fmean(e) for e in zip(*curves)]
 
 
-_fmt_p = functools.partial(tables.format_p, missing='n/a')
+_fmt_p = functools.partial(tables_lib.format_p, missing='n/a')
 
 
 def epochs_of(groups, keys) -> str:

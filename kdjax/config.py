@@ -15,7 +15,6 @@ Flax's defaults; runs saved before the key existed are read as 'flax'.
 
 import importlib.util
 import json
-import numbers
 import os
 
 import ml_collections
@@ -66,8 +65,8 @@ def _model(path, default, help) -> Key:  # its fields are checked by `kdjax.mode
 # its MNIST-study default, its meaning (`--print_config`) and its check
 # (`validate`), declared once.
 _KEYS_BEFORE_METHODS = (
-    Key('seed', 0, 'seed of initialisation, data order, augmentation and dropout',
-        lambda v: _integer(v, 0) and v <= 2**32 - 1, 'an integer in [0, 2**32 - 1]'),
+    integer('seed', 0, 'seed of initialisation, data order, augmentation and dropout',
+            high=2**32 - 1),
     # Shrinks any config to a smoke test of seconds on a CPU (see `runlocal`).
     _flag('runlocal', False, 'shrink to a seconds-long CPU smoke test (1 epoch, 2 batches)'),
     Key('dataset.name', 'mnist', f'one of {sorted(data.SPECS)}'),
@@ -128,6 +127,8 @@ _KEYS_AFTER_METHODS = (
     integer('latency.warmup', 20, 'untimed calls before timing'),
     integer('latency.repeats', 200, 'timed calls (>= 1)', low=1),
 )
+
+
 def base_keys() -> tuple:
   """Every `Key` of the base config but the methods' (`methods.all_keys`)."""
   return _KEYS_BEFORE_METHODS + _KEYS_AFTER_METHODS
@@ -360,16 +361,14 @@ def _check_range(name, value, ok, expected):
     raise errors.ConfigError(f'{name}={value!r} is invalid; expected {expected}')
 
 
-def _integer(value, low) -> bool:
-  """An int (not a bool, NaN or inf, which pass `>=`: inf epochs never end) >= low."""
-  return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low
-
-
 def validate(config):
-  """Raises `ConfigError` naming the first bad key or value in `config`."""
+  """Raises `ConfigError` naming the first bad key or value in `config`:
+  unknown keys, then each key's own check in config order (the base keys
+  before the methods', the methods', the rest), then the checks across keys."""
   _check_keys(config, get_base_config())
   method = methods.get(config.method)
-  for key in base_keys() + tuple(methods.all_keys().values()):
+  for key in (_KEYS_BEFORE_METHODS + tuple(methods.all_keys().values())
+              + _KEYS_AFTER_METHODS):
     key.check(methods.base.lookup(config, key.path))
   _check_range('dataset.labels', config.dataset.labels,
                config.dataset.labels == 'fine' or (

@@ -234,7 +234,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
   results = []
   for (s, p, i), history in zip(cells, histories):
     point_state = steps.state_at(state, (s, p))
-    point_mngr = checkpoint.manager(workdirs[i], keep=config.checkpoint.keep)
+    point_mngr = checkpoint.manager(workdirs[i], keep=run_plan.checkpoint_keep)
     if point_mngr.latest_step() != int(point_state.step):  # not saved before a kill
       checkpoint.save(point_mngr, point_state, history)
     point_mngr.wait_until_finished()

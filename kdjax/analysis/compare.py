@@ -17,6 +17,7 @@ import numpy as np
 from kdjax import errors
 from kdjax.analysis import runs as runs_lib
 from kdjax.analysis import stats
+from kdjax.analysis import tables
 
 _NAME = re.compile(r'^(?P<row>.+)_s(?P<seed>\d+)$')
 
@@ -106,7 +107,7 @@ def table(before_dir, after_dir, labels=('before', 'after'), order=None,
                       f'({next(holm):.2g})')
     lines.append(f'| {row} | {",".join(str(s) for s, _, _ in pairs)} | {summary(old)} | '
                  f'{summary(new)} | {np.mean(new) - np.mean(old):+.2f} | '
-                 f'{"—" if np.isnan(p) else f"{p:.2g}"} | {"; ".join(per_seed)} |')
+                 f'{tables.format_p(p)} | {"; ".join(per_seed)} |')
   if compared:
     notes = []
     for row, pairs in rows:

@@ -223,7 +223,8 @@ def sweeps(groups):
 
 def _ascii(symbol) -> str:
   """A file-name form of a key's symbol: 'α' -> 'alpha', 'τmin' -> 'taumin'."""
-  return ''.join(c if c.isascii() else unicodedata.name(c).split()[-1].lower()
+  return ''.join(c if c.isascii() else
+                 (unicodedata.name(c, '').split() or [f'u{ord(c):04x}'])[-1].lower()
                  for c in symbol)
 
 

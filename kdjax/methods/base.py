@@ -23,7 +23,8 @@ from kdjax import optim
 
 @dataclasses.dataclass(frozen=True)
 class Key:
-  """A config key a method owns.
+  """A config key: a method's (its module declares it) or the base config's
+  (`kdjax.config.base_keys`).
 
   path: dotted, e.g. 'distill.temperature' (sub-dicts are created as needed).
   valid / expected: the check of a value, and what the error says is expected.
@@ -70,12 +71,15 @@ def number(path, default, help, *, low=None, high=None, low_open=False,
   return Key(path, default, help, valid, bounds, symbol, show_zero)
 
 
-def integer(path, default, help, *, low=0, odd=False, symbol='') -> Key:
-  """An integer key >= low (odd: and odd); a bool is not an integer here."""
+def integer(path, default, help, *, low=0, high=None, odd=False, symbol='') -> Key:
+  """An integer key >= low (and <= high; odd: and odd); a bool, an inf or a
+  fraction is not an integer here."""
   def valid(v):
     return (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
-            and (not odd or v % 2 == 1))
-  return Key(path, default, help, valid, f'an {"odd " if odd else ""}integer >= {low}', symbol)
+            and (high is None or v <= high) and (not odd or v % 2 == 1))
+  kind = f'an {"odd " if odd else ""}integer'
+  return Key(path, default, help, valid,
+             f'{kind} >= {low}' if high is None else f'{kind} in [{low}, {high}]', symbol)
 
 
 class Context(NamedTuple):
