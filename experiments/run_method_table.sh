@@ -43,10 +43,14 @@ if [ ! -f "$RUNS_DIR/teacher/metrics.json" ]; then
 fi
 python - "$committed" "$RUNS_DIR/teacher/metrics.json" <<'PY'
 import json, sys
-want, got = (json.load(open(p))['params_sha256'] for p in sys.argv[1:])
-if want != got:
-  print(f'kdjax: error: the teacher {sys.argv[2]} has params_sha256 {got[:16]}, the '
-        f'committed {sys.argv[1]} {want[:16]}; expected the same teacher', file=sys.stderr)
+from kdjax import provenance
+want, got = (json.load(open(p)) for p in sys.argv[1:])
+if want['params_sha256'] != got['params_sha256']:
+  machines = ' and '.join(f'{who} on {provenance.describe(m.get("trained_on"))}'
+                          for who, m in (('that', got), ('the committed one', want)))
+  print(f'kdjax: error: the teacher {sys.argv[2]} has params_sha256 {got["params_sha256"][:16]}, '
+        f'the committed {sys.argv[1]} {want["params_sha256"][:16]} ({machines}: XLA '
+        'rounds differently on another kind of CPU); expected the same teacher', file=sys.stderr)
   sys.exit(2)
 PY
 DATA_DIR=$data bash "$here/run_study.sh" cifar10_cnn "$seed" "${programs[@]}"

@@ -31,6 +31,7 @@ from kdjax import models
 from kdjax import optim
 from kdjax import outputs
 from kdjax import parallel
+from kdjax import provenance
 from kdjax import steps
 from kdjax import workdir as workdir_lib
 
@@ -282,7 +283,7 @@ def _train_and_evaluate(config, workdir, config_json, parts):
       workdir_lib.bind_teacher(workdir, teacher_record, workdir_lib.started(workdir))
     outputs.write_json(os.path.join(workdir, 'config.json'), config_json)
     writer = outputs.summary_writer(os.path.join(workdir, 'tensorboard'))
-  extra = {'seed': config.seed}
+  extra = {'seed': config.seed, 'trained_on': provenance.record()}
   shapes = feature_shapes(method, model, teacher, data.image_shape)
   run_plan = loop.plan(config)
   stage_parts = {}
@@ -381,7 +382,7 @@ def _evaluate_checkpoint(config, workdir):
   history = old.pop('history', [])
   extra = {k: v for k, v in old.items() if k in (
       'train_seconds', 'compile_seconds', 'teacher_cache_seconds', 'steps',
-      'seed', 'teacher', 'teacher_cache', 'grid') or k in {
+      'seed', 'teacher', 'teacher_cache', 'grid', 'trained_on') or k in {
           f'{stage.name}_{what}' for stage in method.stages
           for what in ('history', 'train_seconds')}}
   extra.update(evaluated_step=step, finished=step >= total)

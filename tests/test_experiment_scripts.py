@@ -75,12 +75,16 @@ def test_method_table_refuses_a_teacher_other_than_the_committed_one(tmp_path):
   """run_method_table.sh distils from a re-trained teacher only if it is the
   committed teacher of its seed, bit for bit."""
   (tmp_path / 'teacher').mkdir()
-  (tmp_path / 'teacher' / 'metrics.json').write_text(json.dumps({'params_sha256': 'ab' * 32}))
+  (tmp_path / 'teacher' / 'metrics.json').write_text(json.dumps({
+      'params_sha256': 'ab' * 32, 'trained_on': {
+          'device': 'cpu: cpu', 'cpu': 'AMD EPYC 7B13', 'cpu_features': ['avx2'], 'packages': {}}}))
   result = subprocess.run(
       ['bash', os.path.join(REPO, 'experiments', 'run_method_table.sh'), '0'], cwd=REPO,
       capture_output=True, text=True, timeout=60, env={**os.environ, 'RUNS_DIR': str(tmp_path)})
   assert result.returncode == 2
   assert result.stderr.startswith('kdjax: error: the teacher ') and 'abababab' in result.stderr
+  assert 'that on cpu: cpu, AMD EPYC 7B13 (avx2) and the committed one on a machine it did ' \
+      'not record' in result.stderr  # the committed teacher of seed 0 predates the record
   assert os.listdir(tmp_path) == ['teacher']
   other = subprocess.run(
       ['bash', os.path.join(REPO, 'experiments', 'run_method_table.sh'), '7'], cwd=REPO,

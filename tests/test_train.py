@@ -66,6 +66,7 @@ def test_run_writes_its_outputs(teacher_dir):
   assert metrics['history'][-1]['test_accuracy'] == metrics['test']['accuracy']
   assert metrics['latency']['ms_per_sample_mean'] > 0
   assert 'batch 1' in metrics['latency']['method']
+  assert metrics['trained_on']['packages']['jax'] == jax.__version__  # kdjax.provenance
   assert outputs.read_json(os.path.join(teacher_dir, 'config.json'))['model']['hidden'] == [64, 64]
   events = glob.glob(os.path.join(teacher_dir, 'tensorboard', 'events.out.tfevents.*'))
   assert events and b'test/accuracy' in open(events[0], 'rb').read()
@@ -149,8 +150,9 @@ def test_eval_mode_rewrites_outputs(teacher_dir, tmp_path):
   metrics = train.evaluate_checkpoint(config, copy)
   np.testing.assert_array_equal(predictions(copy)['logits'],
                                 predictions(teacher_dir)['logits'])
-  assert metrics['epochs'] == 3 and metrics['test']['errors'] == outputs.read_json(
-      os.path.join(teacher_dir, 'metrics.json'))['test']['errors']
+  trained = outputs.read_json(os.path.join(teacher_dir, 'metrics.json'))
+  assert metrics['epochs'] == 3 and metrics['test']['errors'] == trained['test']['errors']
+  assert metrics['trained_on'] == trained['trained_on']  # where it trained, not evaluated
 
 
 def test_diverging_run_stops_with_one_line(tmp_path):

@@ -1,0 +1,60 @@
+"""Where a run was trained: the device, the CPU's vector instruction sets
+and the numerics-bearing package versions, recorded in metrics.json.
+
+XLA compiles for the host it runs on, so the same code, seed and data give
+bit-identical results on one kind of machine but can round differently on
+another (an AVX2-only CPU against one with AVX-512 or AMX:
+experiments/results/reproduction.md). When a re-trained run does not
+match a committed one, this record says whether the machines differed.
+"""
+
+import importlib.metadata
+import platform
+
+import jax
+
+# CPU features that change which kernels XLA:CPU (and its libraries) emit.
+_FEATURES = ('avx2', 'avx512f', 'avx512_bf16', 'avx512_fp16', 'avx_vnni', 'amx_tile',
+             'amx_bf16', 'fma', 'asimd', 'sve')
+_PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'numpy')
+
+
+def _cpu(cpuinfo='/proc/cpuinfo') -> tuple[str, list[str]]:
+  """(model name, the `_FEATURES` it has) of this machine's CPU; from
+  `platform` where /proc/cpuinfo is absent (macOS, Windows)."""
+  try:
+    with open(cpuinfo) as f:
+      text = f.read()
+  except OSError:
+    return platform.processor() or platform.machine(), []
+  name, flags = '', set()
+  for line in text.splitlines():
+    key, _, value = line.partition(':')
+    key = key.strip()
+    if key in ('model name', 'Model') and not name:
+      name = value.strip()
+    elif key in ('flags', 'Features'):
+      flags |= set(value.split())
+  return name or platform.machine(), [f for f in _FEATURES if f in flags]
+
+
+def _version(package) -> str:
+  try:
+    return importlib.metadata.version(package)
+  except importlib.metadata.PackageNotFoundError:
+    return 'not installed'
+
+
+def record(cpuinfo='/proc/cpuinfo') -> dict:
+  """{'device', 'cpu', 'cpu_features', 'packages'} of this process."""
+  cpu, features = _cpu(cpuinfo)
+  return {'device': f'{jax.default_backend()}: {jax.devices()[0].device_kind}',
+          'cpu': cpu, 'cpu_features': features,
+          'packages': {p: _version(p) for p in _PACKAGES}}
+
+
+def describe(rec) -> str:
+  """One line of a `record` (None: not recorded), for messages."""
+  if not rec:
+    return 'a machine it did not record'
+  return f"{rec['device']}, {rec['cpu']} ({'/'.join(rec['cpu_features']) or 'no listed features'})"
