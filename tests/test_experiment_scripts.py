@@ -1,6 +1,7 @@
 """The study scripts of experiments/: what they collect, and how they mark
 a run whose wall time covers only its last segment."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -83,7 +84,7 @@ def test_method_table_refuses_a_teacher_other_than_the_committed_one(tmp_path):
       capture_output=True, text=True, timeout=60, env={**os.environ, 'RUNS_DIR': str(tmp_path)})
   assert result.returncode == 2
   assert result.stderr.startswith('kdjax: error: the teacher ') and 'abababab' in result.stderr
-  assert 'that on cpu: cpu, AMD EPYC 7B13 (avx2) and the committed one on a machine it did ' \
+  assert 'this one on cpu: cpu, AMD EPYC 7B13 (avx2), the committed one on a machine it did ' \
       'not record' in result.stderr  # the committed teacher of seed 0 predates the record
   assert os.listdir(tmp_path) == ['teacher']
   other = subprocess.run(
@@ -96,3 +97,36 @@ def test_method_table_refuses_a_teacher_other_than_the_committed_one(tmp_path):
       env={**os.environ, 'RUNS_DIR': str(tmp_path), 'EXTRA': '--config.runlocal=True'})
   assert reduced.returncode == 2 and 'expected RESULTS=' in reduced.stderr
   assert os.listdir(tmp_path) == ['teacher']
+
+
+def _teacher_check():
+  spec = importlib.util.spec_from_file_location(
+      'teacher_check', os.path.join(REPO, 'experiments', 'teacher_check.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_a_teachers_first_epoch_tells_another_machine_before_the_whole_teacher(tmp_path):
+  """run_method_table.sh's probe: the first epoch's losses and accuracies
+  against the committed teacher's, bit for bit; then params_sha256."""
+  check = _teacher_check()
+  committed = os.path.join(REPO, 'experiments', 'results', 'cifar10_cnn', 'runs',
+                           'teacher_s2', 'metrics.json')
+  first = json.load(open(committed))['history'][0]
+  same = tmp_path / 'same.json'
+  same.write_text(json.dumps({'history': [dict(first, seconds=1.0)]}))
+  assert check.first_epoch(committed, str(same)) is None  # timings may differ
+  other = tmp_path / 'other.json'
+  other.write_text(json.dumps({'history': [dict(first, train_loss=first['train_loss'] + 1e-7)],
+                               'trained_on': {'device': 'cpu: cpu', 'cpu': 'Some CPU',
+                                              'cpu_features': ['avx2'], 'packages': {}}}))
+  error = check.first_epoch(committed, str(other))
+  assert 'this one on cpu: cpu, Some CPU (avx2), the committed one on a machine it did not ' \
+      'record' in error and 'expected a machine of the kind' in error
+  assert check.params(committed, committed) is None
+  retrained = tmp_path / 'retrained.json'
+  retrained.write_text(json.dumps({'params_sha256': 'ab' * 32}))
+  assert 'has params_sha256 abababababababab' in check.params(committed, str(retrained))
+  assert check.main(['first_epoch', committed, str(other)]) == 2
+  assert check.main(['nonsense']) == 2
