@@ -23,9 +23,7 @@ from kdjax import data
 from kdjax import errors
 from kdjax import methods
 from kdjax import optim
-from kdjax.methods.base import Key
-from kdjax.methods.base import integer
-from kdjax.methods.base import optimizer_key
+from kdjax.methods import base
 from kdjax.models import benchmark
 
 LOOPS = ('auto', 'scan', 'python')
@@ -48,63 +46,63 @@ def mlp(hidden, dropout=0.0, bn_residual=False, param_init='torch'):
 optimizer = optim.config
 
 
-def _flag(path, default, help) -> Key:
-  return Key(path, default, help, lambda v: isinstance(v, bool), 'True or False')
+def _flag(path, default, help) -> base.Key:
+  return base.Key(path, default, help, lambda v: isinstance(v, bool), 'True or False')
 
 
-def _one_of(path, default, help, options) -> Key:
-  return Key(path, default, help, lambda v: v in options, f'one of {options}')
+def _one_of(path, default, help, options) -> base.Key:
+  return base.Key(path, default, help, lambda v: v in options, f'one of {options}')
 
 
-def _model(path, default, help) -> Key:  # its fields are checked by `kdjax.models`
-  return Key(path, default, help)
+def _model(path, default, help) -> base.Key:  # its fields are checked by `kdjax.models`
+  return base.Key(path, default, help)
 
 
 # Every key of a run but the methods' (their modules declare those, and
-# `methods.base.add_defaults` puts them after 'distill'), in config order:
+# `base.add_defaults` puts them after 'distill'), in config order:
 # its MNIST-study default, its meaning (`--print_config`) and its check
 # (`validate`), declared once.
 _KEYS_BEFORE_METHODS = (
-    integer('seed', 0, 'seed of initialisation, data order, augmentation and dropout',
+    base.integer('seed', 0, 'seed of initialisation, data order, augmentation and dropout',
             high=2**32 - 1),
     # Shrinks any config to a smoke test of seconds on a CPU (see `runlocal`).
     _flag('runlocal', False, 'shrink to a seconds-long CPU smoke test (1 epoch, 2 batches)'),
-    Key('dataset.name', 'mnist', f'one of {sorted(data.SPECS)}'),
+    base.Key('dataset.name', 'mnist', f'one of {sorted(data.SPECS)}'),
     # 'auto': IDX files in data_dir, else a prepared TFDS data_dir.
     _one_of('dataset.source', 'auto', f'where to read it: one of {DATA_SOURCES}',
             DATA_SOURCES),
-    Key('dataset.data_dir', '', 'folder with IDX files, CIFAR python files, an image '
+    base.Key('dataset.data_dir', '', 'folder with IDX files, CIFAR python files, an image '
         'folder or a TFDS data_dir'),
     _flag('dataset.download', False, 'let TFDS download (needs network and the tf extra)'),
-    integer('dataset.validation_size', 0,
+    base.integer('dataset.validation_size', 0,
             'training examples held out as a validation split (0 = none)'),
-    integer('dataset.train_subset', 0, 'train on a fixed random N examples (0 = all)'),
-    integer('dataset.test_subset', 0, 'test on a fixed random N examples (0 = all)'),
+    base.integer('dataset.train_subset', 0, 'train on a fixed random N examples (0 = all)'),
+    base.integer('dataset.test_subset', 0, 'test on a fixed random N examples (0 = all)'),
     # The MNIST study's 2; 4 on 32x32 images is the CIFAR recipes' random crop.
-    integer('dataset.translate', 2, 'random shift of up to this many pixels, zero-filled '
+    base.integer('dataset.translate', 2, 'random shift of up to this many pixels, zero-filled '
             '(4 on 32x32 = crop with 4-px padding)'),
     _flag('dataset.flip', False, 'random horizontal flip, p = 0.5'),
     # Checked with dataset.name in `validate`.
-    Key('dataset.labels', 'fine',
+    base.Key('dataset.labels', 'fine',
         "CIFAR-100's labels: 'fine' (100 classes) or 'coarse' (20 superclasses)"),
     _model('model', mlp((800, 800)), 'the student (a ConfigDict with name and the model fields)'),
-    Key('method', 'none', 'the distillation method (kdjax/methods/)'),
+    base.Key('method', 'none', 'the distillation method (kdjax/methods/)'),
     # Gather the teacher's outputs from a table built once per (image,
     # augmentation variant) where that pays and fits (kdjax/teacher_cache.py).
     _flag('distill.teacher_cache', True,
           "gather the teacher's outputs from a table where that pays and fits"),
 )
 _KEYS_AFTER_METHODS = (
-    Key('teacher.workdir', '', 'a finished teacher run whose newest checkpoint is loaded'),
+    base.Key('teacher.workdir', '', 'a finished teacher run whose newest checkpoint is loaded'),
     # Accept a teacher whose run has no metrics.json (killed, or still
     # running) or whose newest checkpoint is not its final step.
     _flag('teacher.allow_unfinished', False,
           'accept a teacher run without metrics.json (killed, still running)'),
     _model('teacher.model', mlp((1200, 1200), dropout=0.2), "the teacher's model config"),
-    integer('train.epochs', 20, 'epochs of the run (stage 2 for FitNets)', low=1),
-    integer('train.batch_size', 256, 'global batch, split evenly over the devices', low=1),
-    integer('train.eval_batch_size', 1000, 'batch of test-set evaluation', low=1),
-    integer('train.devices', 0, 'data-parallel over this many devices (0 = all)'),
+    base.integer('train.epochs', 20, 'epochs of the run (stage 2 for FitNets)', low=1),
+    base.integer('train.batch_size', 256, 'global batch, split evenly over the devices', low=1),
+    base.integer('train.eval_batch_size', 1000, 'batch of test-set evaluation', low=1),
+    base.integer('train.devices', 0, 'data-parallel over this many devices (0 = all)'),
     # 'auto': scan, except for convolutional models on CPU, where XLA runs
     # convolutions inside a loop much slower (a one-off measurement: CIFAR CNN
     # teacher 5 vs 312 samples/s).
@@ -118,14 +116,14 @@ _KEYS_AFTER_METHODS = (
     # (parallel.py).
     _one_of('train.distributed', 'auto', f'join a multi-process run: one of {DISTRIBUTED}',
             DISTRIBUTED),
-    optimizer_key('optimizer', optimizer(), 'the optimizer of the student'),
-    integer('checkpoint.every_epochs', 1,
+    base.optimizer_key('optimizer', optimizer(), 'the optimizer of the student'),
+    base.integer('checkpoint.every_epochs', 1,
             'save a checkpoint every N epochs (and at the end)', low=1),
     # keep=0 let Orbax delete every checkpoint: no eval, no use as a teacher.
-    integer('checkpoint.keep', 2, 'keep the newest N checkpoints (>= 1)', low=1),
-    integer('latency.batch_size', 1, 'batch of the per-run latency measurement', low=1),
-    integer('latency.warmup', 20, 'untimed calls before timing'),
-    integer('latency.repeats', 200, 'timed calls (>= 1)', low=1),
+    base.integer('checkpoint.keep', 2, 'keep the newest N checkpoints (>= 1)', low=1),
+    base.integer('latency.batch_size', 1, 'batch of the per-run latency measurement', low=1),
+    base.integer('latency.warmup', 20, 'untimed calls before timing'),
+    base.integer('latency.repeats', 200, 'timed calls (>= 1)', low=1),
 )
 
 
@@ -137,9 +135,9 @@ def base_keys() -> tuple:
 def get_base_config():
   """All keys a run understands, with the MNIST study's defaults."""
   config = ml_collections.ConfigDict()
-  methods.base.add_defaults(config, _KEYS_BEFORE_METHODS)
-  methods.base.add_defaults(config)
-  methods.base.add_defaults(config, _KEYS_AFTER_METHODS)
+  base.add_defaults(config, _KEYS_BEFORE_METHODS)
+  base.add_defaults(config)
+  base.add_defaults(config, _KEYS_AFTER_METHODS)
   return config
 
 
@@ -191,8 +189,8 @@ def cifar10_cnn():
   config.dataset.update(name='cifar10', translate=0, flip=True)
   config.train.update(epochs=20, batch_size=128)
   config.optimizer = optimizer('adam', 1e-3, weight_decay=0.0)
-  for stage in methods.base.stages():  # the study's optimizer for the methods' stages
-    methods.base.assign(config, stage.optimizer_key,
+  for stage in base.stages():  # the study's optimizer for the methods' stages
+    base.assign(config, stage.optimizer_key,
                         optimizer('adam', 1e-3, weight_decay=0.0))
   config.teacher.model = cnn((64, 128, 256), dense=(1024,), dropout=0.3)
   return config
@@ -230,12 +228,12 @@ def cifar100_benchmark(teacher='resnet32x4', student='resnet8x4'):
   rate = 0.01 if student in benchmark.LIGHTWEIGHT else 0.05
   config.optimizer = optimizer('sgd', rate, weight_decay=5e-4, momentum=0.9,
                                schedule='multistep', decay_epochs=(150, 180, 210))
-  for stage in methods.base.stages():
-    methods.base.assign(config, stage.optimizer_key, optimizer(
+  for stage in base.stages():
+    base.assign(config, stage.optimizer_key, optimizer(
         'sgd', stage.benchmark_learning_rate(student) or rate, weight_decay=5e-4,
         momentum=0.9))
-  for name in methods.base.names():  # each method's own CIFAR-100 settings
-    methods.base.get(name).benchmark(config)
+  for name in base.names():  # each method's own CIFAR-100 settings
+    base.get(name).benchmark(config)
   config.model = benchmark.model(student)
   config.teacher.model = benchmark.model(teacher)
   config.distill.update(temperature=4.0, alpha=0.1)
@@ -286,9 +284,9 @@ def runlocal(config):
   config = ml_collections.ConfigDict(config.to_dict())
   config.train.update(epochs=1, batch_size=min(config.train.batch_size, 32),
                       eval_batch_size=64)
-  for stage in methods.base.stages():
-    methods.base.assign(config, stage.epochs_key,
-                        min(methods.base.lookup(config, stage.epochs_key), 1))
+  for stage in base.stages():
+    base.assign(config, stage.epochs_key,
+                        min(base.lookup(config, stage.epochs_key), 1))
   config.dataset.update(train_subset=2 * config.train.batch_size, test_subset=64)
   config.latency.update(warmup=1, repeats=2)
   return config
@@ -369,7 +367,7 @@ def validate(config):
   method = methods.get(config.method)
   for key in (_KEYS_BEFORE_METHODS + tuple(methods.all_keys().values())
               + _KEYS_AFTER_METHODS):
-    key.check(methods.base.lookup(config, key.path))
+    key.check(base.lookup(config, key.path))
   _check_range('dataset.labels', config.dataset.labels,
                config.dataset.labels == 'fine' or (
                    config.dataset.labels == 'coarse' and config.dataset.name == 'cifar100'),

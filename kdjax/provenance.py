@@ -6,6 +6,7 @@ bit-identical results on one kind of machine but can round differently on
 another (an AVX2-only CPU against one with AVX-512 or AMX:
 experiments/results/reproduction.md). When a re-trained run does not
 match a committed one, this record says whether the machines differed.
+A resumed run records the machine of its last segment.
 """
 
 import importlib.metadata

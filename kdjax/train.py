@@ -291,9 +291,8 @@ def _train_and_evaluate(config, workdir, config_json, parts):
     for index, stage in enumerate(method.stages, start=1):
       variables, stage_parts[stage.name], history, timing = run_method_stage(
           stage, index, config=config, run_plan=run_plan, workdir=workdir, data=data,
-          student=model,
-          variables=variables, teacher=teacher, teacher_variables=teacher_variables,
-          shapes=shapes, writer=writer, mesh=mesh)
+          student=model, variables=variables, teacher=teacher,
+          teacher_variables=teacher_variables, shapes=shapes, writer=writer, mesh=mesh)
       extra.update({f'{stage.name}_history': history,
                     f'{stage.name}_train_seconds': timing['train_seconds']})
       faults.crash_point('stage_switch')
