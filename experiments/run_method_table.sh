@@ -40,10 +40,13 @@ programs=("$@")
 [ ${#programs[@]} -gt 0 ] || programs=(
   cc+pkt+crd kd_ls+dkd_ls+dist+dist_ls mlkd+mlkd_ls+ctkd sp nst vid kdsvd ft ab reviewkd)
 teacher=(--config=configs/cifar10_cnn/teacher.py --config.seed="$seed" --config.dataset.data_dir="$data")
-if [ ! -f "$RUNS_DIR/teacher/metrics.json" ] && ! compgen -G "$RUNS_DIR/teacher/checkpoints/[0-9]*" > /dev/null; then
+if [ ! -f "$RUNS_DIR/teacher/metrics.json" ]; then
   # Its first epoch alone first (a few minutes, not the whole teacher's
-  # ~45): on another kind of machine it already differs from the committed
-  # teacher's first epoch, bit for bit (docs/reproducing.md).
+  # 45-65), also before a resumed teacher goes on: on another kind of
+  # machine it already differs from the committed teacher's first epoch, bit
+  # for bit (docs/reproducing.md). The probe's workdir is this script's own
+  # scratch, made anew each time (one left by another machine would refuse).
+  rm -rf "$RUNS_DIR/teacher_epoch1"
   python -m kdjax.main "${teacher[@]}" --config.train.epochs=1 --workdir="$RUNS_DIR/teacher_epoch1"
   python "$here/teacher_check.py" first_epoch "$committed" "$RUNS_DIR/teacher_epoch1/metrics.json"
 fi

@@ -5,7 +5,7 @@
 
 `first_epoch`: the first epoch's training and test loss and accuracy of a
 one-epoch probe run against the committed teacher's, bit for bit (minutes,
-not the whole teacher's ~45: XLA:CPU compiles for its host, so another kind
+not the whole teacher's 45-65: XLA:CPU compiles for its host, so another kind
 of machine already rounds epoch 1 differently). `params`: the re-trained
 teacher's `params_sha256` against the committed one's. Exit 2 with one
 line naming both machines (`trained_on`, kdjax/provenance.py) where they
@@ -34,10 +34,11 @@ def first_epoch(committed_path, probe_path):
   want, got = ({k: m['history'][0][k] for k in _FIRST_EPOCH} for m in (committed, probe))
   if want == got:
     return None
-  return (f"the teacher's first epoch ({probe_path}) has train_loss {got['train_loss']!r}, "
-          f"the committed {committed_path} {want['train_loss']!r} ({_machines(committed, probe)}"
-          '): this machine rounds differently, so the whole teacher would differ; expected a '
-          'machine of the kind that trained the committed teacher')
+  key = next(k for k in _FIRST_EPOCH if want[k] != got[k])
+  return (f"the teacher's first epoch ({probe_path}) has {key} {got[key]!r}, the committed "
+          f'{committed_path} {want[key]!r} ({_machines(committed, probe)}): this machine '
+          'rounds differently, so the whole teacher would differ; expected a machine of the '
+          'kind that trained the committed teacher')
 
 
 def params(committed_path, retrained_path):

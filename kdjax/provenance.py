@@ -16,7 +16,10 @@ import jax
 
 # CPU features that change which kernels XLA:CPU (and its libraries) emit.
 _FEATURES = ('avx2', 'avx512f', 'avx512_bf16', 'avx512_fp16', 'avx_vnni', 'amx_tile',
-             'amx_bf16', 'fma', 'asimd', 'sve')
+             'amx_bf16', 'fma', 'asimd', 'sve', 'sve2', 'bf16', 'i8mm')
+# What names a CPU's kind where the model name alone does not ("AMD EPYC"):
+# x86's vendor, family, model and stepping; ARM's implementer and part.
+_KIND = ('vendor_id', 'cpu family', 'model', 'stepping', 'CPU implementer', 'CPU part')
 _PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'numpy')
 
 
@@ -28,15 +31,19 @@ def _cpu(cpuinfo='/proc/cpuinfo') -> tuple[str, list[str]]:
       text = f.read()
   except OSError:
     return platform.processor() or platform.machine(), []
-  name, flags = '', set()
+  name, kind, flags = '', {}, set()
   for line in text.splitlines():
     key, _, value = line.partition(':')
-    key = key.strip()
+    key, value = key.strip(), value.strip()
     if key in ('model name', 'Model') and not name:
-      name = value.strip()
+      name = value
+    elif key in _KIND:
+      kind.setdefault(key, value)
     elif key in ('flags', 'Features'):
       flags |= set(value.split())
-  return name or platform.machine(), [f for f in _FEATURES if f in flags]
+  kind = ', '.join(f'{k} {kind[k]}' for k in _KIND if k in kind)
+  name = (name or platform.machine()) + (f' [{kind}]' if kind else '')
+  return name, [f for f in _FEATURES if f in flags]
 
 
 def _version(package) -> str:
@@ -47,10 +54,12 @@ def _version(package) -> str:
 
 
 def record(cpuinfo='/proc/cpuinfo') -> dict:
-  """{'device', 'cpu', 'cpu_features', 'packages'} of this process."""
+  """{'device', 'processes', 'cpu', 'cpu_features', 'packages'} of this
+  process's host (in a multi-process run, each host records its own; the
+  primary one's is written)."""
   cpu, features = _cpu(cpuinfo)
   return {'device': f'{jax.default_backend()}: {jax.devices()[0].device_kind}',
-          'cpu': cpu, 'cpu_features': features,
+          'processes': jax.process_count(), 'cpu': cpu, 'cpu_features': features,
           'packages': {p: _version(p) for p in _PACKAGES}}
 
 

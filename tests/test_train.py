@@ -155,6 +155,23 @@ def test_eval_mode_rewrites_outputs(teacher_dir, tmp_path):
   assert metrics['trained_on'] == trained['trained_on']  # where it trained, not evaluated
 
 
+def test_a_finished_run_run_again_keeps_the_machine_that_trained_it(teacher_dir, tmp_path):
+  """Re-running a finished run trains nothing and rewrites metrics.json: its
+  `trained_on` stays the training machine's (kdjax.provenance)."""
+  import shutil
+  copy = str(tmp_path / 'copy')
+  shutil.copytree(teacher_dir, copy)
+  path = os.path.join(copy, 'metrics.json')
+  metrics = outputs.read_json(path)
+  metrics['trained_on'] = dict(metrics['trained_on'], cpu='the machine that trained it')
+  outputs.write_json(path, metrics)
+  config = tiny_config(hidden=(64, 64), dropout=0.2)
+  config.train.epochs = 3
+  again = train.train_and_evaluate(config, copy)
+  assert again['trained_on']['cpu'] == 'the machine that trained it'
+  assert again['history'] == metrics['history']  # nothing trained
+
+
 def test_diverging_run_stops_with_one_line(tmp_path):
   config = tiny_config()
   config.optimizer.update(name='sgd', learning_rate=1e6)
