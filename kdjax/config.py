@@ -46,16 +46,8 @@ def mlp(hidden, dropout=0.0, bn_residual=False, param_init='torch'):
 optimizer = optim.config
 
 
-def _flag(path, default, help) -> base.Key:
-  return base.Key(path, default, help, lambda v: isinstance(v, bool), 'True or False')
-
-
 def _one_of(path, default, help, options) -> base.Key:
   return base.Key(path, default, help, lambda v: v in options, f'one of {options}')
-
-
-def _model(path, default, help) -> base.Key:  # its fields are checked by `kdjax.models`
-  return base.Key(path, default, help)
 
 
 # Every key of a run but the methods' (their modules declare those, and
@@ -64,41 +56,43 @@ def _model(path, default, help) -> base.Key:  # its fields are checked by `kdjax
 # (`validate`), declared once.
 _KEYS_BEFORE_METHODS = (
     base.integer('seed', 0, 'seed of initialisation, data order, augmentation and dropout',
-            high=2**32 - 1),
+                 high=2**32 - 1),
     # Shrinks any config to a smoke test of seconds on a CPU (see `runlocal`).
-    _flag('runlocal', False, 'shrink to a seconds-long CPU smoke test (1 epoch, 2 batches)'),
+    base.flag('runlocal', False, 'shrink to a seconds-long CPU smoke test (1 epoch, 2 batches)'),
     base.Key('dataset.name', 'mnist', f'one of {sorted(data.SPECS)}'),
     # 'auto': IDX files in data_dir, else a prepared TFDS data_dir.
     _one_of('dataset.source', 'auto', f'where to read it: one of {DATA_SOURCES}',
             DATA_SOURCES),
     base.Key('dataset.data_dir', '', 'folder with IDX files, CIFAR python files, an image '
-        'folder or a TFDS data_dir'),
-    _flag('dataset.download', False, 'let TFDS download (needs network and the tf extra)'),
+             'folder or a TFDS data_dir'),
+    base.flag('dataset.download', False, 'let TFDS download (needs network and the tf extra)'),
     base.integer('dataset.validation_size', 0,
-            'training examples held out as a validation split (0 = none)'),
+                 'training examples held out as a validation split (0 = none)'),
     base.integer('dataset.train_subset', 0, 'train on a fixed random N examples (0 = all)'),
     base.integer('dataset.test_subset', 0, 'test on a fixed random N examples (0 = all)'),
     # The MNIST study's 2; 4 on 32x32 images is the CIFAR recipes' random crop.
     base.integer('dataset.translate', 2, 'random shift of up to this many pixels, zero-filled '
-            '(4 on 32x32 = crop with 4-px padding)'),
-    _flag('dataset.flip', False, 'random horizontal flip, p = 0.5'),
+                 '(4 on 32x32 = crop with 4-px padding)'),
+    base.flag('dataset.flip', False, 'random horizontal flip, p = 0.5'),
     # Checked with dataset.name in `validate`.
     base.Key('dataset.labels', 'fine',
-        "CIFAR-100's labels: 'fine' (100 classes) or 'coarse' (20 superclasses)"),
-    _model('model', mlp((800, 800)), 'the student (a ConfigDict with name and the model fields)'),
+             "CIFAR-100's labels: 'fine' (100 classes) or 'coarse' (20 superclasses)"),
+    # A model's fields are checked by `kdjax.models`.
+    base.Key('model', mlp((800, 800)),
+             'the student (a ConfigDict with name and the model fields)'),
     base.Key('method', 'none', 'the distillation method (kdjax/methods/)'),
     # Gather the teacher's outputs from a table built once per (image,
     # augmentation variant) where that pays and fits (kdjax/teacher_cache.py).
-    _flag('distill.teacher_cache', True,
-          "gather the teacher's outputs from a table where that pays and fits"),
+    base.flag('distill.teacher_cache', True,
+              "gather the teacher's outputs from a table where that pays and fits"),
 )
 _KEYS_AFTER_METHODS = (
     base.Key('teacher.workdir', '', 'a finished teacher run whose newest checkpoint is loaded'),
     # Accept a teacher whose run has no metrics.json (killed, or still
     # running) or whose newest checkpoint is not its final step.
-    _flag('teacher.allow_unfinished', False,
-          'accept a teacher run without metrics.json (killed, still running)'),
-    _model('teacher.model', mlp((1200, 1200), dropout=0.2), "the teacher's model config"),
+    base.flag('teacher.allow_unfinished', False,
+              'accept a teacher run without metrics.json (killed, still running)'),
+    base.Key('teacher.model', mlp((1200, 1200), dropout=0.2), "the teacher's model config"),
     base.integer('train.epochs', 20, 'epochs of the run (stage 2 for FitNets)', low=1),
     base.integer('train.batch_size', 256, 'global batch, split evenly over the devices', low=1),
     base.integer('train.eval_batch_size', 1000, 'batch of test-set evaluation', low=1),
@@ -118,7 +112,7 @@ _KEYS_AFTER_METHODS = (
             DISTRIBUTED),
     base.optimizer_key('optimizer', optimizer(), 'the optimizer of the student'),
     base.integer('checkpoint.every_epochs', 1,
-            'save a checkpoint every N epochs (and at the end)', low=1),
+                 'save a checkpoint every N epochs (and at the end)', low=1),
     # keep=0 let Orbax delete every checkpoint: no eval, no use as a teacher.
     base.integer('checkpoint.keep', 2, 'keep the newest N checkpoints (>= 1)', low=1),
     base.integer('latency.batch_size', 1, 'batch of the per-run latency measurement', low=1),
@@ -191,7 +185,7 @@ def cifar10_cnn():
   config.optimizer = optimizer('adam', 1e-3, weight_decay=0.0)
   for stage in base.stages():  # the study's optimizer for the methods' stages
     base.assign(config, stage.optimizer_key,
-                        optimizer('adam', 1e-3, weight_decay=0.0))
+                optimizer('adam', 1e-3, weight_decay=0.0))
   config.teacher.model = cnn((64, 128, 256), dense=(1024,), dropout=0.3)
   return config
 
@@ -286,7 +280,7 @@ def runlocal(config):
                       eval_batch_size=64)
   for stage in base.stages():
     base.assign(config, stage.epochs_key,
-                        min(base.lookup(config, stage.epochs_key), 1))
+                min(base.lookup(config, stage.epochs_key), 1))
   config.dataset.update(train_subset=2 * config.train.batch_size, test_subset=64)
   config.latency.update(warmup=1, repeats=2)
   return config

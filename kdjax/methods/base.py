@@ -82,6 +82,12 @@ def integer(path, default, help, *, low=0, high=None, odd=False, symbol='') -> K
              f'{kind} >= {low}' if high is None else f'{kind} in [{low}, {high}]', symbol)
 
 
+def flag(path, default, help, *, symbol='', show_zero=True) -> Key:
+  """A switch: True or False (not 0, 1 or a string)."""
+  return Key(path, default, help, lambda v: isinstance(v, bool), 'True or False', symbol,
+             show_zero)
+
+
 class Context(NamedTuple):
   """What a stateful objective (`Objective.stateful`) gets of its step beyond
   the outputs: the batch's example indices in the training set (int32 [B], or

@@ -21,11 +21,10 @@ import jax.numpy as jnp
 
 from kdjax.methods import base
 
-STANDARDIZE = base.Key(
+STANDARDIZE = base.flag(
     'distill.logit_standardize', False,
     'replace each logit vector z by (z - mean z) / (std z + 1e-7) in the '
-    'distillation terms (KD, DKD, DIST, MLKD; Sun et al. 2024)',
-    lambda v: isinstance(v, bool), 'True or False', symbol='LS', show_zero=False)
+    'distillation terms (KD, DKD, DIST, MLKD; Sun et al. 2024)', symbol='LS', show_zero=False)
 
 
 def standardize(logits, eps=1e-7):
