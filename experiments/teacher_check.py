@@ -12,12 +12,12 @@ line naming both machines (`trained_on`, kdjax/provenance.py) where they
 differ.
 """
 
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from kdjax import outputs  # pylint: disable=wrong-import-position
 from kdjax import provenance  # pylint: disable=wrong-import-position
 
 _FIRST_EPOCH = ('train_loss', 'train_accuracy', 'test_loss', 'test_accuracy')
@@ -30,7 +30,7 @@ def _machines(committed, here) -> str:
 
 def first_epoch(committed_path, probe_path):
   """None if the probe's first epoch equals the committed teacher's, else the error."""
-  committed, probe = (json.load(open(p)) for p in (committed_path, probe_path))
+  committed, probe = map(outputs.read_json, (committed_path, probe_path))
   want, got = ({k: m['history'][0][k] for k in _FIRST_EPOCH} for m in (committed, probe))
   if want == got:
     return None
@@ -43,7 +43,7 @@ def first_epoch(committed_path, probe_path):
 
 def params(committed_path, retrained_path):
   """None if the re-trained teacher's parameters are the committed ones, else the error."""
-  committed, retrained = (json.load(open(p)) for p in (committed_path, retrained_path))
+  committed, retrained = map(outputs.read_json, (committed_path, retrained_path))
   if committed['params_sha256'] == retrained['params_sha256']:
     return None
   return (f"the teacher {retrained_path} has params_sha256 {retrained['params_sha256'][:16]}, "
