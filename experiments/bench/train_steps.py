@@ -7,7 +7,7 @@ teacher step and KD step (each built from its study config in configs/), and
 5-point temperature sweeps of both KD students trained as one grid program
 vs 5 runs one after another. Each figure is the median of --repeats timed
 epochs after a warm-up epoch; compilation is timed apart. kdjax runs its
-epochs as training does (`loop.epoch_runner`, `loop_kind`, `grid_kind`)
+epochs as training does (`loop.epoch_runner` and `loop.plan`'s loop and grid kinds)
 with the XLA options training uses (`kdjax/xla_options.py`), again with the
 other option set, and in bfloat16 compute. When PyTorch is installed
 (`pip install -e '.[torch]'`), the same steps in plain PyTorch eager
@@ -108,7 +108,7 @@ def kdjax_setup(config, num_steps, grid_points=0, cache=False):
       augmentation=steps.Augmentation(config.dataset.translate, config.dataset.flip,
                                       spec.mean, spec.std))
   if grid_points:
-    step_fn = steps.GridStep(step_fn, loop.grid_kind(config))
+    step_fn = steps.GridStep(step_fn, loop.plan(config).grid)
   return (state, images, labels, teacher_vars, hparams), step_fn
 
 
@@ -150,7 +150,7 @@ def kdjax_case(config, num_steps, compiler_options, grid_points=0, cache=False):
 
   args, step_fn = kdjax_setup(config, num_steps, grid_points, cache)
   batch = config.train.batch_size
-  runner = loop.epoch_runner(loop.loop_kind(config), num_steps, batch, step_fn,
+  runner = loop.epoch_runner(loop.plan(config).loop, num_steps, batch, step_fn,
                               grid=bool(grid_points), compiler_options=compiler_options)
   start = time.perf_counter()
   compiled = runner(*args)
@@ -173,7 +173,7 @@ def kdjax_sequential_sweep(config, num_steps, compiler_options):
   from kdjax import loop
 
   args, step_fn = kdjax_setup(config, num_steps)
-  runner = loop.epoch_runner(loop.loop_kind(config), num_steps,
+  runner = loop.epoch_runner(loop.plan(config).loop, num_steps,
                               config.train.batch_size, step_fn,
                               compiler_options=compiler_options)
   compiled = runner(*args)
@@ -207,7 +207,7 @@ def kdjax_figures():
   for name, path in CASES:
     config = load_config(path)
     num_steps = FLAGS.mlp_steps if config.model.name == 'mlp' else FLAGS.cnn_steps
-    used = xla_options.for_training(loop.convolutional(config))
+    used = loop.plan(config).compiler_options
     other = {} if used else dict(xla_options.YNN)
     out[name] = {'used': used, 'f32': kdjax_case(config, num_steps, used),
                  'other': kdjax_case(config, num_steps, other)}
@@ -219,7 +219,7 @@ def kdjax_figures():
   for name, path in SWEEPS:
     kd = load_config(path)
     num_steps = FLAGS.mlp_steps if kd.model.name == 'mlp' else FLAGS.cnn_steps
-    used = xla_options.for_training(loop.convolutional(kd))
+    used = loop.plan(kd).compiler_options
     out[name] = {
         'sequential': kdjax_sequential_sweep(kd, num_steps, used),
         'grid': kdjax_case(kd, num_steps, used, grid_points=len(SWEEP_TEMPERATURES))}
@@ -236,11 +236,11 @@ CACHE_CASES = (  # (name, config): the CIFAR CNN student's steps
 def cache_figures():
   """The CIFAR CNN student's CE step beside its KD and RKD steps, with the
   teacher run in every step and with its outputs gathered from the cache."""
-  from kdjax import loop, xla_options  # pylint: disable=g-import-not-at-top
+  from kdjax import loop  # pylint: disable=g-import-not-at-top
   out = {}
   for name, path in CACHE_CASES:
     config = load_config(path)
-    used = xla_options.for_training(loop.convolutional(config))
+    used = loop.plan(config).compiler_options
     out[name] = {'teacher': kdjax_case(config, FLAGS.cnn_steps, used)}
     if config.method != 'none':
       out[name]['cache'] = kdjax_case(config, FLAGS.cnn_steps, used, cache=True)
