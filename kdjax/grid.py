@@ -41,7 +41,6 @@ from kdjax import methods
 from kdjax import models
 from kdjax import outputs
 from kdjax import parallel
-from kdjax import provenance
 from kdjax import steps
 from kdjax import train
 from kdjax import workdir as workdir_lib
@@ -232,7 +231,7 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
     for writer in writers:
       writer.close()
 
-  results, trained_on = [], provenance.record()
+  results = []
   for (s, p, i), history in zip(cells, histories):
     point_state = steps.state_at(state, (s, p))
     point_mngr = checkpoint.manager(workdirs[i], keep=run_plan.checkpoint_keep)
@@ -240,7 +239,8 @@ def _train_grid(configs, workdirs, grid_workdir, layout, multi):
       checkpoint.save(point_mngr, point_state, history)
     point_mngr.wait_until_finished()
     point_mngr.close()
-    extra = {'seed': configs[i].seed, 'steps': int(point_state.step), 'trained_on': trained_on,
+    extra = {'seed': configs[i].seed, 'steps': int(point_state.step),
+             'trained_on': train.trained_on(workdirs[i]),
              # The grid's time, shared by its students, and its share per student.
              'train_seconds': timing['train_seconds'] / len(configs),
              'compile_seconds': timing['compile_seconds'] / len(configs),

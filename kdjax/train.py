@@ -270,9 +270,10 @@ def setup(config):
   return mesh, model, data, teacher, teacher_variables, teacher_record
 
 
-def _trained_on(workdir):
-  """This machine (`provenance.record`), or for a finished run re-run (it
-  trains nothing) the machine its metrics.json recorded."""
+def trained_on(workdir):
+  """metrics.json's `trained_on` for the run in `workdir`: this machine
+  (`provenance.record`), or for a finished run re-run (single or a grid's
+  point: it trains nothing) the machine its metrics.json recorded."""
   if workdir_lib.finished_steps(workdir) is not None:
     recorded = outputs.read_json(os.path.join(workdir, 'metrics.json')).get('trained_on')
     if recorded:
@@ -293,7 +294,7 @@ def _train_and_evaluate(config, workdir, config_json, parts):
       workdir_lib.bind_teacher(workdir, teacher_record, workdir_lib.started(workdir))
     outputs.write_json(os.path.join(workdir, 'config.json'), config_json)
     writer = outputs.summary_writer(os.path.join(workdir, 'tensorboard'))
-  extra = {'seed': config.seed, 'trained_on': _trained_on(workdir)}
+  extra = {'seed': config.seed, 'trained_on': trained_on(workdir)}
   shapes = feature_shapes(method, model, teacher, data.image_shape)
   run_plan = loop.plan(config)
   stage_parts = {}
