@@ -5,8 +5,9 @@
 
 `first_epoch`: the first epoch's training and test loss and accuracy of a
 one-epoch probe run against the committed teacher's, bit for bit (minutes,
-not the whole teacher's 45-65: XLA:CPU compiles for its host, so another kind
-of machine already rounds epoch 1 differently). `params`: the re-trained
+not the whole teacher's 44-66: 2,651-3,958 training s in table2.md; XLA:CPU
+compiles for its host, so another kind of machine already rounds epoch 1
+differently). `params`: the re-trained
 teacher's `params_sha256` against the committed one's. Exit 2 with one
 line naming both machines (`trained_on`, kdjax/provenance.py) where they
 differ.
