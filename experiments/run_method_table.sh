@@ -43,8 +43,8 @@ teacher=(--config=configs/cifar10_cnn/teacher.py --config.seed="$seed" --config.
 if [ ! -f "$RUNS_DIR/teacher/metrics.json" ]; then
   # Its first epoch alone first (a few minutes, not the whole teacher's
   # 44-66: 2,651-3,958 training s in table2.md), also before a resumed
-  # teacher goes on: on another kind of machine it already differs from the committed teacher's first epoch, bit
-  # for bit (docs/reproducing.md). The probe's workdir is this script's own
+  # teacher goes on: on another kind of machine it already differs from
+  # the committed teacher's first epoch, bit for bit (docs/reproducing.md). The probe's workdir is this script's own
   # scratch, made anew each time (one left by another machine would refuse).
   rm -rf "$RUNS_DIR/teacher_epoch1"
   python -m kdjax.main "${teacher[@]}" --config.train.epochs=1 --workdir="$RUNS_DIR/teacher_epoch1"
