@@ -7,7 +7,12 @@ student and vanilla KD (kdjax/analysis/method_table.py).
 Reads the study's runs, experiments/results/STUDY/runs/<row>_s<seed>/
 (experiments/run_study.sh writes them; the method rows, e.g.
 `bash experiments/run_study.sh cifar10_cnn 0 dist dist_ls kd_ls dkd_ls mlkd mlkd_ls ctkd`,
-are distilled from the same teachers as the study's rows).
+are distilled from the same teachers as the study's rows), and where they
+exist the runs of a re-drawn seed, experiments/results/STUDY/redrawn/runs/:
+the seed's teacher re-trained on a CPU kind that could not re-make the
+committed one bit for bit, and rows distilled from it (`RESULTS=STUDY/redrawn
+RUNS_DIR=... bash experiments/run_study.sh STUDY SEED teacher kd ROW...`,
+with that teacher in RUNS_DIR).
 """
 
 import os
@@ -15,6 +20,7 @@ import sys
 
 from kdjax import methods
 from kdjax import outputs
+from kdjax.analysis import compare
 from kdjax.analysis import method_table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -53,9 +59,38 @@ def main(study):
       'times). Each student of seed *s* is distilled from the teacher of seed '
       '*s*. Rows whose seeds are incomplete are still running.', '',
       method_table.table(os.path.join(RESULTS, study, 'runs'), rows=rows(study))])
+  again = os.path.join(RESULTS, study, 'redrawn', 'runs')
+  if os.path.isdir(again):
+    text += '\n' + redrawn_section(study, again)
   path = os.path.join(RESULTS, 'methods', f'{study}.md')
   outputs.write_text(path, text)
   print(f'wrote {path}')
+
+
+def redrawn_section(study, again):
+  """The re-drawn seeds: their teachers and KD against the committed ones,
+  then the table with those seeds' rows distilled from the re-drawn teacher
+  (`method_table.redrawn`)."""
+  committed = os.path.join(RESULTS, study, 'runs')
+  found, redone = compare.by_row(committed), compare.by_row(again)
+  seeds = sorted({s for runs in redone.values() for s in runs})
+  machines = sorted({str((r.metrics.get('trained_on') or {}).get('cpu', 'not recorded'))
+                     for runs in redone.values() for r in runs.values()})
+  return '\n'.join([
+      f'## Seed{"s" if len(seeds) > 1 else ""} {", ".join(map(str, seeds))} re-drawn', '',
+      f'The committed teacher of seed {", ".join(map(str, seeds))} could not be re-made '
+      f'bit for bit on the CPU kind that trained these rows ({"; ".join(machines)}: '
+      'its arithmetic rounds differently from the kind that trained the committed '
+      'teachers, docs/reproducing.md), so the seed was re-drawn: its teacher '
+      're-trained from the same config and seed there, vanilla KD and the rows below '
+      f'distilled from it (`experiments/results/{study}/redrawn/runs/`). The two '
+      'teachers, and KD from each, against each other (McNemar committed → re-drawn):', '',
+      compare.table(committed, again, labels=('committed teacher', 're-drawn teacher'),
+                    order=rows(study)),
+      'The method table with the re-drawn seed in place of the committed one for '
+      "the rows it has (each row compared with KD from its own seed's teacher; the "
+      'baseline student takes no teacher and is the committed one):', '',
+      method_table.table(method_table.redrawn(found, redone), rows=rows(study))])
 
 
 if __name__ == '__main__':

@@ -20,7 +20,11 @@
 # Usage: bash experiments/run_method_table.sh SEED [PROGRAM ...]
 #   PROGRAM: rows joined by + (default: the programs and rows above)
 #   env: RUNS_DIR (default runs/cifar10_cnn_s<seed>), DATA_DIR; RESULTS with
-#        EXTRA (a reduced run must not be collected beside the full-size rows)
+#        EXTRA (a reduced run must not be collected beside the full-size rows);
+#        REDRAW=1 where this machine cannot re-make the committed teacher:
+#        the seed re-drawn (docs/reproducing.md), its teacher trained here
+#        whatever it comes out, then KD and the PROGRAMs distilled from it,
+#        collected apart in experiments/results/cifar10_cnn/redrawn/runs/
 set -euo pipefail
 seed=${1:?usage: run_method_table.sh SEED [PROGRAM ...]}
 shift
@@ -40,6 +44,19 @@ programs=("$@")
 [ ${#programs[@]} -gt 0 ] || programs=(
   cc+pkt+crd kd_ls+dkd_ls+dist+dist_ls mlkd+mlkd_ls+ctkd sp nst vid kdsvd ft ab reviewkd)
 teacher=(--config=configs/cifar10_cnn/teacher.py --config.seed="$seed" --config.dataset.data_dir="$data")
+if [ -n "${REDRAW:-}" ]; then
+  if [ -n "${RESULTS:-}" ]; then
+    echo "kdjax: error: REDRAW=$REDRAW with RESULTS=$RESULTS; expected one of them (a re-drawn seed is collected in cifar10_cnn/redrawn)" >&2
+    exit 2
+  fi
+  [ -f "$RUNS_DIR/teacher/metrics.json" ] || python -m kdjax.main "${teacher[@]}" --workdir="$RUNS_DIR/teacher"
+  if python "$here/teacher_check.py" params "$committed" "$RUNS_DIR/teacher/metrics.json" 2>/dev/null; then
+    echo "kdjax: error: $RUNS_DIR/teacher is the committed teacher of seed $seed; expected REDRAW only where it is not (run without it)" >&2
+    exit 2
+  fi
+  RESULTS=cifar10_cnn/redrawn DATA_DIR=$data bash "$here/run_study.sh" cifar10_cnn "$seed" teacher kd "${programs[@]}"
+  exit
+fi
 if [ ! -f "$RUNS_DIR/teacher/metrics.json" ]; then
   # Its first epoch alone first (a few minutes, not the whole teacher's
   # 44-66: 2,651-3,958 training s in table2.md), also before a resumed

@@ -39,7 +39,7 @@ def first_epoch(committed_path, probe_path):
   return (f"the teacher's first epoch ({probe_path}) has {key} {got[key]!r}, the committed "
           f'{committed_path} {want[key]!r} ({_machines(committed, probe)}): this machine '
           'rounds differently, so the whole teacher would differ; expected a machine of the '
-          'kind that trained the committed teacher')
+          'kind that trained the committed teacher (or REDRAW=1: docs/reproducing.md)')
 
 
 def params(committed_path, retrained_path):
@@ -49,7 +49,8 @@ def params(committed_path, retrained_path):
     return None
   return (f"the teacher {retrained_path} has params_sha256 {retrained['params_sha256'][:16]}, "
           f"the committed {committed_path} {committed['params_sha256'][:16]} "
-          f'({_machines(committed, retrained)}); expected the same teacher')
+          f'({_machines(committed, retrained)}); expected the same teacher (or REDRAW=1: '
+          'docs/reproducing.md)')
 
 
 def main(argv):

@@ -1,11 +1,15 @@
 """The method table (kdjax/analysis/method_table.py) on runs whose errors
 are placed by hand, against scipy's tests computed here."""
 
+import os
+
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
 from kdjax import errors
+from kdjax import outputs
+from kdjax.analysis import compare
 from kdjax.analysis import method_table
 from tests.test_analysis_report import N, fake_run
 
@@ -57,3 +61,42 @@ def test_missing_reference_rows_refuse(tmp_path):
   fake_run(root, 'student_s0', seed=0, errors_at=range(5))
   with pytest.raises(errors.ConfigError, match="has no 'kd' runs"):
     method_table.table(root)
+
+
+def test_a_seed_whose_runs_name_two_teachers_refuses(tmp_path):
+  root = str(tmp_path)
+  fake_run(root, 'student_s0', seed=0, errors_at=range(20))
+  fake_run(root, 'kd_s0', seed=0, method='kd', errors_at=range(12),
+           teacher={'params_sha256': 'aa' * 32})
+  fake_run(root, 'dist_s0', seed=0, method='dist', errors_at=range(10),
+           teacher={'params_sha256': 'bb' * 32})
+  with pytest.raises(errors.DataError, match='seed 0 has runs of two teachers'):
+    method_table.table(root)
+
+
+def test_a_redrawn_seed_replaces_that_seed_of_its_rows(tmp_path):
+  """Seed 2 re-drawn: its teacher and rows come from the re-drawn runs; the
+  committed seed-2 runs of that teacher are left out, the baseline stays."""
+  found = _study(str(tmp_path / 'committed'))
+  for seed in (0, 1, 2):  # the committed runs name the committed teachers
+    for row in ('kd', 'dist'):
+      path = os.path.join(found, f'{row}_s{seed}', 'metrics.json')
+      outputs.write_json(path, dict(outputs.read_json(path),
+                                    teacher={'params_sha256': f'{seed}' * 64}))
+  again = str(tmp_path / 'redrawn')
+  fake_run(again, 'teacher_s2', seed=2, hidden=(1200, 1200), errors_at=range(4),
+           params_sha256='ee' * 32)
+  fake_run(again, 'kd_s2', seed=2, method='kd', errors_at=range(30),
+           teacher={'params_sha256': 'ee' * 32})
+  with pytest.raises(errors.DataError, match='seed 2 has runs of two teachers'):
+    method_table.table({**compare.by_row(found), 'kd': {
+        **compare.by_row(found)['kd'], **compare.by_row(again)['kd']}})
+  merged = method_table.redrawn(compare.by_row(found), compare.by_row(again))
+  assert sorted(merged) == ['kd', 'student', 'teacher']  # dist has no re-drawn seed 2
+  assert merged['kd'][2].path == os.path.join(again, 'kd_s2')
+  assert merged['kd'][0].path == os.path.join(found, 'kd_s0')
+  text = method_table.table(merged)
+  kd = _cells(text, 'kd')
+  acc = [100 * (1 - e / N) for e in (12, 12, 30)]
+  assert kd[2] == '0,1,2' and kd[3] == f'{np.mean(acc):.2f} ± {np.std(acc, ddof=1):.2f}'
+  assert kd[6].split('; ')[2].startswith('s2: 0/8, ')  # student_s2 errs at 0..21

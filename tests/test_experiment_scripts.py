@@ -99,6 +99,25 @@ def test_method_table_refuses_a_teacher_other_than_the_committed_one(tmp_path):
   assert os.listdir(tmp_path) == ['teacher']
 
 
+def test_a_redrawn_seed_refuses_the_committed_teacher_and_another_results_folder(tmp_path):
+  """REDRAW=1 distils from the teacher trained here only where it is not the
+  committed one (then the rows belong beside the committed ones)."""
+  script = os.path.join(REPO, 'experiments', 'run_method_table.sh')
+  committed = os.path.join(REPO, 'experiments', 'results', 'cifar10_cnn', 'runs',
+                           'teacher_s0', 'metrics.json')
+  (tmp_path / 'teacher').mkdir()
+  (tmp_path / 'teacher' / 'metrics.json').write_text(json.dumps({
+      'params_sha256': json.load(open(committed))['params_sha256']}))
+  env = {**os.environ, 'RUNS_DIR': str(tmp_path), 'REDRAW': '1'}
+  same = subprocess.run(['bash', script, '0'], cwd=REPO, capture_output=True, text=True,
+                        timeout=60, env=env)
+  assert same.returncode == 2 and 'is the committed teacher of seed 0' in same.stderr
+  both = subprocess.run(['bash', script, '0'], cwd=REPO, capture_output=True, text=True,
+                        timeout=60, env={**env, 'RESULTS': 'elsewhere'})
+  assert both.returncode == 2 and 'expected one of them' in both.stderr
+  assert os.listdir(tmp_path) == ['teacher']
+
+
 def _teacher_check():
   spec = importlib.util.spec_from_file_location(
       'teacher_check', os.path.join(REPO, 'experiments', 'teacher_check.py'))

@@ -170,6 +170,9 @@ def test_a_finished_run_run_again_keeps_the_machine_that_trained_it(teacher_dir,
   again = train.train_and_evaluate(config, copy)
   assert again['trained_on']['cpu'] == 'the machine that trained it'
   assert again['history'] == metrics['history']  # nothing trained
+  del metrics['trained_on']  # a run trained before machines were recorded
+  outputs.write_json(path, metrics)
+  assert train.train_and_evaluate(config, copy)['trained_on'] is None  # not this machine
 
 
 def test_diverging_run_stops_with_one_line(tmp_path):

@@ -9,7 +9,12 @@ tests), McNemar per seed against each (Holm over every McNemar test of the
 table), and the median training seconds per run (a median: one run's clock
 may jump). Rows are in the registry's order of their methods (the teacher
 first, then the baseline), each described by its own config; `rows` limits
-the table to those rows.
+the table to those rows. Every run of one seed must name one teacher
+(`params_sha256`), or the rows would not compare as the table says.
+
+`redrawn(found, again)` is the table of a seed re-drawn: its teacher
+re-trained where the committed one could not be re-made bit for bit (on
+another CPU kind), its rows distilled again from that teacher.
 """
 
 import numpy as np
@@ -38,15 +43,53 @@ def _train_seconds(run) -> float:
   return m.get('train_seconds', np.nan) + m.get('stage1_train_seconds', 0.0)
 
 
+def _teacher_of(name, run):
+  """The params_sha256 of the teacher row itself or of a run's teacher
+  (None for a run that names none: a baseline, or saved before it was
+  recorded)."""
+  if name == 'teacher':
+    return run.metrics.get('params_sha256')
+  return (run.metrics.get('teacher') or {}).get('params_sha256')
+
+
+def _check_one_teacher(rows):
+  """Refuses a seed whose runs name two teachers (see the module doc)."""
+  for seed in sorted({s for runs in rows.values() for s in runs}):
+    teachers = {}
+    for name, runs in sorted(rows.items()):
+      if seed in runs and _teacher_of(name, runs[seed]):
+        teachers.setdefault(_teacher_of(name, runs[seed]), runs[seed].path)
+    if len(teachers) > 1:
+      (a, path_a), (b, path_b) = list(teachers.items())[:2]
+      raise errors.DataError(
+          f'seed {seed} has runs of two teachers: {path_a} ({a[:12]}) and {path_b} '
+          f'({b[:12]}); expected one teacher per seed, whose rows the table compares')
+
+
+def redrawn(found, again, baseline='student') -> dict:
+  """{row: {seed: Run}} of `again`'s rows (a seed's runs re-done from a
+  re-trained teacher of that seed) with `found`'s runs of their other seeds,
+  and `found`'s baseline, whose training takes no teacher; `found`'s other
+  rows are left out (at `again`'s seeds they are the other teacher's)."""
+  seeds = {s for runs in again.values() for s in runs}
+  merged = {row: {**{s: r for s, r in found.get(row, {}).items() if s not in seeds}, **runs}
+            for row, runs in again.items()}
+  merged[baseline] = found[baseline]
+  return merged
+
+
 def table(folder, baseline='student', reference='kd', rows=None) -> str:
-  """The markdown method table of the runs in `folder` (see the module doc)."""
-  found = compare.by_row(folder)
+  """The markdown method table of the runs in `folder` (see the module doc),
+  or of a {row: {seed: Run}} (`redrawn`)."""
+  found = folder if isinstance(folder, dict) else compare.by_row(folder)
   rows = {r: found[r] for r in (rows or found) if r in found}
+  where = 'the table' if isinstance(folder, dict) else repr(folder)
   for name in (baseline, reference):
     if name not in rows:
       raise errors.ConfigError(
-          f'{folder!r} has no {name!r} runs ({name}_s<seed>); expected the '
+          f'{where} has no {name!r} runs ({name}_s<seed>); expected the '
           f'baseline and reference rows beside the methods (found {sorted(found)})')
+  _check_one_teacher(rows)
   order = _order(rows, baseline)
   compared = [r for r in order if r not in ('teacher', baseline)]
   mcnemar, paired = {}, {}
