@@ -74,7 +74,8 @@ def redrawn(found, again, baseline='student') -> dict:
   seeds = {s for runs in again.values() for s in runs}
   merged = {row: {**{s: r for s, r in found.get(row, {}).items() if s not in seeds}, **runs}
             for row, runs in again.items()}
-  merged[baseline] = found[baseline]
+  if baseline in found:
+    merged[baseline] = found[baseline]
   return merged
 
 
