@@ -10,9 +10,8 @@ Reads the study's runs, experiments/results/STUDY/runs/<row>_s<seed>/
 are distilled from the same teachers as the study's rows), and where they
 exist the runs of a re-drawn seed, experiments/results/STUDY/redrawn/runs/:
 the seed's teacher re-trained on a CPU kind that could not re-make the
-committed one bit for bit, and rows distilled from it (`RESULTS=STUDY/redrawn
-RUNS_DIR=... bash experiments/run_study.sh STUDY SEED teacher kd ROW...`,
-with that teacher in RUNS_DIR).
+committed one bit for bit, and rows distilled from it
+(`REDRAW=1 bash experiments/run_method_table.sh SEED`, cifar10_cnn).
 """
 
 import os
@@ -60,19 +59,23 @@ def main(study):
       '*s*. Rows whose seeds are incomplete are still running.', '',
       method_table.table(os.path.join(RESULTS, study, 'runs'), rows=rows(study))])
   again = os.path.join(RESULTS, study, 'redrawn', 'runs')
-  if os.path.isdir(again):
-    text += '\n' + redrawn_section(study, again)
+  redone = compare.by_row(again) if os.path.isdir(again) else {}
+  if redone and not {'teacher', 'kd'} <= set(redone):
+    print(f'method_table: {again} has no teacher and kd runs yet; its section is left out',
+          file=sys.stderr)
+  elif redone:
+    text += '\n' + redrawn_section(study, again, redone)
   path = os.path.join(RESULTS, 'methods', f'{study}.md')
   outputs.write_text(path, text)
   print(f'wrote {path}')
 
 
-def redrawn_section(study, again):
-  """The re-drawn seeds: their teachers and KD against the committed ones,
-  then the table with those seeds' rows distilled from the re-drawn teacher
-  (`method_table.redrawn`)."""
+def redrawn_section(study, again, redone):
+  """The re-drawn seeds (`redone`: the runs in `again`): their runs against
+  the committed ones of the same rows, then the table with those seeds'
+  rows distilled from the re-drawn teacher (`method_table.redrawn`)."""
   committed = os.path.join(RESULTS, study, 'runs')
-  found, redone = compare.by_row(committed), compare.by_row(again)
+  found = compare.by_row(committed)
   seeds = sorted({s for runs in redone.values() for s in runs})
   machines = sorted({str((r.metrics.get('trained_on') or {}).get('cpu', 'not recorded'))
                      for runs in redone.values() for r in runs.values()})
@@ -83,8 +86,9 @@ def redrawn_section(study, again):
       'its arithmetic rounds differently from the kind that trained the committed '
       'teachers, docs/reproducing.md), so the seed was re-drawn: its teacher '
       're-trained from the same config and seed there, vanilla KD and the rows below '
-      f'distilled from it (`experiments/results/{study}/redrawn/runs/`). The two '
-      'teachers, and KD from each, against each other (McNemar committed → re-drawn):', '',
+      f'distilled from it (`experiments/results/{study}/redrawn/runs/`). The re-drawn '
+      'runs against the committed ones of the same rows and seed (McNemar committed → '
+      're-drawn):', '',
       compare.table(committed, again, labels=('committed teacher', 're-drawn teacher'),
                     order=rows(study)),
       'The method table with the re-drawn seed in place of the committed one for '

@@ -23,14 +23,20 @@
 #        EXTRA (a reduced run must not be collected beside the full-size rows);
 #        REDRAW=1 where this machine cannot re-make the committed teacher:
 #        the seed re-drawn (docs/reproducing.md), its teacher trained here
-#        whatever it comes out, then KD and the PROGRAMs distilled from it,
-#        collected apart in experiments/results/cifar10_cnn/redrawn/runs/
+#        (refused where its first epoch or its params equal the committed
+#        one's, or differ from a re-drawn teacher already collected), then
+#        KD and the PROGRAMs distilled from it, collected apart in
+#        experiments/results/cifar10_cnn/redrawn/runs/
 set -euo pipefail
 seed=${1:?usage: run_method_table.sh SEED [PROGRAM ...]}
 shift
 committed=$(dirname "$0")/results/cifar10_cnn/runs/teacher_s$seed/metrics.json
 if [ ! -f "$committed" ]; then
   echo "kdjax: error: no committed teacher of seed $seed ($committed); expected a seed of Table 2" >&2
+  exit 2
+fi
+if [ -n "${REDRAW:-}" ] && { [ "$REDRAW" != 1 ] || [ -n "${RESULTS:-}${EXTRA:-}" ]; }; then
+  echo "kdjax: error: REDRAW=$REDRAW RESULTS=${RESULTS:-} EXTRA=${EXTRA:-}; expected REDRAW=1 alone (a re-drawn seed trains full size into cifar10_cnn/redrawn)" >&2
   exit 2
 fi
 if [ -n "${EXTRA:-}" ] && [ -z "${RESULTS:-}" ]; then
@@ -44,30 +50,40 @@ programs=("$@")
 [ ${#programs[@]} -gt 0 ] || programs=(
   cc+pkt+crd kd_ls+dkd_ls+dist+dist_ls mlkd+mlkd_ls+ctkd sp nst vid kdsvd ft ab reviewkd)
 teacher=(--config=configs/cifar10_cnn/teacher.py --config.seed="$seed" --config.dataset.data_dir="$data")
-if [ -n "${REDRAW:-}" ]; then
-  if [ -n "${RESULTS:-}" ]; then
-    echo "kdjax: error: REDRAW=$REDRAW with RESULTS=$RESULTS; expected one of them (a re-drawn seed is collected in cifar10_cnn/redrawn)" >&2
-    exit 2
-  fi
-  [ -f "$RUNS_DIR/teacher/metrics.json" ] || python -m kdjax.main "${teacher[@]}" --workdir="$RUNS_DIR/teacher"
-  if python "$here/teacher_check.py" params "$committed" "$RUNS_DIR/teacher/metrics.json" 2>/dev/null; then
-    echo "kdjax: error: $RUNS_DIR/teacher is the committed teacher of seed $seed; expected REDRAW only where it is not (run without it)" >&2
-    exit 2
-  fi
-  RESULTS=cifar10_cnn/redrawn DATA_DIR=$data bash "$here/run_study.sh" cifar10_cnn "$seed" teacher kd "${programs[@]}"
-  exit
-fi
-if [ ! -f "$RUNS_DIR/teacher/metrics.json" ]; then
-  # Its first epoch alone first (a few minutes, not the whole teacher's
-  # 44-66: 2,651-3,958 training s in table2.md), also before a resumed
-  # teacher goes on: on another kind of machine it already differs from
-  # the committed teacher's first epoch, bit for bit (docs/reproducing.md). The probe's workdir is this script's own
-  # scratch, made anew each time (one left by another machine would refuse).
+source "$here/collect.sh"
+probe() {  # probe CHECK TEACHER: the teacher's first epoch alone, checked against TEACHER's
+  # A few minutes, not the whole teacher's 44-66 (2,651-3,958 training s in
+  # table2.md): on another kind of machine epoch 1 already differs from the
+  # committed teacher's, bit for bit (docs/reproducing.md). Its workdir is
+  # this script's own scratch, made anew each time (one left by another
+  # machine would mislead).
   rm -rf "$RUNS_DIR/teacher_epoch1"
   python -m kdjax.main "${teacher[@]}" --config.train.epochs=1 --workdir="$RUNS_DIR/teacher_epoch1"
-  python "$here/teacher_check.py" first_epoch "$committed" "$RUNS_DIR/teacher_epoch1/metrics.json"
+  python "$here/teacher_check.py" "$1" "$2" "$RUNS_DIR/teacher_epoch1/metrics.json"
+}
+if [ -n "${REDRAW:-}" ]; then
+  out=$here/results/cifar10_cnn/redrawn/runs/teacher_s$seed
+  if ! finished "$RUNS_DIR/teacher"; then
+    if [ -f "$out/metrics.json" ]; then
+      probe redrawn_first_epoch "$out/metrics.json"
+    else
+      probe redraw_first_epoch "$committed"
+    fi
+    t0=$SECONDS note=$(resumed "$RUNS_DIR/teacher")
+    python -m kdjax.main "${teacher[@]}" --workdir="$RUNS_DIR/teacher"
+    wall=$((SECONDS - t0))
+  fi
+  if [ -f "$out/metrics.json" ]; then  # its rows are distilled from that teacher
+    python "$here/teacher_check.py" redrawn "$out/metrics.json" "$RUNS_DIR/teacher/metrics.json"
+  else
+    python "$here/teacher_check.py" redraw_params "$committed" "$RUNS_DIR/teacher/metrics.json"
+    collect "$out" "$RUNS_DIR/teacher" "$RUNS_DIR" "${wall:-}" "${note:-}"
+  fi
+  RESULTS=cifar10_cnn/redrawn DATA_DIR=$data bash "$here/run_study.sh" cifar10_cnn "$seed" kd "${programs[@]}"
+  exit
 fi
-if [ ! -f "$RUNS_DIR/teacher/metrics.json" ]; then
+if ! finished "$RUNS_DIR/teacher"; then
+  probe first_epoch "$committed"  # also before a resumed teacher goes on
   python -m kdjax.main "${teacher[@]}" --workdir="$RUNS_DIR/teacher"
 fi
 python "$here/teacher_check.py" params "$committed" "$RUNS_DIR/teacher/metrics.json"

@@ -274,11 +274,10 @@ def trained_on(workdir):
   """metrics.json's `trained_on` for the run in `workdir`: this machine
   (`provenance.record`), or for a finished run re-run (single or a grid's
   point: it trains nothing) the machine its metrics.json recorded, None where
-  it recorded none (trained before kdjax recorded machines, or its
-  metrics.json is gone): this machine did not train it."""
+  it recorded none (trained before kdjax recorded machines): this machine
+  did not train it."""
   if workdir_lib.finished_steps(workdir) is not None:
-    path = os.path.join(workdir, 'metrics.json')
-    return outputs.read_json(path).get('trained_on') if os.path.exists(path) else None
+    return outputs.read_json(os.path.join(workdir, 'metrics.json')).get('trained_on')
   return provenance.record()
 
 

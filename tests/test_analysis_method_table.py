@@ -100,3 +100,37 @@ def test_a_redrawn_seed_replaces_that_seed_of_its_rows(tmp_path):
   acc = [100 * (1 - e / N) for e in (12, 12, 30)]
   assert kd[2] == '0,1,2' and kd[3] == f'{np.mean(acc):.2f} ± {np.std(acc, ddof=1):.2f}'
   assert kd[6].split('; ')[2].startswith('s2: 0/8, ')  # student_s2 errs at 0..21
+
+
+def test_the_teacher_rows_own_params_name_its_seeds_teacher(tmp_path):
+  root = str(tmp_path)
+  fake_run(root, 'teacher_s0', seed=0, hidden=(1200, 1200), params_sha256='cc' * 32)
+  fake_run(root, 'student_s0', seed=0, errors_at=range(20))
+  fake_run(root, 'kd_s0', seed=0, method='kd', errors_at=range(12),
+           teacher={'params_sha256': 'dd' * 32})
+  with pytest.raises(errors.DataError, match='seed 0 has runs of two teachers'):
+    method_table.table(root)
+
+
+def test_the_method_table_script_shows_a_redrawn_seed_once_it_has_kd(tmp_path, monkeypatch):
+  """experiments/method_table.py: the re-drawn section waits for the
+  re-drawn teacher and KD; then the two seeds' runs are compared."""
+  import importlib.util
+  spec = importlib.util.spec_from_file_location('method_table_script', os.path.join(
+      os.path.dirname(__file__), '..', 'experiments', 'method_table.py'))
+  script = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(script)
+  monkeypatch.setattr(script, 'RESULTS', str(tmp_path))
+  _study(str(tmp_path / 'mnist' / 'runs'))
+  again = str(tmp_path / 'mnist' / 'redrawn' / 'runs')
+  fake_run(again, 'teacher_s2', seed=2, hidden=(1200, 1200), errors_at=range(4))
+  script.main('mnist')
+  text = open(tmp_path / 'methods' / 'mnist.md').read()
+  assert '| dist |' in text and 're-drawn' not in text  # no KD from the re-drawn teacher yet
+  fake_run(again, 'kd_s2', seed=2, method='kd', errors_at=range(30))
+  script.main('mnist')
+  text = open(tmp_path / 'methods' / 'mnist.md').read()
+  section = text[text.index('## Seed 2 re-drawn'):]
+  assert '| teacher | 2 | ' in section and '| kd | 2 | ' in section  # committed → re-drawn
+  assert 's2: 0/18, ' in section  # KD's committed seed 2 errs at 0..11, the re-drawn at 0..29
+  assert '| dist |' not in section  # dist has no re-drawn seed 2

@@ -101,20 +101,28 @@ def test_method_table_refuses_a_teacher_other_than_the_committed_one(tmp_path):
 
 def test_a_redrawn_seed_refuses_the_committed_teacher_and_another_results_folder(tmp_path):
   """REDRAW=1 distils from the teacher trained here only where it is not the
-  committed one (then the rows belong beside the committed ones)."""
+  committed one (then the rows belong beside the committed ones), and only
+  from the re-drawn teacher whose rows are collected, once there is one."""
   script = os.path.join(REPO, 'experiments', 'run_method_table.sh')
-  committed = os.path.join(REPO, 'experiments', 'results', 'cifar10_cnn', 'runs',
-                           'teacher_s0', 'metrics.json')
+  runs = os.path.join(REPO, 'experiments', 'results', 'cifar10_cnn')
+  committed = os.path.join(runs, 'runs', 'teacher_s0', 'metrics.json')
   (tmp_path / 'teacher').mkdir()
-  (tmp_path / 'teacher' / 'metrics.json').write_text(json.dumps({
-      'params_sha256': json.load(open(committed))['params_sha256']}))
+  metrics = tmp_path / 'teacher' / 'metrics.json'
+  metrics.write_text(json.dumps({'params_sha256': json.load(open(committed))['params_sha256']}))
   env = {**os.environ, 'RUNS_DIR': str(tmp_path), 'REDRAW': '1'}
-  same = subprocess.run(['bash', script, '0'], cwd=REPO, capture_output=True, text=True,
-                        timeout=60, env=env)
-  assert same.returncode == 2 and 'is the committed teacher of seed 0' in same.stderr
-  both = subprocess.run(['bash', script, '0'], cwd=REPO, capture_output=True, text=True,
-                        timeout=60, env={**env, 'RESULTS': 'elsewhere'})
-  assert both.returncode == 2 and 'expected one of them' in both.stderr
+  run = lambda seed, **more: subprocess.run(
+      ['bash', script, seed], cwd=REPO, capture_output=True, text=True, timeout=60,
+      env={**env, **more})
+  same = run('0')
+  assert same.returncode == 2 and 'this machine re-makes the committed teacher' in same.stderr
+  for more in ({'RESULTS': 'elsewhere'}, {'REDRAW': '0'}, {'EXTRA': '--config.runlocal=True'}):
+    refused = run('0', **more)
+    assert refused.returncode == 2 and 'expected REDRAW=1 alone' in refused.stderr, more
+  assert os.path.exists(os.path.join(runs, 'redrawn', 'runs', 'teacher_s2', 'metrics.json'))
+  metrics.write_text(json.dumps({'params_sha256': 'ab' * 32}))  # not seed 2's re-drawn one
+  other = run('2')
+  assert other.returncode == 2 and 'expected the re-drawn teacher whose rows are collected' \
+      in other.stderr
   assert os.listdir(tmp_path) == ['teacher']
 
 
@@ -147,5 +155,12 @@ def test_a_teachers_first_epoch_tells_another_machine_before_the_whole_teacher(t
   retrained = tmp_path / 'retrained.json'
   retrained.write_text(json.dumps({'params_sha256': 'ab' * 32}))
   assert 'has params_sha256 abababababababab' in check.params(committed, str(retrained))
+  assert check.redraw_first_epoch(committed, str(other)) is None  # REDRAW=1: the opposite
+  assert 're-makes the committed teacher' in check.redraw_first_epoch(committed, str(same))
+  assert check.redraw_params(committed, str(retrained)) is None
+  assert 're-makes the committed teacher' in check.redraw_params(committed, committed)
+  assert check.redrawn_first_epoch(committed, str(same)) is None
+  assert 'expected a machine of the kind that trained the re-drawn teacher' in \
+      check.redrawn_first_epoch(committed, str(other))
   assert check.main(['first_epoch', committed, str(other)]) == 2
   assert check.main(['nonsense']) == 2
