@@ -11,14 +11,13 @@
 one-epoch probe run against the committed teacher's, bit for bit (minutes,
 not the whole teacher's 44-66: 2,651-3,958 training s in table2.md; XLA:CPU
 compiles for its host, so another kind of machine already rounds epoch 1
-differently). `params`: the re-trained
-teacher's `params_sha256` against the committed one's. The `redraw_` checks
-refuse the opposite (REDRAW=1, a re-drawn seed: only where this machine
-does not re-make the committed teacher); `redrawn_first_epoch` and
-`redrawn`: the teacher in RUNS_DIR against the re-drawn one whose rows are
-collected. Exit 2 with one line
-naming both machines (`trained_on`, kdjax/provenance.py) where they
-differ.
+differently). `params`: the re-trained teacher's `params_sha256` against
+the committed one's. The `redraw_` checks refuse the opposite (REDRAW=1, a
+re-drawn seed: only where this machine does not re-make the committed
+teacher); `redrawn_first_epoch` and `redrawn`: the teacher in RUNS_DIR
+against the re-drawn one whose rows are collected. Exit 2 with one line
+(naming both machines, `trained_on`, kdjax/provenance.py, where they
+differ).
 """
 
 import os
