@@ -51,40 +51,35 @@ programs=("$@")
   cc+pkt+crd kd_ls+dkd_ls+dist+dist_ls mlkd+mlkd_ls+ctkd sp nst vid kdsvd ft ab reviewkd)
 teacher=(--config=configs/cifar10_cnn/teacher.py --config.seed="$seed" --config.dataset.data_dir="$data")
 source "$here/collect.sh"
-probe() {  # probe CHECK TEACHER: the teacher's first epoch alone, checked against TEACHER's
-  # A few minutes, not the whole teacher's 44-66 (2,651-3,958 training s in
-  # table2.md): on another kind of machine epoch 1 already differs from the
-  # committed teacher's, bit for bit (docs/reproducing.md). Its workdir is
-  # this script's own scratch, made anew each time (one left by another
-  # machine would mislead).
-  rm -rf "$RUNS_DIR/teacher_epoch1"
-  python -m kdjax.main "${teacher[@]}" --config.train.epochs=1 --workdir="$RUNS_DIR/teacher_epoch1"
-  python "$here/teacher_check.py" "$1" "$2" "$RUNS_DIR/teacher_epoch1/metrics.json"
-}
+# The teacher in RUNS_DIR is checked against the committed one (REDRAW: must
+# differ from it, or equal the re-drawn one already collected): first its
+# first epoch alone, whenever the teacher is unfinished (also before a
+# resumed one goes on), a few minutes, not the whole teacher's 44-66
+# (2,651-3,958 training s in table2.md), since on another kind of machine
+# epoch 1 already differs bit for bit (docs/reproducing.md); then its params.
+reference=$committed first=first_epoch whole=params
 if [ -n "${REDRAW:-}" ]; then
   out=$here/results/cifar10_cnn/redrawn/runs/teacher_s$seed
-  if ! finished "$RUNS_DIR/teacher"; then
-    if [ -f "$out/metrics.json" ]; then
-      probe redrawn_first_epoch "$out/metrics.json"
-    else
-      probe redraw_first_epoch "$committed"
-    fi
-    t0=$SECONDS note=$(resumed "$RUNS_DIR/teacher")
-    python -m kdjax.main "${teacher[@]}" --workdir="$RUNS_DIR/teacher"
-    wall=$((SECONDS - t0))
-  fi
   if [ -f "$out/metrics.json" ]; then  # its rows are distilled from that teacher
-    python "$here/teacher_check.py" redrawn "$out/metrics.json" "$RUNS_DIR/teacher/metrics.json"
+    reference=$out/metrics.json first=redrawn_first_epoch whole=redrawn
   else
-    python "$here/teacher_check.py" redraw_params "$committed" "$RUNS_DIR/teacher/metrics.json"
-    collect "$out" "$RUNS_DIR/teacher" "$RUNS_DIR" "${wall:-}" "${note:-}"
+    first=redraw_first_epoch whole=redraw_params
   fi
-  RESULTS=cifar10_cnn/redrawn DATA_DIR=$data bash "$here/run_study.sh" cifar10_cnn "$seed" kd "${programs[@]}"
-  exit
 fi
 if ! finished "$RUNS_DIR/teacher"; then
-  probe first_epoch "$committed"  # also before a resumed teacher goes on
+  # The probe's workdir is this script's own scratch, made anew each time
+  # (one left by another machine would mislead).
+  rm -rf "$RUNS_DIR/teacher_epoch1"
+  python -m kdjax.main "${teacher[@]}" --config.train.epochs=1 --workdir="$RUNS_DIR/teacher_epoch1"
+  python "$here/teacher_check.py" "$first" "$reference" "$RUNS_DIR/teacher_epoch1/metrics.json"
+  t0=$SECONDS note=$(resumed "$RUNS_DIR/teacher")
   python -m kdjax.main "${teacher[@]}" --workdir="$RUNS_DIR/teacher"
+  wall=$((SECONDS - t0))
 fi
-python "$here/teacher_check.py" params "$committed" "$RUNS_DIR/teacher/metrics.json"
-DATA_DIR=$data bash "$here/run_study.sh" cifar10_cnn "$seed" "${programs[@]}"
+python "$here/teacher_check.py" "$whole" "$reference" "$RUNS_DIR/teacher/metrics.json"
+if [ -n "${REDRAW:-}" ]; then
+  [ -f "$out/metrics.json" ] || collect "$out" "$RUNS_DIR/teacher" "$RUNS_DIR" "${wall:-}" "${note:-}"
+  RESULTS=cifar10_cnn/redrawn DATA_DIR=$data bash "$here/run_study.sh" cifar10_cnn "$seed" kd "${programs[@]}"
+else
+  DATA_DIR=$data bash "$here/run_study.sh" cifar10_cnn "$seed" "${programs[@]}"
+fi

@@ -86,16 +86,14 @@ def _redraw(what, committed_path, path, same):
 
 def redraw_first_epoch(committed_path, probe_path):
   """None if the probe's first epoch differs from the committed teacher's."""
-  committed, probe = map(outputs.read_json, (committed_path, probe_path))
   return _redraw('first epoch', committed_path, probe_path,
-                 _first_epoch(committed) == _first_epoch(probe))
+                 first_epoch(committed_path, probe_path) is None)
 
 
 def redraw_params(committed_path, retrained_path):
   """None if the re-trained teacher is not the committed one."""
-  committed, retrained = map(outputs.read_json, (committed_path, retrained_path))
   return _redraw('params_sha256', committed_path, retrained_path,
-                 committed['params_sha256'] == retrained['params_sha256'])
+                 params(committed_path, retrained_path) is None)
 
 
 def main(argv):
