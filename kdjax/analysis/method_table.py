@@ -57,8 +57,9 @@ def _check_one_teacher(rows):
   for seed in sorted({s for runs in rows.values() for s in runs}):
     teachers = {}
     for name, runs in sorted(rows.items()):
-      if seed in runs and _teacher_of(name, runs[seed]):
-        teachers.setdefault(_teacher_of(name, runs[seed]), runs[seed].path)
+      sha = _teacher_of(name, runs[seed]) if seed in runs else None
+      if sha:
+        teachers.setdefault(sha, runs[seed].path)
     if len(teachers) > 1:
       (a, path_a), (b, path_b) = list(teachers.items())[:2]
       raise errors.DataError(
